@@ -1,0 +1,10 @@
+// Baseline: constant arrival rate of the game mix; the reference numbers for a healthy stack.
+// Run: k6 run -e TARGET=http://<gateway>:8000 loadtest/k6/baseline.ts
+
+import { SCENARIOS } from "../scenarios/scenarios.ts";
+import { gameRequest } from "./game-traffic.ts";
+import { k6Options } from "./k6-options.ts";
+
+export const options = k6Options(SCENARIOS.baseline);
+
+export default gameRequest;

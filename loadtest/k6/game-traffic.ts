@@ -1,0 +1,89 @@
+// One game request per k6 iteration, with the streaming figures as custom metrics.
+//
+// How streaming is measured: k6's http client buffers the whole body, so it cannot time single SSE
+// events. ringgate holds the response headers until the first data event of the upstream stream,
+// so for streams `timings.waiting` (time to first byte) IS the time to first token, and
+// `timings.receiving` (first byte → last byte) spread over the remaining tokens is the stream's
+// mean inter-token latency. Tokens come from the usage chunk (`stream_options.include_usage`).
+// Against a bare vLLM worker (which sends headers before the first token) `ttft_ms` would read
+// too low; always point these scripts at the gateway.
+
+import http from "k6/http";
+import { Counter, Rate, Trend } from "k6/metrics";
+import { buildRequestBody, pickKind, REQUEST_KINDS, type RequestKind } from "../scenarios/request-mix.ts";
+
+const ttftMs = new Trend("ttft_ms", true);
+const itlMs = new Trend("itl_ms", true);
+const streamTokensPerS = new Trend("stream_tokens_per_s");
+const completionTokens = new Counter("completion_tokens");
+const errors = new Rate("errors");
+
+const baseUrl = (__ENV.TARGET ?? "http://localhost:8000").replace(/\/$/, "");
+const apiKey = __ENV.API_KEY;
+const poolFilter = __ENV.POOL;
+const kinds: readonly RequestKind[] =
+  poolFilter === undefined ? REQUEST_KINDS : REQUEST_KINDS.filter((k) => k.pool === poolFilter);
+
+interface Outcome {
+  ok: boolean;
+  completionTokens: number;
+}
+
+interface WireChunk {
+  error?: unknown;
+  usage?: { completion_tokens?: number };
+}
+
+/** Reads a buffered SSE body: complete only with [DONE] and without an in-band error event. */
+function streamOutcome(body: string): Outcome {
+  let tokens = 0;
+  let done = false;
+  for (const line of body.split("\n")) {
+    if (!line.startsWith("data: ")) continue;
+    const data = line.slice(6).trim();
+    if (data === "[DONE]") {
+      done = true;
+      continue;
+    }
+    const chunk = JSON.parse(data) as WireChunk;
+    if (chunk.error !== undefined) return { ok: false, completionTokens: 0 };
+    if (chunk.usage?.completion_tokens !== undefined) tokens = chunk.usage.completion_tokens;
+  }
+  return { ok: done, completionTokens: tokens };
+}
+
+function jsonOutcome(body: string): Outcome {
+  const parsed = JSON.parse(body) as WireChunk;
+  return { ok: parsed.error === undefined, completionTokens: parsed.usage?.completion_tokens ?? 0 };
+}
+
+function outcomeOf(res: http.RefinedResponse<"text">, stream: boolean): Outcome {
+  if (res.status !== 200 || typeof res.body !== "string") return { ok: false, completionTokens: 0 };
+  try {
+    return stream ? streamOutcome(res.body) : jsonOutcome(res.body);
+  } catch {
+    return { ok: false, completionTokens: 0 };
+  }
+}
+
+export function gameRequest(): void {
+  const kind = pickKind(kinds, Math.random());
+  const tags = { pool: kind.pool, kind: kind.name, stream: String(kind.stream) };
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (apiKey !== undefined) headers.authorization = `Bearer ${apiKey}`;
+  const res = http.post(`${baseUrl}/v1/chat/completions`, JSON.stringify(buildRequestBody(kind, __ITER)), {
+    headers,
+    tags,
+    timeout: "180s",
+    responseType: "text",
+  });
+  const outcome = outcomeOf(res, kind.stream);
+  errors.add(!outcome.ok, tags);
+  if (!outcome.ok) return;
+  completionTokens.add(outcome.completionTokens, tags);
+  // Non-streams: the player waits for the whole answer, so that is their "first token".
+  ttftMs.add(kind.stream ? res.timings.waiting : res.timings.duration, tags);
+  if (!kind.stream) return;
+  if (outcome.completionTokens > 1) itlMs.add(res.timings.receiving / (outcome.completionTokens - 1), tags);
+  if (res.timings.duration > 0) streamTokensPerS.add(outcome.completionTokens / (res.timings.duration / 1000), tags);
+}

@@ -1,0 +1,48 @@
+// Scenario data → k6 options: an open-loop ramping-arrival-rate executor and the promises as
+// thresholds tagged by pool, so a breach names the pool that broke it.
+
+import type { Options, Stage as K6Stage, Threshold } from "k6/options";
+import type { Scenario, Stage } from "../scenarios/scenarios.ts";
+
+function k6Stages(stages: readonly Stage[]): K6Stage[] {
+  // A 0 s stage jumps to the new rate; the next one holds it. k6 would otherwise ramp linearly.
+  return stages.flatMap((stage) => [
+    { target: stage.ratePerS, duration: "0s" },
+    { target: stage.ratePerS, duration: `${stage.durationS}s` },
+  ]);
+}
+
+function threshold(expression: string, scenario: Scenario): Threshold {
+  return scenario.thresholds.abortOnFail === true
+    ? { threshold: expression, abortOnFail: true, delayAbortEval: "20s" }
+    : expression;
+}
+
+export function k6Options(scenario: Scenario): Options {
+  const peakRatePerS = Math.max(1, ...scenario.stages.map((s) => s.ratePerS));
+  const { maxErrorRate, ttftP95Ms } = scenario.thresholds;
+  return {
+    scenarios: {
+      [scenario.name]: {
+        executor: "ramping-arrival-rate",
+        startRate: 0,
+        timeUnit: "1s",
+        // VUs are k6's in-flight bound: each request holds one VU until its answer is complete.
+        preAllocatedVUs: Math.min(scenario.maxInFlight, Math.ceil(peakRatePerS * 2)),
+        maxVUs: scenario.maxInFlight,
+        stages: k6Stages(scenario.stages),
+        gracefulStop: "60s",
+      },
+    },
+    thresholds: {
+      errors: [threshold(`rate<=${maxErrorRate}`, scenario)],
+      "errors{pool:heavy}": [threshold(`rate<=${maxErrorRate}`, scenario)],
+      "errors{pool:light}": [threshold(`rate<=${maxErrorRate}`, scenario)],
+      "ttft_ms{pool:heavy}": [threshold(`p(95)<=${ttftP95Ms.heavy}`, scenario)],
+      "ttft_ms{pool:light}": [threshold(`p(95)<=${ttftP95Ms.light}`, scenario)],
+      // Dropped iterations are arrivals k6 had no free VU for: requests the game sent unanswered.
+      dropped_iterations: [threshold("count<=0", scenario)],
+    },
+    summaryTrendStats: ["avg", "med", "p(90)", "p(95)", "p(99)", "max"],
+  };
+}
