@@ -1,0 +1,51 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readEnvFile, REPO_ROOT, referencedVariables } from "./compose-model.ts";
+
+const COMPOSE_FILES = ["compose.yaml", "compose.cpu.yaml"];
+const hasDockerCompose = Bun.which("docker-compose") !== null;
+
+describe(".env.example documents every tunable", () => {
+  const documented = readEnvFile(".env.example");
+  const references = COMPOSE_FILES.flatMap((file) => referencedVariables(file));
+
+  test("each variable a compose file reads is in .env.example with the same default", () => {
+    for (const [name, fallback] of references) {
+      expect(documented[name], `${name} missing from .env.example`).toBeDefined();
+      expect(documented[name], `${name} default`).toBe(fallback);
+    }
+  });
+
+  test("each variable in .env.example is read by a compose file", () => {
+    const referenced = new Set(references.map(([name]) => name));
+    for (const name of Object.keys(documented)) expect(referenced.has(name), `${name} is unused`).toBe(true);
+  });
+});
+
+describe.skipIf(!hasDockerCompose)("docker-compose config accepts every file and profile", () => {
+  const emptyEnv = join(mkdtempSync(join(tmpdir(), "ringgate-compose-")), "empty.env");
+  writeFileSync(emptyEnv, "");
+  const cases = COMPOSE_FILES.flatMap((file) =>
+    [[], ["--profile", "observability"]].flatMap((profile) =>
+      [".env.example", emptyEnv].map((envFile) => ({ file, profile, envFile })),
+    ),
+  );
+
+  // Each run starts a Python interpreter; run them side by side and let the cases await their own.
+  const runs = cases.map(({ file, profile, envFile }) => {
+    const child = Bun.spawn(["docker-compose", "--env-file", envFile, "-f", file, ...profile, "config", "--quiet"], {
+      cwd: REPO_ROOT,
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    return Promise.all([new Response(child.stderr).text(), child.exited]);
+  });
+
+  test.each(cases.map((testCase, index) => ({ ...testCase, index })))("$file $profile with $envFile", async ({ index }) => {
+    const [stderr, exitCode] = (await runs[index]) ?? ["not run", -1];
+    expect(stderr).toBe("");
+    expect(exitCode).toBe(0);
+  });
+});
