@@ -1,0 +1,93 @@
+// The bench's scenarios and how one measurement of one target runs: load from wrk or the
+// slow-streams client, the proxy's CPU from /proc around it and its RSS sampled during it.
+
+import { join } from "node:path";
+import type { StackTiming, Target, TargetName } from "./bench-stack";
+import { RssSampler, treeCpuMs } from "./proc-stats";
+import type { SlowStreamsResult } from "./slow-streams-client";
+import { runWrk } from "./wrk-load";
+
+export type ScenarioId = "nonstream-64" | "stream32-64" | "slow-256" | "slow-2000";
+
+export interface BenchScenario {
+  id: ScenarioId;
+  title: string;
+  stack: "fast" | "slow";
+  targets: TargetName[];
+}
+
+export interface Measurement {
+  requestsPerS?: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  firstChunkP50Ms?: number;
+  firstChunkP99Ms?: number;
+  cpuMsPerRequest?: number;
+  peakRssMb?: number;
+  errors: number;
+}
+
+export interface MeasureContext {
+  durationS: number;
+  probes: number;
+  workDir: string;
+}
+
+export const STACK_TIMINGS: Record<BenchScenario["stack"], StackTiming> = {
+  // 1 ms between tokens keeps the 32 chunks of a stream in separate writes instead of one burst.
+  fast: { ttftMs: 2, itlMs: 1 },
+  slow: { ttftMs: 20, itlMs: 20 },
+};
+
+const ALL: TargetName[] = ["direct", "nginx", "ringgate", "ringgate-no-redis"];
+
+export const BENCH_SCENARIOS: BenchScenario[] = [
+  { id: "nonstream-64", title: "(1) non-streaming, 16 tokens, 64 connections", stack: "fast", targets: ALL },
+  { id: "stream32-64", title: "(2) streams of 32 chunks, 64 connections", stack: "fast", targets: ALL },
+  { id: "slow-256", title: "(3a) 256 open slow streams (20 ms/chunk): first chunk of new streams", stack: "slow", targets: ["direct", "nginx", "ringgate"] },
+  { id: "slow-2000", title: "(3b) 2,000 open slow streams (20 ms/chunk)", stack: "slow", targets: ["direct", "nginx", "ringgate"] },
+];
+
+function chatBody(stream: boolean, maxTokens: number): object {
+  return { model: "heavy", messages: [{ role: "user", content: "Greet the pilot." }], max_tokens: maxTokens, ignore_eos: true, stream };
+}
+
+async function runSlowStreamsClient(url: string, streams: number, probes: number): Promise<SlowStreamsResult> {
+  // 1,000 tokens at 20 ms keep every background stream open well past the probes.
+  const child = Bun.spawn(["bun", join(import.meta.dir, "slow-streams-client.ts"), url, String(streams), String(probes), "1000"], {
+    env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "16384" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [output, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  if (code !== 0) throw new Error(`slow-streams client failed (${code}): ${stderr.slice(-2000)}`);
+  return JSON.parse(output) as SlowStreamsResult;
+}
+
+export async function measure(scenario: BenchScenario, target: Target, context: MeasureContext): Promise<Measurement> {
+  const pid = target.proxyPid;
+  const sampler = pid === undefined ? undefined : new RssSampler(pid);
+  const cpuBeforeMs = pid === undefined ? 0 : treeCpuMs(pid);
+  sampler?.start();
+  const result: Measurement = { errors: 0 };
+  let requests = 0;
+  if (scenario.stack === "fast") {
+    const wrk = await runWrk({
+      url: target.url,
+      body: chatBody(scenario.id === "stream32-64", scenario.id === "stream32-64" ? 32 : 16),
+      connections: 64,
+      durationS: context.durationS,
+      scriptPath: join(context.workDir, `${scenario.id}.lua`),
+    });
+    Object.assign(result, { requestsPerS: wrk.requestsPerS, p50Ms: wrk.p50Ms, p99Ms: wrk.p99Ms, errors: wrk.errors });
+    requests = wrk.requests;
+  } else {
+    const streams = scenario.id === "slow-256" ? 256 : 2000;
+    const slow = await runSlowStreamsClient(target.url, streams, context.probes);
+    Object.assign(result, { firstChunkP50Ms: slow.firstChunkP50Ms, firstChunkP99Ms: slow.firstChunkP99Ms, errors: slow.openFailures + slow.probeFailures });
+    requests = streams + context.probes;
+  }
+  result.peakRssMb = sampler?.stop();
+  if (pid !== undefined && requests > 0) result.cpuMsPerRequest = (treeCpuMs(pid) - cpuBeforeMs) / requests;
+  return result;
+}

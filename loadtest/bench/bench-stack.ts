@@ -1,0 +1,131 @@
+// Everything the bench measures, started once and shared by all rounds: one emulated worker, and
+// in front of it nginx, ringgate with Redis and ringgate without Redis.
+
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, httpOk, startProcess, tcpOpen, type ManagedProcess } from "./managed-process";
+import { nginxConfig } from "./nginx-config";
+
+export type TargetName = "direct" | "nginx" | "ringgate" | "ringgate-no-redis";
+
+export interface Target {
+  name: TargetName;
+  url: string;
+  /** The process whose CPU and memory count as this target's cost; undefined for direct. */
+  proxyPid?: number;
+}
+
+/** The emulator's fixed timing; the fast and the slow-stream scenarios each get their own stack. */
+export interface StackTiming {
+  ttftMs: number;
+  itlMs: number;
+}
+
+export interface BenchStack {
+  targets: Target[];
+  emulatorPid: number;
+  stop(): Promise<void>;
+}
+
+const REPO_ROOT = join(import.meta.dir, "..", "..");
+// The gateway proxies with fetch, which Bun caps at 256 concurrent requests unless this is set at
+// start-up; the 2,000-stream scenario needs more, as production would.
+const GATEWAY_FETCH_LIMIT = "16384";
+
+async function startEmulator(dir: string, timing: StackTiming): Promise<{ process: ManagedProcess; url: string }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const process = await startProcess({
+    name: "emulator",
+    cmd: ["bun", join(REPO_ROOT, "workers/emulator/main.ts"), "--host", "127.0.0.1", "--port", String(port),
+      "--served-model-name", "heavy", "--ttft-ms", String(timing.ttftMs), "--itl-ms", String(timing.itlMs),
+      "--max-num-seqs", "4096"],
+    stderrPath: join(dir, "emulator.err"),
+    ready: () => httpOk(`${url}/health`),
+  });
+  return { process, url };
+}
+
+async function startRedis(dir: string): Promise<{ process: ManagedProcess; url: string }> {
+  const port = await freePort();
+  const process = await startProcess({
+    name: "redis",
+    cmd: ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    stderrPath: join(dir, "redis.err"),
+    ready: () => tcpOpen(port),
+  });
+  return { process, url: `redis://127.0.0.1:${port}` };
+}
+
+async function startNginx(dir: string, upstreamPort: number): Promise<{ process: ManagedProcess; url: string }> {
+  const port = await freePort();
+  const prefixDir = join(dir, "nginx");
+  const configPath = join(dir, "nginx.conf");
+  Bun.spawnSync(["mkdir", "-p", prefixDir]);
+  const runAsRoot = process.getuid?.() === 0;
+  writeFileSync(configPath, nginxConfig({ prefixDir, listenPort: port, upstreamPort, runAsRoot }));
+  const nginx = await startProcess({
+    name: "nginx",
+    cmd: ["nginx", "-p", prefixDir, "-c", configPath, "-g", "daemon off;"],
+    stderrPath: join(dir, "nginx.err"),
+    ready: () => tcpOpen(port),
+  });
+  return { process: nginx, url: `http://127.0.0.1:${port}` };
+}
+
+async function startGateway(dir: string, name: string, workerUrl: string, redisUrl?: string): Promise<{ process: ManagedProcess; url: string }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const gateway = await startProcess({
+    name,
+    cmd: ["bun", join(REPO_ROOT, "src/main.ts")],
+    env: {
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      POOL_HEAVY: workerUrl,
+      REDIS_URL: redisUrl,
+      LOG_LEVEL: "info",
+      BUN_CONFIG_MAX_HTTP_REQUESTS: GATEWAY_FETCH_LIMIT,
+    },
+    stderrPath: join(dir, `${name}.err`),
+    ready: () => httpOk(`${url}/ready`),
+    readyTimeoutMs: 20_000,
+  });
+  return { process: gateway, url };
+}
+
+export async function startBenchStack(timing: StackTiming): Promise<BenchStack> {
+  const dir = mkdtempSync(join(tmpdir(), "ringgate-bench-"));
+  const started: ManagedProcess[] = [];
+  const stop = async (): Promise<void> => {
+    for (const p of started.reverse()) await p.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const emulator = await startEmulator(dir, timing);
+    started.push(emulator.process);
+    const redis = await startRedis(dir);
+    started.push(redis.process);
+    const upstreamPort = Number(new URL(emulator.url).port);
+    const nginx = await startNginx(dir, upstreamPort);
+    started.push(nginx.process);
+    const gateway = await startGateway(dir, "ringgate", emulator.url, redis.url);
+    started.push(gateway.process);
+    const bare = await startGateway(dir, "ringgate-no-redis", emulator.url);
+    started.push(bare.process);
+    return {
+      emulatorPid: emulator.process.pid,
+      targets: [
+        { name: "direct", url: emulator.url },
+        { name: "nginx", url: nginx.url, proxyPid: nginx.process.pid },
+        { name: "ringgate", url: gateway.url, proxyPid: gateway.process.pid },
+        { name: "ringgate-no-redis", url: bare.url, proxyPid: bare.process.pid },
+      ],
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,128 @@
+// Medians over rounds, ratios against direct and nginx, and the issue's targets as pass/miss lines.
+
+import { median } from "../runner/percentile";
+import type { TargetName } from "./bench-stack";
+import type { BenchScenario, Measurement, ScenarioId } from "./bench-scenarios";
+
+export type Samples = Map<ScenarioId, Map<TargetName, Measurement[]>>;
+type Summary = Map<ScenarioId, Map<TargetName, Measurement>>;
+
+export interface TargetCheck {
+  name: string;
+  limit: string;
+  actual: number;
+  ok: boolean;
+}
+
+function medianOf(values: readonly Measurement[], pick: (m: Measurement) => number | undefined): number | undefined {
+  const numbers = values.flatMap((m) => {
+    const v = pick(m);
+    return v === undefined || !Number.isFinite(v) ? [] : [v];
+  });
+  return numbers.length === 0 ? undefined : median(numbers);
+}
+
+export function summarize(samples: Samples): Summary {
+  const summary: Summary = new Map();
+  for (const [scenario, byTarget] of samples) {
+    const out = new Map<TargetName, Measurement>();
+    for (const [target, values] of byTarget) {
+      out.set(target, {
+        requestsPerS: medianOf(values, (m) => m.requestsPerS),
+        p50Ms: medianOf(values, (m) => m.p50Ms),
+        p99Ms: medianOf(values, (m) => m.p99Ms),
+        firstChunkP50Ms: medianOf(values, (m) => m.firstChunkP50Ms),
+        firstChunkP99Ms: medianOf(values, (m) => m.firstChunkP99Ms),
+        cpuMsPerRequest: medianOf(values, (m) => m.cpuMsPerRequest),
+        peakRssMb: medianOf(values, (m) => m.peakRssMb),
+        errors: values.reduce((sum, m) => sum + m.errors, 0),
+      });
+    }
+    summary.set(scenario, out);
+  }
+  return summary;
+}
+
+function num(value: number | undefined, digits: number): string {
+  return value === undefined ? "-" : value.toFixed(digits);
+}
+
+function signed(value: number | undefined, digits: number): string {
+  return value === undefined ? "-" : `${value >= 0 ? "+" : ""}${value.toFixed(digits)}`;
+}
+
+function ratio(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined || b === 0 ? undefined : a / b;
+}
+
+function diff(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined ? undefined : a - b;
+}
+
+const HEADERS = ["target", "req/s", "×direct", "p50 ms", "+p50", "p99 ms", "+p99", "1st chunk p50", "+vs direct", "CPU ms/req", "×nginx", "peak RSS MB", "errors"];
+const WIDTHS = [18, 9, 8, 8, 7, 8, 7, 14, 11, 11, 7, 12, 7];
+
+function line(cells: readonly string[]): string {
+  return cells.map((cell, i) => (i === 0 ? cell.padEnd(WIDTHS[i] ?? 8) : cell.padStart(WIDTHS[i] ?? 8))).join(" ");
+}
+
+export function formatTables(scenarios: readonly BenchScenario[], summary: Summary): string {
+  const out: string[] = [];
+  for (const scenario of scenarios) {
+    const rows = summary.get(scenario.id);
+    if (rows === undefined) continue;
+    const direct = rows.get("direct");
+    const nginx = rows.get("nginx");
+    out.push("", scenario.title, line(HEADERS));
+    for (const [name, m] of rows) {
+      out.push(
+        line([
+          name,
+          num(m.requestsPerS, 0),
+          num(ratio(m.requestsPerS, direct?.requestsPerS), 2),
+          num(m.p50Ms, 2),
+          signed(diff(m.p50Ms, direct?.p50Ms), 2),
+          num(m.p99Ms, 2),
+          signed(diff(m.p99Ms, direct?.p99Ms), 2),
+          num(m.firstChunkP50Ms, 2),
+          signed(diff(m.firstChunkP50Ms, direct?.firstChunkP50Ms), 2),
+          num(m.cpuMsPerRequest, 3),
+          num(ratio(m.cpuMsPerRequest, nginx?.cpuMsPerRequest), 2),
+          num(m.peakRssMb, 1),
+          String(m.errors),
+        ]),
+      );
+    }
+  }
+  return out.join("\n");
+}
+
+function check(name: string, limit: string, actual: number | undefined, ok: (v: number) => boolean): TargetCheck {
+  const value = actual ?? Number.NaN;
+  return { name, limit, actual: value, ok: Number.isFinite(value) && ok(value) };
+}
+
+export function evaluateTargets(summary: Summary): TargetCheck[] {
+  const get = (s: ScenarioId, t: TargetName): Measurement | undefined => summary.get(s)?.get(t);
+  const cpuRatio = (s: ScenarioId) => ratio(get(s, "ringgate")?.cpuMsPerRequest, get(s, "nginx")?.cpuMsPerRequest);
+  const firstChunk = (t: TargetName) => get("slow-256", t)?.firstChunkP50Ms;
+  return [
+    check("CPU per non-streaming request, ringgate ÷ nginx", "<= 2", cpuRatio("nonstream-64"), (v) => v <= 2),
+    check("CPU per 32-chunk stream, ringgate ÷ nginx", "<= 1.5", cpuRatio("stream32-64"), (v) => v <= 1.5),
+    check("first chunk p50 @256 streams, ringgate − nginx (ms)", "<= 1", diff(firstChunk("ringgate"), firstChunk("nginx")), (v) => v <= 1),
+    check("first chunk p50 @256 streams, ringgate − direct (ms)", "<= 2", diff(firstChunk("ringgate"), firstChunk("direct")), (v) => v <= 2),
+    check("peak RSS @2,000 streams, ringgate (MB)", "<= 150", get("slow-2000", "ringgate")?.peakRssMb, (v) => v <= 150),
+    check(
+      "metrics path cost: 1 − req/s with Redis ÷ without (non-stream)",
+      "<= 0.05",
+      diff(1, ratio(get("nonstream-64", "ringgate")?.requestsPerS, get("nonstream-64", "ringgate-no-redis")?.requestsPerS)),
+      (v) => v <= 0.05,
+    ),
+  ];
+}
+
+export function formatTargets(checks: readonly TargetCheck[]): string {
+  return checks
+    .map((c) => `${c.ok ? "MET " : "MISS"}  ${c.name} ${c.limit}: ${Number.isFinite(c.actual) ? c.actual.toFixed(3) : "no data"}`)
+    .join("\n");
+}

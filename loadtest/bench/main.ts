@@ -1,0 +1,110 @@
+// `bun run bench [-- --quick] [--rounds N] [--duration-s N] [--only id,id] [--json FILE]`
+// Direct, nginx and ringgate (with and without Redis) side by side in one run, targets interleaved
+// and rotated each round so drift on the shared cores hits all of them alike; medians reported.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { gaugeValue } from "../runner/worker-metrics";
+import { startBenchStack, type BenchStack, type TargetName } from "./bench-stack";
+import { BENCH_SCENARIOS, measure, STACK_TIMINGS, type BenchScenario, type MeasureContext, type Measurement } from "./bench-scenarios";
+import { evaluateTargets, formatTables, formatTargets, summarize, type Samples } from "./bench-table";
+
+interface BenchOptions {
+  rounds: number;
+  context: MeasureContext;
+  scenarios: BenchScenario[];
+  jsonPath?: string;
+}
+
+function parseOptions(): BenchOptions {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      quick: { type: "boolean" },
+      rounds: { type: "string" },
+      "duration-s": { type: "string" },
+      only: { type: "string" },
+      json: { type: "string" },
+    },
+  });
+  const quick = values.quick === true;
+  const only = values.only?.split(",");
+  return {
+    rounds: Number(values.rounds ?? (quick ? 1 : 3)),
+    context: { durationS: Number(values["duration-s"] ?? (quick ? 2 : 4)), probes: quick ? 15 : 30, workDir: "" },
+    scenarios: BENCH_SCENARIOS.filter((s) => only === undefined || only.includes(s.id)),
+    jsonPath: values.json,
+  };
+}
+
+/** Aborted slow streams keep the emulator busy for a moment; the next target must start clean. */
+async function waitForIdleWorker(workerUrl: string): Promise<void> {
+  const deadline = performance.now() + 20_000;
+  while (performance.now() < deadline) {
+    const text = await fetch(`${workerUrl}/metrics`).then((r) => r.text(), () => "");
+    if ((gaugeValue(text, "vllm:num_requests_running") ?? 0) === 0) return;
+    await Bun.sleep(100);
+  }
+  throw new Error(`emulator at ${workerUrl} still busy after 20 s`);
+}
+
+function rotated<T>(items: readonly T[], by: number): T[] {
+  const shift = by % Math.max(1, items.length);
+  return [...items.slice(shift), ...items.slice(0, shift)];
+}
+
+async function runStack(stackKind: BenchScenario["stack"], options: BenchOptions, samples: Samples): Promise<void> {
+  const scenarios = options.scenarios.filter((s) => s.stack === stackKind);
+  if (scenarios.length === 0) return;
+  const stack: BenchStack = await startBenchStack(STACK_TIMINGS[stackKind]);
+  try {
+    const workerUrl = stack.targets.find((t) => t.name === "direct")?.url ?? "";
+    for (let round = 0; round < options.rounds; round++) {
+      for (const scenario of scenarios) {
+        const byTarget = samples.get(scenario.id) ?? new Map<TargetName, Measurement[]>();
+        samples.set(scenario.id, byTarget);
+        for (const target of rotated(stack.targets.filter((t) => scenario.targets.includes(t.name)), round)) {
+          await waitForIdleWorker(workerUrl);
+          const m = await measure(scenario, target, options.context);
+          byTarget.set(target.name, [...(byTarget.get(target.name) ?? []), m]);
+          console.error(`round ${round + 1}/${options.rounds} ${scenario.id} ${target.name}: ${JSON.stringify(m)}`);
+        }
+      }
+    }
+  } finally {
+    await stack.stop();
+  }
+}
+
+function machineLine(): string {
+  const nginx = Bun.spawnSync(["nginx", "-v"]).stderr.toString().trim();
+  const kernel = Bun.spawnSync(["uname", "-r"]).stdout.toString().trim();
+  return `${new Date().toISOString()} — ${cpus()[0]?.model ?? "cpu"} × ${cpus().length}, Linux ${kernel}, Bun ${Bun.version}, ${nginx}`;
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions();
+  options.context.workDir = mkdtempSync(join(tmpdir(), "ringgate-bench-wrk-"));
+  const samples: Samples = new Map();
+  const header = machineLine();
+  try {
+    await runStack("fast", options, samples);
+    await runStack("slow", options, samples);
+  } finally {
+    rmSync(options.context.workDir, { recursive: true, force: true });
+  }
+  const summary = summarize(samples);
+  const checks = evaluateTargets(summary);
+  console.log(`ringgate bench ${header}; ${options.rounds} round(s), medians`);
+  console.log(formatTables(options.scenarios, summary));
+  console.log(`\ntargets\n${formatTargets(checks)}`);
+  if (options.jsonPath !== undefined) {
+    const plain = Object.fromEntries([...summary].map(([id, rows]) => [id, Object.fromEntries(rows)]));
+    await Bun.write(options.jsonPath, `${JSON.stringify({ header, rounds: options.rounds, summary: plain, checks }, null, 2)}\n`);
+  }
+  return 0;
+}
+
+process.exit(await main());

@@ -1,0 +1,79 @@
+// A child process the bench owns: started, polled until ready, and always stopped by its own pid.
+
+import { createServer } from "node:net";
+
+export interface ManagedProcess {
+  name: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export interface SpawnSpec {
+  name: string;
+  cmd: string[];
+  env?: Record<string, string | undefined>;
+  /** stderr goes here (read back when start-up fails); stdout is discarded, so log cost is paid but never read. */
+  stderrPath: string;
+  /** Resolves true once the process serves. */
+  ready: () => Promise<boolean>;
+  readyTimeoutMs?: number;
+}
+
+/** Asks the kernel for a free port; racy in theory, fine for one machine's loopback. */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function httpOk(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    await response.arrayBuffer();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+export async function tcpOpen(port: number): Promise<boolean> {
+  try {
+    const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+    socket.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function startProcess(spec: SpawnSpec): Promise<ManagedProcess> {
+  const child = Bun.spawn(spec.cmd, {
+    env: { ...process.env, ...spec.env },
+    stdout: "ignore",
+    // A file, not a pipe: an unread pipe would block a chatty child once its buffer fills.
+    stderr: Bun.file(spec.stderrPath),
+  });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const exited = await Promise.race([child.exited.then(() => true), Bun.sleep(3000).then(() => false)]);
+    if (!exited) child.kill("SIGKILL");
+    await child.exited;
+  };
+  const deadline = performance.now() + (spec.readyTimeoutMs ?? 15_000);
+  while (!(await spec.ready())) {
+    if (child.exitCode !== null || performance.now() > deadline) {
+      await stop();
+      const stderr = await Bun.file(spec.stderrPath).text();
+      throw new Error(`${spec.name} did not become ready (exit ${child.exitCode}): ${stderr.slice(-2000)}`);
+    }
+    await Bun.sleep(50);
+  }
+  return { name: spec.name, pid: child.pid, stop };
+}

@@ -1,0 +1,99 @@
+// Child process of the bench: holds N slow streams open against one target, then times the first
+// chunk of fresh probe streams while they stay open. wrk and autocannon only see whole responses,
+// so first-chunk delay under many open streams needs this. Runs in its own process because Bun's
+// fetch needs BUN_CONFIG_MAX_HTTP_REQUESTS at start-up to go past 256 concurrent requests.
+//
+// usage: BUN_CONFIG_MAX_HTTP_REQUESTS=16384 bun slow-streams-client.ts URL STREAMS PROBES HOLD_TOKENS
+
+import { percentile } from "../runner/percentile";
+
+export interface SlowStreamsResult {
+  streams: number;
+  /** Streams that never delivered a first chunk: the target could not hold them all. */
+  openFailures: number;
+  openAllMs: number;
+  firstChunkP50Ms: number;
+  firstChunkP99Ms: number;
+  probeFailures: number;
+}
+
+const OPEN_BATCH = 200;
+const OPEN_TIMEOUT_MS = 30_000;
+
+function streamBody(maxTokens: number): string {
+  return JSON.stringify({
+    model: "heavy",
+    messages: [{ role: "user", content: "Tell me a story." }],
+    max_tokens: maxTokens,
+    ignore_eos: true,
+    stream: true,
+  });
+}
+
+/** Resolves with ms to the first body chunk; keeps draining afterwards until done or aborted. */
+async function openStream(url: string, body: string, signal: AbortSignal, drain: boolean): Promise<number> {
+  const startMs = performance.now();
+  const response = await fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+    signal,
+  });
+  if (!response.ok || response.body === null) throw new Error(`status ${response.status}`);
+  const reader = response.body.getReader();
+  const first = await reader.read();
+  const firstMs = performance.now() - startMs;
+  if (first.done) throw new Error("empty stream");
+  const rest = async (): Promise<void> => {
+    for (;;) if ((await reader.read()).done) return;
+  };
+  if (drain) rest().catch(() => undefined);
+  else await rest();
+  return firstMs;
+}
+
+async function openBackground(url: string, streams: number, holdTokens: number, signal: AbortSignal): Promise<number> {
+  const body = streamBody(holdTokens);
+  const opened: Promise<number>[] = [];
+  for (let i = 0; i < streams; i++) {
+    opened.push(openStream(url, body, signal, true));
+    // Batches spread the connects so the proxy sees a crowd, not a SYN flood.
+    if ((i + 1) % OPEN_BATCH === 0) await Bun.sleep(20);
+  }
+  const deadline = Bun.sleep(OPEN_TIMEOUT_MS).then(() => "late" as const);
+  const settled = await Promise.all(opened.map((p) => Promise.race([p.then(() => "ok" as const, () => "failed" as const), deadline])));
+  return settled.filter((s) => s !== "ok").length;
+}
+
+export async function measureSlowStreams(url: string, streams: number, probes: number, holdTokens: number): Promise<SlowStreamsResult> {
+  const background = new AbortController();
+  const openStartMs = performance.now();
+  const openFailures = await openBackground(url, streams, holdTokens, background.signal);
+  const openAllMs = performance.now() - openStartMs;
+  const firstChunkMs: number[] = [];
+  let probeFailures = 0;
+  for (let i = 0; i < probes; i++) {
+    try {
+      firstChunkMs.push(await openStream(url, streamBody(2), AbortSignal.timeout(10_000), false));
+    } catch {
+      probeFailures++;
+    }
+  }
+  background.abort();
+  return {
+    streams,
+    openFailures,
+    openAllMs,
+    firstChunkP50Ms: percentile(firstChunkMs, 50),
+    firstChunkP99Ms: percentile(firstChunkMs, 99),
+    probeFailures,
+  };
+}
+
+if (import.meta.main) {
+  const [url, streams, probes, holdTokens] = process.argv.slice(2);
+  if (url === undefined || holdTokens === undefined) throw new Error("usage: slow-streams-client.ts URL STREAMS PROBES HOLD_TOKENS");
+  const result = await measureSlowStreams(url, Number(streams), Number(probes), Number(holdTokens));
+  console.log(JSON.stringify(result));
+  process.exit(0);
+}
