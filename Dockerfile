@@ -18,6 +18,7 @@ ENV NODE_ENV=production \
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json bun.lock bunfig.toml tsconfig.json ./
 COPY src ./src
+COPY routes ./routes
 COPY workers ./workers
 # The official image ships the unprivileged user "bun" (uid 1000).
 USER bun
