@@ -12,9 +12,12 @@ RUN bun install --frozen-lockfile --production
 # no compiler, no devDependencies.
 FROM ${BUN_IMAGE} AS runtime
 WORKDIR /app
+# BUN_CONFIG_MAX_HTTP_REQUESTS set here means src/main.ts need not re-exec itself to raise fetch's
+# concurrency limit, so the gateway itself is PID 1 rather than a signal-forwarding parent.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
-    PORT=8000
+    PORT=8000 \
+    BUN_CONFIG_MAX_HTTP_REQUESTS=65536
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json bun.lock bunfig.toml tsconfig.json ./
 COPY src ./src
@@ -27,6 +30,6 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["bun", "-e", "fetch(`http://127.0.0.1:${process.env.PORT ?? 8000}/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Exec form: bun is PID 1 and receives SIGTERM itself. The gateway installs its own SIGTERM handler
-# (drain, then exit) and spawns no children, so an init process would add nothing to reap.
+# (drain, then exit) and, with the variable above, spawns no children, so an init would add nothing.
 ENTRYPOINT []
 CMD ["bun", "src/main.ts"]

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, relative, resolve } from "node:path";
+import { FETCH_CONCURRENCY_ENV } from "../src/process/fetch-concurrency.ts";
 import { REPO_ROOT } from "./compose-model.ts";
 
 /**
@@ -95,6 +96,10 @@ describe("Dockerfile", () => {
     const cmd = JSON.parse(withKeyword("CMD").at(-1) ?? "null") as string[];
     expect(cmd.join(" ")).toBe(pkg.scripts.start ?? "start script missing");
     expect(withKeyword("ENTRYPOINT").at(-1)).toBe("[]");
+  });
+
+  test("sets the fetch concurrency itself, so the gateway does not re-exec behind a forwarding parent", () => {
+    expect(withKeyword("ENV").join(" ")).toMatch(new RegExp(`\\b${FETCH_CONCURRENCY_ENV}=\\d+`));
   });
 
   test("health-checks /health", () => {
