@@ -1,0 +1,56 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import { bodyLimit } from "hono/body-limit";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { GatewayError } from "../src/errors/catalog.ts";
+import { logger } from "../src/log.ts";
+import type { AppEnv, GatewayRuntime } from "./context.ts";
+import { registerInfoRoutes } from "./info-routes.ts";
+import { errorResponse, toGatewayError } from "./on-error.ts";
+import { registerProxyRoutes } from "./proxy-routes.ts";
+import { requestId } from "./request-id.ts";
+
+/** The gateway's HTTP surface. Extra route groups (metrics, admin) register through `extend`. */
+export function createApp(runtime: GatewayRuntime, extend: (app: OpenAPIHono<AppEnv>) => void = () => undefined): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (result.success) return;
+      const issue = result.error.issues[0];
+      const param = issue?.path.map(String).join(".") || undefined;
+      const message = issue ? `${param ? `${param}: ` : ""}${issue.message}` : "invalid request body";
+      throw new GatewayError("invalid_request", message, { param });
+    },
+  });
+  app.use(requestId());
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: runtime.config().limits.maxBodyBytes,
+      onError: () => {
+        throw new GatewayError("payload_too_large", `Request body is larger than ${runtime.config().limits.maxBodyBytes} bytes.`);
+      },
+    }),
+  );
+  extend(app);
+  registerProxyRoutes(app, runtime);
+  registerInfoRoutes(app, runtime);
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "ringgate", version: "0.1.0", description: "OpenAI-compatible gateway in front of vLLM worker pools" },
+  });
+  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  app.use(
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) => errorResponse(c, new GatewayError("method_not_allowed", `Method ${c.req.method} is not allowed here; use ${methods.join(", ")}.`, { headers: { allow: methods.join(", ") } })),
+    }),
+  );
+  app.notFound((c) => errorResponse(c, new GatewayError("not_found", `No route ${c.req.method} ${c.req.path}.`)));
+  app.onError((error, c) => {
+    const mapped = toGatewayError(error);
+    if (mapped.code === "internal_error") logger.error({ err: error, requestId: c.get("requestId") }, "unhandled error");
+    if (!mapped.recorded && c.req.path.startsWith("/v1/")) runtime.onRejected(c.req.raw, c.get("requestId"), mapped.markRecorded(), c.get("keyName"));
+    return errorResponse(c, mapped);
+  });
+  return app;
+}

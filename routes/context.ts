@@ -1,0 +1,20 @@
+import type { Server } from "bun";
+import type { GatewayError } from "../src/errors/catalog.ts";
+import type { GatewayConfig } from "../src/config/schema.ts";
+import type { Pools } from "../src/pool/pools.ts";
+import type { Dispatcher } from "../src/proxy/dispatcher.ts";
+
+/** What the HTTP layer needs from the running gateway. */
+export interface GatewayRuntime {
+  pools: Pools;
+  dispatcher: Dispatcher;
+  config(): GatewayConfig;
+  /** A request the gateway refused before routing it (validation, auth, limits, unknown model). */
+  onRejected(request: Request, requestId: string, error: GatewayError, keyName: string | undefined): void;
+}
+
+/** Hono's per-request variables and bindings for ringgate. */
+export interface AppEnv {
+  Bindings: { server?: Server<unknown> };
+  Variables: { requestId: string; keyName?: string };
+}

@@ -1,0 +1,48 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { GatewayError } from "../src/errors/catalog.ts";
+import type { JsonObject } from "../src/proxy/request-body.ts";
+import type { AppEnv, GatewayRuntime } from "./context.ts";
+import { chatCompletionRequestSchema, completionRequestSchema, proxiedResponses } from "./schemas.ts";
+
+const chatRoute = createRoute({
+  method: "post",
+  path: "/v1/chat/completions",
+  summary: "OpenAI-compatible chat completion, routed to the pool named by `model`",
+  request: { body: { required: true, content: { "application/json": { schema: chatCompletionRequestSchema } } } },
+  responses: proxiedResponses,
+});
+
+const completionRoute = createRoute({
+  method: "post",
+  path: "/v1/completions",
+  summary: "Text completion passthrough, same routing as chat",
+  request: { body: { required: true, content: { "application/json": { schema: completionRequestSchema } } } },
+  responses: proxiedResponses,
+});
+
+/** Adapts Hono to the proxy core: validated body in, the dispatcher's Response out, untouched. */
+export function registerProxyRoutes(app: OpenAPIHono<AppEnv>, runtime: GatewayRuntime): void {
+  const handle = (c: Context<AppEnv>, path: string, body: JsonObject & { model: string; stream?: boolean }) => {
+    const pool = body.model;
+    if (!runtime.pools.get(pool)) {
+      const available = runtime.pools.names().join(", ");
+      throw new GatewayError("model_not_found", `The model \`${pool}\` does not exist. Available models (pools): ${available}.`, { param: "model" });
+    }
+    const stream = body.stream === true;
+    // vLLM may be silent for long while it queues and prefills; the stream has its own idle budget.
+    if (stream) c.env?.server?.timeout(c.req.raw, 0);
+    return runtime.dispatcher.handle({
+      requestId: c.get("requestId"),
+      path,
+      poolName: pool,
+      body,
+      stream,
+      headers: c.req.raw.headers,
+      signal: c.req.raw.signal,
+      keyName: c.get("keyName"),
+    });
+  };
+  app.openapi(chatRoute, (c) => handle(c, "/v1/chat/completions", c.req.valid("json")) as never);
+  app.openapi(completionRoute, (c) => handle(c, "/v1/completions", c.req.valid("json")) as never);
+}

@@ -1,0 +1,79 @@
+import { z } from "@hono/zod-openapi";
+
+/**
+ * What the gateway checks in a request: only what it needs to route and relay (model, messages or
+ * prompt, stream flags). Every other field passes through to vLLM untouched, since vLLM accepts many
+ * non-OpenAI fields.
+ */
+const streamFields = {
+  stream: z.boolean().optional().openapi({ description: "Stream the answer as server-sent events." }),
+  stream_options: z
+    .looseObject({ include_usage: z.boolean().optional(), continuous_usage_stats: z.boolean().optional() })
+    .nullable()
+    .optional(),
+  n: z
+    .number()
+    .int()
+    .min(1)
+    .max(1, { error: "n > 1 is not supported by ringgate: send one request per choice" })
+    .optional(),
+};
+
+const model = z.string().min(1, { error: "model must name a pool, e.g. \"heavy\" or \"light\"" }).openapi({ example: "light" });
+
+export const chatMessageSchema = z.looseObject({
+  role: z.string().min(1),
+  content: z.unknown().optional(),
+});
+
+export const chatCompletionRequestSchema = z
+  .looseObject({
+    model,
+    messages: z.array(chatMessageSchema).min(1, { error: "messages must contain at least one message" }),
+    ...streamFields,
+  })
+  .openapi("ChatCompletionRequest");
+
+export const completionRequestSchema = z
+  .looseObject({
+    model,
+    prompt: z.union([z.string(), z.array(z.string()), z.array(z.number().int()), z.array(z.array(z.number().int()))]),
+    ...streamFields,
+  })
+  .openapi("CompletionRequest");
+
+export const errorEnvelopeSchema = z
+  .object({
+    error: z.object({ message: z.string(), type: z.string(), param: z.string().nullable(), code: z.string() }),
+  })
+  .openapi("Error");
+
+export const modelListSchema = z
+  .object({
+    object: z.literal("list"),
+    data: z.array(z.object({ id: z.string(), object: z.literal("model"), created: z.number(), owned_by: z.string() })),
+  })
+  .openapi("ModelList");
+
+export const readinessSchema = z
+  .object({
+    ready: z.boolean(),
+    pools: z.record(z.string(), z.object({ healthy: z.number(), total: z.number() })),
+  })
+  .openapi("Readiness");
+
+/** Responses every proxied route may give; the body of a success is the worker's, byte for byte. */
+export const proxiedResponses = {
+  200: {
+    description: "The worker's answer: JSON, or `text/event-stream` when `stream` is true.",
+    content: { "application/json": { schema: z.looseObject({}) }, "text/event-stream": { schema: z.string() } },
+  },
+  400: { description: "Invalid request", content: { "application/json": { schema: errorEnvelopeSchema } } },
+  401: { description: "Missing or wrong API key", content: { "application/json": { schema: errorEnvelopeSchema } } },
+  404: { description: "Unknown model (pool)", content: { "application/json": { schema: errorEnvelopeSchema } } },
+  413: { description: "Body over the limit", content: { "application/json": { schema: errorEnvelopeSchema } } },
+  429: { description: "Pool saturated or rate limited", content: { "application/json": { schema: errorEnvelopeSchema } } },
+  502: { description: "Workers unreachable", content: { "application/json": { schema: errorEnvelopeSchema } } },
+  503: { description: "No healthy worker", content: { "application/json": { schema: errorEnvelopeSchema } } },
+  504: { description: "Workers timed out", content: { "application/json": { schema: errorEnvelopeSchema } } },
+} as const;

@@ -1,0 +1,127 @@
+import { z } from "zod";
+
+/**
+ * The whole gateway configuration. Parsed once at start-up (or on an admin reload) and frozen; live
+ * state (health, in-flight, ejections) never lives here.
+ */
+
+const workerUrl = z
+  .url({ protocol: /^https?$/, error: "expected an http(s) base URL such as http://heavy-0:8000" })
+  .transform((url) => url.replace(/\/+$/, ""));
+
+const positiveMs = z.number().int().positive();
+
+export const timeoutsSchema = z.strictObject({
+  /** TCP connect + response headers from the worker. */
+  connectMs: positiveMs.default(5_000),
+  /** From sending the request to the worker's first data event (prefill + queueing). */
+  firstTokenMs: positiveMs.default(60_000),
+  /** Longest silence between two chunks of a stream once it started. */
+  idleMs: positiveMs.default(30_000),
+  /** Whole request, all attempts included. */
+  totalMs: positiveMs.default(600_000),
+});
+
+export const retrySchema = z.strictObject({
+  /** Attempts per pool, the first included; bounded by the pool's size at run time. */
+  maxAttempts: z.number().int().min(1).max(16).default(3),
+  /** Time budget for finding a worker that answers; no new attempt starts after it. */
+  budgetMs: positiveMs.default(30_000),
+  /** Longest `Retry-After` from a worker the gateway will honour by waiting before the next attempt. */
+  maxRetryAfterMs: z.number().int().min(0).default(2_000),
+});
+
+export const healthSchema = z.strictObject({
+  intervalMs: positiveMs.default(5_000),
+  timeoutMs: positiveMs.default(2_000),
+  healthyThreshold: z.number().int().min(1).default(1),
+  unhealthyThreshold: z.number().int().min(1).default(2),
+  /** Passive ejection: first cooldown, doubled on each repeated ejection up to the maximum. */
+  ejectBaseMs: positiveMs.default(5_000),
+  ejectMaxMs: positiveMs.default(120_000),
+  /** Worker with running requests whose generated-token counter has not moved for this long is "stuck". */
+  stuckAfterMs: positiveMs.default(60_000),
+  /** Check that the worker's /v1/models lists the pool's upstream model. */
+  checkModel: z.boolean().default(true),
+});
+
+export const discoverySchema = z.strictObject({
+  dns: z.string().min(1),
+  port: z.number().int().min(1).max(65_535).default(8000),
+  resolveIntervalMs: positiveMs.default(5_000),
+});
+
+export const poolSchema = z.strictObject({
+  workers: z.array(workerUrl).default([]),
+  /** Model name sent to the workers (vLLM's --served-model-name); defaults to the pool's key. */
+  upstreamModel: z.string().min(1).optional(),
+  /** Merged into every request's `chat_template_kwargs`; the pool's values win. */
+  chatTemplateKwargs: z.record(z.string(), z.unknown()).default({}),
+  /** Keys of `chatTemplateKwargs` a client may override. */
+  clientTemplateKwargs: z.array(z.string()).default([]),
+  /** Pools tried, in order, when this one has no worker that can serve. */
+  fallback: z.array(z.string()).default([]),
+  /** In-flight cap for the pool; beyond it requests wait `admissionWaitMs`, then get 429. */
+  maxInFlight: z.number().int().positive().default(4_096),
+  admissionWaitMs: z.number().int().min(0).default(250),
+  /** Default `priority` forwarded to workers when the client sends none (needs vLLM priority scheduling). */
+  priority: z.number().int().optional(),
+  /** API key the gateway sends to this pool's workers (vLLM --api-key); clients never see it. */
+  workerApiKey: z.string().min(1).optional(),
+  discovery: discoverySchema.optional(),
+  timeouts: timeoutsSchema.partial().optional(),
+});
+
+export const clientKeySchema = z.strictObject({
+  name: z.string().min(1),
+  /** Either the key itself or its SHA-256 hex digest; only the digest is kept in memory. */
+  key: z.string().min(8).optional(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /** Pools the key may use; empty = all. */
+  pools: z.array(z.string()).default([]),
+  requestsPerMinute: z.number().int().positive().optional(),
+  tokensPerMinute: z.number().int().positive().optional(),
+});
+
+export const configSchema = z.strictObject({
+  host: z.string().min(1).default("0.0.0.0"),
+  port: z.number().int().min(0).max(65_535).default(8000),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  pools: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "pool names are lower-case"), poolSchema),
+  timeouts: timeoutsSchema.default(timeoutsSchema.parse({})),
+  retry: retrySchema.default(retrySchema.parse({})),
+  health: healthSchema.default(healthSchema.parse({})),
+  limits: z
+    .strictObject({
+      maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
+      /** Bun.serve idle timeout in seconds (max 255); streams disable it per request. */
+      serverIdleTimeoutS: z.number().int().min(1).max(255).default(120),
+      shutdownGraceMs: z.number().int().min(0).default(30_000),
+    })
+    .default({ maxBodyBytes: 4 * 1024 * 1024, serverIdleTimeoutS: 120, shutdownGraceMs: 30_000 }),
+  metrics: z
+    .strictObject({
+      redisUrl: z.string().optional(),
+      bufferSize: z.number().int().positive().default(50_000),
+      flushIntervalMs: positiveMs.default(250),
+      streamMaxLen: z.number().int().positive().default(1_000_000),
+    })
+    .default({ bufferSize: 50_000, flushIntervalMs: 250, streamMaxLen: 1_000_000 }),
+  auth: z
+    .strictObject({
+      keys: z.array(clientKeySchema).default([]),
+      /** Path of a JSON file holding more keys (same shape as `keys`). */
+      keysFile: z.string().optional(),
+      adminApiKey: z.string().min(8).optional(),
+    })
+    .default({ keys: [] }),
+  cors: z
+    .strictObject({ origins: z.array(z.string()).default([]) })
+    .default({ origins: [] }),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type GatewayConfig = z.output<typeof configSchema>;
+export type PoolConfig = z.output<typeof poolSchema>;
+export type Timeouts = z.output<typeof timeoutsSchema>;
+export type ClientKeyConfig = z.output<typeof clientKeySchema>;

@@ -1,0 +1,7 @@
+import type { GatewayFeature } from "./gateway.ts";
+import { requestLog } from "./request-log.ts";
+
+/** The features a production gateway runs with, in setup order. */
+export function defaultFeatures(): GatewayFeature[] {
+  return [requestLog()];
+}

@@ -1,0 +1,164 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Server } from "bun";
+import { createApp } from "../routes/app.ts";
+import type { AppEnv } from "../routes/context.ts";
+import type { GatewayConfig } from "./config/schema.ts";
+import type { GatewayError } from "./errors/catalog.ts";
+import { WorkerEventBus } from "./health/worker-events.ts";
+import { noFeedback, type WorkerFeedback } from "./health/worker-feedback.ts";
+import { logger } from "./log.ts";
+import { Pools } from "./pool/pools.ts";
+import { Dispatcher } from "./proxy/dispatcher.ts";
+import type { FetchLike } from "./proxy/forward.ts";
+import type { RequestRecord } from "./proxy/request-record.ts";
+
+/** What a feature (health, metrics, security, admin) gets to plug itself into the gateway. */
+export interface GatewayContext {
+  readonly pools: Pools;
+  readonly events: WorkerEventBus;
+  readonly fetch: FetchLike;
+  config(): GatewayConfig;
+  /** Swaps the config for new requests (in-flight ones keep theirs) and applies pool changes. */
+  replaceConfig(config: GatewayConfig): void;
+  /** Register middleware and routes; runs before the proxy routes are added. */
+  routes(register: (app: OpenAPIHono<AppEnv>) => void): void;
+  /** Every finished request, exactly once. Listeners run on the request path: keep them O(1). */
+  onFinish(listener: (record: RequestRecord) => void): void;
+  /** Passive health: what live traffic says about workers. */
+  setFeedback(feedback: WorkerFeedback): void;
+  onStop(stop: () => Promise<void> | void): void;
+}
+
+export interface GatewayFeature {
+  readonly name: string;
+  setup(context: GatewayContext): void | Promise<void>;
+}
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  port?: number;
+  hostname?: string;
+  fetch?: FetchLike;
+  features?: readonly GatewayFeature[];
+}
+
+export interface GatewayHandle {
+  url: string;
+  port: number;
+  pools: Pools;
+  events: WorkerEventBus;
+  server: Server<unknown>;
+  config(): GatewayConfig;
+  /** Stops accepting, lets in-flight requests finish within `graceMs`, then closes what is left. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Starts one gateway listener with its features; `main.ts` and the tests use the same path. */
+export async function startGateway(options: GatewayOptions): Promise<GatewayHandle> {
+  let config = options.config;
+  const pools = new Pools(config);
+  const events = new WorkerEventBus();
+  const finishListeners: ((record: RequestRecord) => void)[] = [];
+  const routeRegistrations: ((app: OpenAPIHono<AppEnv>) => void)[] = [];
+  const stops: (() => Promise<void> | void)[] = [];
+  let feedback: WorkerFeedback = noFeedback;
+  const context: GatewayContext = {
+    pools,
+    events,
+    fetch: options.fetch ?? fetch,
+    config: () => config,
+    replaceConfig: (next) => {
+      config = next;
+      pools.apply(next);
+    },
+    routes: (register) => routeRegistrations.push(register),
+    onFinish: (listener) => finishListeners.push(listener),
+    setFeedback: (next) => {
+      feedback = next;
+    },
+    onStop: (stop) => stops.push(stop),
+  };
+  for (const feature of options.features ?? []) await feature.setup(context);
+  const dispatcher = new Dispatcher({
+    pools,
+    config: () => config,
+    feedback: { success: (worker) => feedback.success(worker), failure: (worker, kind) => feedback.failure(worker, kind) },
+    fetch: context.fetch,
+    onFinish: (record) => finish(record),
+  });
+  const finish = (record: RequestRecord): void => {
+    for (const listener of finishListeners) listener(record);
+  };
+  const onRejected = (request: Request, requestId: string, error: GatewayError, keyName: string | undefined): void =>
+    finish(rejectedRecord(request, requestId, error, keyName));
+  const app = createApp({ pools, dispatcher, config: () => config, onRejected }, (hono) => {
+    for (const register of routeRegistrations) register(hono);
+  });
+  const server = listen(app, config, options);
+  const port = server.port ?? 0;
+  return {
+    url: `http://${server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname}:${port}`,
+    port,
+    pools,
+    events,
+    server,
+    config: () => config,
+    stop: async (graceMs = config.limits.shutdownGraceMs) => {
+      await drain(server, graceMs);
+      for (const stop of stops.reverse()) await stop();
+    },
+  };
+}
+
+/** The record of a request refused before routing: no pool, no worker, no tokens. */
+function rejectedRecord(request: Request, requestId: string, error: GatewayError, keyName: string | undefined): RequestRecord {
+  return {
+    ts: Date.now(),
+    requestId,
+    model: "",
+    pool: "",
+    worker: "",
+    attempts: [],
+    status: error.status,
+    outcome: "rejected",
+    stream: false,
+    ttftMs: undefined,
+    latencyMs: 0,
+    promptTokens: undefined,
+    completionTokens: undefined,
+    errorCode: error.code,
+    gatewayOverheadMs: 0,
+    keyName,
+    traceparent: request.headers.get("traceparent") ?? undefined,
+    fallbackFrom: undefined,
+    partial: false,
+  };
+}
+
+function listen(app: OpenAPIHono<AppEnv>, config: GatewayConfig, options: GatewayOptions): Server<unknown> {
+  return Bun.serve({
+    hostname: options.hostname ?? config.host,
+    port: options.port ?? config.port,
+    idleTimeout: config.limits.serverIdleTimeoutS,
+    // Hono's bodyLimit answers 413 in our envelope; Bun's own cap is only a backstop above it.
+    maxRequestBodySize: config.limits.maxBodyBytes * 2 + 1024,
+    fetch: (request, server) => app.fetch(request, { server }),
+    error: (error) => {
+      logger.error({ err: error }, "server error");
+      const body = { error: { message: "internal error", type: "server_error", param: null, code: "internal_error" } };
+      return new Response(JSON.stringify(body), { status: 500, headers: { "content-type": "application/json" } });
+    },
+  });
+}
+
+async function drain(server: Server<unknown>, graceMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const forced = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      void server.stop(true);
+      resolve();
+    }, graceMs);
+  });
+  await Promise.race([server.stop(false), forced]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,94 @@
+/**
+ * Per-pool selection state in a SharedArrayBuffer so several Bun threads serving one port route exactly
+ * like one: a Uint32 round-robin cursor, and per worker slot a state word and an in-flight count.
+ * Every access is an Atomics operation; there are no locks.
+ */
+export const SlotState = {
+  /** Slot not in use (never filled, or its worker was removed). */
+  Empty: 0,
+  /** Takes traffic. */
+  Up: 1,
+  /** Takes no traffic (unhealthy, ejected, drained, starting). */
+  Down: 2,
+  /** Half-open after an ejection: exactly one trial request may take it. */
+  Probation: 3,
+  /** The trial request is in flight; nobody else may take it until it reports. */
+  Trial: 4,
+} as const;
+export type SlotState = (typeof SlotState)[keyof typeof SlotState];
+
+export const MAX_WORKERS_PER_POOL = 256;
+const SLOT_WORDS = 2;
+const STATE = 0;
+const IN_FLIGHT = 1;
+const POOL_IN_FLIGHT = 0;
+const SIZE = 1;
+
+export class PoolState {
+  readonly buffer: SharedArrayBuffer;
+  readonly #cursor: Uint32Array;
+  readonly #pool: Int32Array;
+  readonly #slots: Int32Array;
+
+  /** Pass the `buffer` of an existing state to share it (e.g. with another thread). */
+  constructor(buffer?: SharedArrayBuffer) {
+    this.buffer = buffer ?? new SharedArrayBuffer(4 + 8 + MAX_WORKERS_PER_POOL * SLOT_WORDS * 4);
+    this.#cursor = new Uint32Array(this.buffer, 0, 1);
+    this.#pool = new Int32Array(this.buffer, 4, 2);
+    this.#slots = new Int32Array(this.buffer, 12, MAX_WORKERS_PER_POOL * SLOT_WORDS);
+  }
+
+  /** Number of slots ever used; removed workers leave Empty holes that selection skips. */
+  get size(): number {
+    return Atomics.load(this.#pool, SIZE);
+  }
+
+  set size(value: number) {
+    Atomics.store(this.#pool, SIZE, value);
+  }
+
+  /** Next cursor position; wraps at 2^32 without losing the rotation's evenness for small pools. */
+  advance(): number {
+    return Atomics.add(this.#cursor, 0, 1);
+  }
+
+  state(slot: number): SlotState {
+    return Atomics.load(this.#slots, slot * SLOT_WORDS + STATE) as SlotState;
+  }
+
+  setState(slot: number, state: SlotState): void {
+    Atomics.store(this.#slots, slot * SLOT_WORDS + STATE, state);
+  }
+
+  /** Claims the half-open trial of a slot; only one caller across all threads wins. */
+  claimTrial(slot: number): boolean {
+    return Atomics.compareExchange(this.#slots, slot * SLOT_WORDS + STATE, SlotState.Probation, SlotState.Trial) === SlotState.Probation;
+  }
+
+  inFlight(slot: number): number {
+    return Atomics.load(this.#slots, slot * SLOT_WORDS + IN_FLIGHT);
+  }
+
+  acquire(slot: number): void {
+    Atomics.add(this.#slots, slot * SLOT_WORDS + IN_FLIGHT, 1);
+  }
+
+  release(slot: number): void {
+    Atomics.sub(this.#slots, slot * SLOT_WORDS + IN_FLIGHT, 1);
+  }
+
+  get poolInFlight(): number {
+    return Atomics.load(this.#pool, POOL_IN_FLIGHT);
+  }
+
+  /** Admits one request if the pool is under `limit`; the caller must `leave()` exactly once after. */
+  tryEnter(limit: number): boolean {
+    if (Atomics.add(this.#pool, POOL_IN_FLIGHT, 1) < limit) return true;
+    Atomics.sub(this.#pool, POOL_IN_FLIGHT, 1);
+    return false;
+  }
+
+  leave(): void {
+    Atomics.sub(this.#pool, POOL_IN_FLIGHT, 1);
+  }
+}

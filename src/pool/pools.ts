@@ -1,0 +1,137 @@
+import type { GatewayConfig, PoolConfig } from "../config/schema.ts";
+import { MAX_WORKERS_PER_POOL, PoolState, SlotState } from "./pool-state.ts";
+import { selectSlot } from "./ring.ts";
+
+/** One upstream worker as routing knows it; immutable. Health and load live elsewhere. */
+export interface Worker {
+  readonly pool: string;
+  readonly url: string;
+  readonly slot: number;
+}
+
+export interface MembershipChange {
+  readonly added: readonly Worker[];
+  readonly removed: readonly Worker[];
+}
+
+/** A pool's members and its shared selection state. Config can be swapped; state stays. */
+export class Pool {
+  readonly name: string;
+  readonly state: PoolState;
+  #config: PoolConfig;
+  #bySlot: (Worker | undefined)[] = [];
+
+  constructor(name: string, config: PoolConfig, state: PoolState = new PoolState()) {
+    this.name = name;
+    this.#config = config;
+    this.state = state;
+    this.replaceWorkers(config.workers);
+  }
+
+  get config(): PoolConfig {
+    return this.#config;
+  }
+
+  get upstreamModel(): string {
+    return this.#config.upstreamModel ?? this.name;
+  }
+
+  /** New requests see the new config at once; requests in flight keep the object they read. */
+  set config(config: PoolConfig) {
+    this.#config = config;
+  }
+
+  workers(): Worker[] {
+    return this.#bySlot.filter((worker): worker is Worker => worker !== undefined);
+  }
+
+  worker(url: string): Worker | undefined {
+    return this.#bySlot.find((worker) => worker?.url === url);
+  }
+
+  /** The next worker that can serve, skipping `exclude`d slots; undefined when none is left. */
+  select(exclude?: ReadonlySet<number>): Worker | undefined {
+    const slot = selectSlot(this.state, exclude);
+    return slot < 0 ? undefined : this.#bySlot[slot];
+  }
+
+  /**
+   * Makes the member set equal to `urls`. Workers that stay keep their slot and therefore their state;
+   * new ones start Up (failover and health probing correct an optimistic start within one attempt).
+   */
+  replaceWorkers(urls: readonly string[], initialState: SlotState = SlotState.Up): MembershipChange {
+    const wanted = new Set(urls);
+    const removed: Worker[] = [];
+    for (const worker of this.workers()) {
+      if (wanted.has(worker.url)) continue;
+      this.state.setState(worker.slot, SlotState.Empty);
+      this.#bySlot[worker.slot] = undefined;
+      removed.push(worker);
+    }
+    const added: Worker[] = [];
+    for (const url of wanted) {
+      if (this.worker(url)) continue;
+      added.push(this.#place(url, initialState));
+    }
+    return { added, removed };
+  }
+
+  addWorker(url: string, initialState: SlotState = SlotState.Up): Worker {
+    return this.worker(url) ?? this.#place(url, initialState);
+  }
+
+  removeWorker(url: string): Worker | undefined {
+    const worker = this.worker(url);
+    if (worker) this.replaceWorkers(this.workers().filter((w) => w !== worker).map((w) => w.url));
+    return worker;
+  }
+
+  #place(url: string, initialState: SlotState): Worker {
+    let slot = this.#bySlot.findIndex((worker) => worker === undefined);
+    if (slot < 0) slot = this.#bySlot.length;
+    if (slot >= MAX_WORKERS_PER_POOL) throw new RangeError(`pool ${this.name}: more than ${MAX_WORKERS_PER_POOL} workers`);
+    const worker: Worker = Object.freeze({ pool: this.name, url, slot });
+    this.#bySlot[slot] = worker;
+    this.state.setState(slot, initialState);
+    if (slot >= this.state.size) this.state.size = slot + 1;
+    return worker;
+  }
+}
+
+/** All pools by the name clients send as `model`. */
+export class Pools {
+  readonly #pools = new Map<string, Pool>();
+
+  constructor(config: GatewayConfig) {
+    for (const [name, poolConfig] of Object.entries(config.pools)) this.#pools.set(name, new Pool(name, poolConfig));
+  }
+
+  get(name: string): Pool | undefined {
+    return this.#pools.get(name);
+  }
+
+  names(): string[] {
+    return [...this.#pools.keys()];
+  }
+
+  all(): Pool[] {
+    return [...this.#pools.values()];
+  }
+
+  /**
+   * Applies a reloaded config: pools keep their state and members that stay; new pools appear,
+   * removed pools disappear for new requests.
+   */
+  apply(config: GatewayConfig): void {
+    for (const name of this.names()) if (!(name in config.pools)) this.#pools.delete(name);
+    for (const [name, poolConfig] of Object.entries(config.pools)) {
+      const pool = this.#pools.get(name);
+      if (!pool) {
+        this.#pools.set(name, new Pool(name, poolConfig));
+        continue;
+      }
+      pool.config = poolConfig;
+      if (!poolConfig.discovery) pool.replaceWorkers(poolConfig.workers);
+    }
+  }
+}

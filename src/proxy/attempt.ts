@@ -1,0 +1,97 @@
+import type { Timeouts } from "../config/schema.ts";
+import type { TimeoutPhase } from "../errors/catalog.ts";
+import type { Worker } from "../pool/pools.ts";
+import { type FetchLike, forward } from "./forward.ts";
+import { type AttemptResult, parseRetryAfter } from "./retry-policy.ts";
+import { SseRelay, type RelayOptions } from "./sse-relay.ts";
+import { type Usage, usageFromBody } from "./sse-events.ts";
+
+export interface AttemptInput {
+  worker: Worker;
+  request: Request;
+  stream: boolean;
+  clientSignal: AbortSignal;
+  timeouts: Timeouts;
+  /** Monotonic ms at which the whole request must be over. */
+  totalEndMs: number;
+  now: () => number;
+  fetch: FetchLike;
+  relay: Omit<RelayOptions, "abortUpstream">;
+}
+
+/** An attempt that may be answered to the client: its response pieces plus what was learnt. */
+export interface AnsweredAttempt {
+  result: AttemptResult;
+  status: number;
+  headers: Headers;
+  /** Buffered body (non-stream answers and worker errors), or the relay for a stream. */
+  body: Uint8Array | SseRelay;
+  usage: Usage | undefined;
+  firstEventMs: number | undefined;
+}
+
+export type AttemptOutcome = AnsweredAttempt | { result: AttemptResult };
+
+class AttemptTimeout extends Error {
+  constructor(readonly phase: TimeoutPhase) {
+    super(`${phase} timeout`);
+  }
+}
+
+/**
+ * One try against one worker, up to the point where the answer can go to the client: response headers
+ * and (for streams) the first data event, because vLLM sends its 200 before it has even scheduled the
+ * request. Every phase has its own deadline; an expired one aborts only this attempt.
+ */
+export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
+  const controller = new AbortController();
+  const signal = AbortSignal.any([input.clientSignal, controller.signal]);
+  const arm = (phase: TimeoutPhase, ms: number): ReturnType<typeof setTimeout> => {
+    const remaining = input.totalEndMs - input.now();
+    const effective = remaining < ms ? remaining : ms;
+    const reason = new AttemptTimeout(remaining < ms ? "total" : phase);
+    return setTimeout(() => controller.abort(reason), Math.max(0, effective));
+  };
+  // Non-stream answers arrive whole: the worker's headers come only after generation, so only the total budget applies.
+  let timer = input.stream ? arm("connect", input.timeouts.connectMs) : arm("total", Number.POSITIVE_INFINITY);
+  try {
+    const response = await forward(input.request, input.worker, signal, input.fetch);
+    if (response.status !== 200 || !input.stream) {
+      const body = new Uint8Array(await response.arrayBuffer());
+      return answered(statusResult(response), response, body, response.status === 200 ? usageFromBody(body) : undefined);
+    }
+    clearTimeout(timer);
+    timer = arm("first_token", input.timeouts.firstTokenMs);
+    if (!response.body) return { result: { kind: "empty_stream" } };
+    const reader = response.body.getReader();
+    const relay = new SseRelay(reader, { ...input.relay, abortUpstream: () => controller.abort(new AttemptTimeout("idle")) });
+    const first = await relay.readFirstEvent();
+    if (first === "eof") return { result: { kind: "empty_stream" } };
+    const outcome = answered({ kind: "ok" }, response, relay, undefined);
+    outcome.firstEventMs = input.now();
+    return outcome;
+  } catch (error) {
+    return { result: failureResult(error, input.clientSignal, controller.signal) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function answered(result: AttemptResult, response: Response, body: Uint8Array | SseRelay, usage: Usage | undefined): AnsweredAttempt {
+  return { result, status: response.status, headers: response.headers, body, usage, firstEventMs: undefined };
+}
+
+function statusResult(response: Response): AttemptResult {
+  if (response.status === 200) return { kind: "ok" };
+  return { kind: "status", status: response.status, retryAfterMs: parseRetryAfter(response.headers.get("retry-after")) };
+}
+
+function failureResult(error: unknown, clientSignal: AbortSignal, attemptSignal: AbortSignal): AttemptResult {
+  if (clientSignal.aborted) return { kind: "client_abort" };
+  if (attemptSignal.aborted && attemptSignal.reason instanceof AttemptTimeout) return { kind: "timeout", phase: attemptSignal.reason.phase };
+  return { kind: "connect_error", message: error instanceof Error ? error.message : String(error) };
+}
+
+export function isAnswered(outcome: AttemptOutcome): outcome is AnsweredAttempt {
+  return "status" in outcome;
+}

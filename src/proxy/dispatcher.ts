@@ -1,0 +1,196 @@
+import type { GatewayConfig, Timeouts } from "../config/schema.ts";
+import { GatewayError } from "../errors/catalog.ts";
+import { type FailureKind, noFeedback, type WorkerFeedback } from "../health/worker-feedback.ts";
+import type { Pool, Pools } from "../pool/pools.ts";
+import { Admission } from "./admission.ts";
+import { type AnsweredAttempt, isAnswered, runAttempt } from "./attempt.ts";
+import { type DeadlineSweeper, sharedSweeper } from "./deadline-sweeper.ts";
+import type { FetchLike } from "./forward.ts";
+import { downstreamHeaders, upstreamHeaders } from "./headers.ts";
+import { RequestTrace } from "./request-trace.ts";
+import { bodyForPool, clientWantsUsage, type JsonObject } from "./request-body.ts";
+import type { RequestRecord } from "./request-record.ts";
+import { type AttemptResult, decide } from "./retry-policy.ts";
+import { SseRelay } from "./sse-relay.ts";
+
+/** A validated client request, as the routes hand it over. */
+export interface ProxyRequest {
+  requestId: string;
+  path: string;
+  /** The pool the client named as `model`. */
+  poolName: string;
+  body: JsonObject;
+  stream: boolean;
+  headers: Headers;
+  signal: AbortSignal;
+  keyName?: string;
+}
+
+export interface DispatcherDeps {
+  pools: Pools;
+  config: () => GatewayConfig;
+  feedback?: WorkerFeedback;
+  onFinish?: (record: RequestRecord) => void;
+  fetch?: FetchLike;
+  sweeper?: DeadlineSweeper;
+  now?: () => number;
+  /** After a finish chunk, how long to wait for the worker's `[DONE]` before adding it. */
+  doneGraceMs?: number;
+}
+
+/**
+ * Routes one request: admission, worker selection on the pool's ring, attempts with failover, then
+ * the configured fallback pools. Nothing is retried once a byte went to the client.
+ */
+export class Dispatcher {
+  readonly #deps: Required<Omit<DispatcherDeps, "onFinish" | "feedback">> & Pick<DispatcherDeps, "onFinish">;
+  readonly #feedback: WorkerFeedback;
+  readonly #admission = new Admission();
+
+  constructor(deps: DispatcherDeps) {
+    this.#deps = {
+      fetch: fetch,
+      sweeper: sharedSweeper,
+      now: () => performance.now(),
+      doneGraceMs: 2_000,
+      ...deps,
+    };
+    this.#feedback = deps.feedback ?? noFeedback;
+  }
+
+  async handle(request: ProxyRequest): Promise<Response> {
+    const config = this.#deps.config();
+    const trace = new RequestTrace(request, this.#deps.now, this.#deps.onFinish);
+    const primary = this.#deps.pools.get(request.poolName);
+    if (!primary) throw new GatewayError("model_not_found", `The model \`${request.poolName}\` does not exist.`, { param: "model" });
+    const chain = [primary, ...primary.config.fallback.map((name) => this.#deps.pools.get(name)).filter((p): p is Pool => !!p)];
+    let saturated = false;
+    for (const pool of chain) {
+      if (request.signal.aborted) break;
+      if (!(await this.#admission.enter(pool, request.signal))) {
+        saturated = true;
+        continue;
+      }
+      const response = await this.#tryPool(pool, request, trace, config);
+      if (response) return response;
+    }
+    const failure = trace.exhausted(saturated);
+    if (failure instanceof Response) return failure;
+    throw failure;
+  }
+
+  /** Attempts on one pool; a Response once one may go to the client, undefined to move on. */
+  async #tryPool(pool: Pool, request: ProxyRequest, trace: RequestTrace, config: GatewayConfig): Promise<Response | undefined> {
+    const timeouts: Timeouts = { ...config.timeouts, ...pool.config.timeouts };
+    const bodyText = JSON.stringify(bodyForPool(request.body, pool, request.stream));
+    const excluded = new Set<number>();
+    const maxAttempts = Math.min(config.retry.maxAttempts, Math.max(1, pool.workers().length));
+    const budgetEndMs = trace.startMs + config.retry.budgetMs;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const worker = pool.select(excluded);
+      if (!worker) break;
+      excluded.add(worker.slot);
+      pool.state.acquire(worker.slot);
+      const startedMs = this.#deps.now();
+      const outcome = await runAttempt({
+        worker,
+        request: this.#upstreamRequest(request, pool, bodyText, trace.attempts.length + 1),
+        stream: request.stream,
+        clientSignal: request.signal,
+        timeouts,
+        totalEndMs: trace.startMs + timeouts.totalMs,
+        now: this.#deps.now,
+        fetch: this.#deps.fetch,
+        relay: this.#relayOptions(request, timeouts, trace, pool, worker.slot),
+      });
+      trace.attempt(worker, outcome.result, startedMs);
+      const decision = decide(outcome.result, {
+        attempt,
+        maxAttempts,
+        nowMs: this.#deps.now(),
+        budgetEndMs,
+        maxRetryAfterMs: config.retry.maxRetryAfterMs,
+      });
+      this.#report(worker, outcome.result);
+      if (decision.action === "respond" && isAnswered(outcome)) return this.#respond(pool, worker.slot, outcome, trace);
+      pool.state.release(worker.slot);
+      if (outcome.result.kind === "client_abort") break;
+      if (isAnswered(outcome)) trace.keepLastAnswer(outcome);
+      if (decision.action !== "retry") break;
+      if (decision.waitMs > 0) await honourRetryAfter(decision.waitMs, request.signal);
+    }
+    this.#admission.leave(pool);
+    return undefined;
+  }
+
+  #upstreamRequest(request: ProxyRequest, pool: Pool, body: string, attemptNumber: number): Request {
+    const extra: Record<string, string> = {
+      "content-type": "application/json",
+      "x-request-id": `${request.requestId}-${attemptNumber}`,
+    };
+    if (pool.config.workerApiKey) extra.authorization = `Bearer ${pool.config.workerApiKey}`;
+    return new Request(`http://ringgate${request.path}`, { method: "POST", headers: upstreamHeaders(request.headers, extra), body });
+  }
+
+  #relayOptions(request: ProxyRequest, timeouts: Timeouts, trace: RequestTrace, pool: Pool, slot: number) {
+    return {
+      idleMs: timeouts.idleMs,
+      doneGraceMs: this.#deps.doneGraceMs,
+      stripUsage: !clientWantsUsage(request.body),
+      sweeper: this.#deps.sweeper,
+      onEnd: (end: Parameters<typeof trace.streamEnded>[0]) => {
+        pool.state.release(slot);
+        this.#admission.leave(pool);
+        const worker = trace.answeredBy;
+        if (worker && end.outcome === "mid_stream_error") this.#feedback.failure(worker, "mid_stream");
+        trace.streamEnded(end);
+      },
+    };
+  }
+
+  #respond(pool: Pool, slot: number, outcome: AnsweredAttempt, trace: RequestTrace): Response {
+    const headers = downstreamHeaders(outcome.headers, trace.responseHeaders(pool));
+    if (outcome.body instanceof SseRelay) {
+      trace.streamStarted(pool, outcome);
+      return new Response(outcome.body.stream(), { status: outcome.status, headers });
+    }
+    pool.state.release(slot);
+    this.#admission.leave(pool);
+    trace.answered(pool, outcome);
+    return new Response(outcome.body, { status: outcome.status, headers });
+  }
+
+  #report(worker: Parameters<WorkerFeedback["success"]>[0], result: AttemptResult): void {
+    const kind = failureKind(result);
+    if (kind) this.#feedback.failure(worker, kind);
+    else if (result.kind !== "client_abort") this.#feedback.success(worker);
+  }
+}
+
+/** The worker asked for a pause that fits the budget; a client that leaves ends the wait at once. */
+function honourRetryAfter(waitMs: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, waitMs);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+function failureKind(result: AttemptResult): FailureKind | undefined {
+  switch (result.kind) {
+    case "connect_error":
+      return "connect";
+    case "empty_stream":
+      return "empty_stream";
+    case "timeout":
+      return result.phase === "first_token" ? "timeout_first_token" : result.phase === "total" ? undefined : "timeout_connect";
+    case "status":
+      return result.status >= 500 ? "status_5xx" : undefined;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,49 @@
+/** Hop-by-hop headers (RFC 9110 §7.6.1) plus what a proxy must never copy across. */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** Client headers that must not reach a worker: credentials, and what the new request recomputes. */
+const NOT_UPSTREAM = new Set(["authorization", "host", "content-length", "accept-encoding", "cookie", "x-api-key"]);
+
+/**
+ * Bun's fetch decompresses bodies and re-frames them, so the worker's encoding and length no longer
+ * describe the bytes the client receives.
+ */
+const NOT_DOWNSTREAM = new Set(["content-encoding", "content-length"]);
+
+export function upstreamHeaders(client: Headers, extra: Record<string, string>): Headers {
+  const out = new Headers();
+  const connectionListed = listedInConnection(client);
+  client.forEach((value, name) => {
+    if (HOP_BY_HOP.has(name) || NOT_UPSTREAM.has(name) || connectionListed.has(name)) return;
+    out.set(name, value);
+  });
+  for (const [name, value] of Object.entries(extra)) out.set(name, value);
+  return out;
+}
+
+export function downstreamHeaders(upstream: Headers, extra: Record<string, string>): Headers {
+  const out = new Headers();
+  const connectionListed = listedInConnection(upstream);
+  upstream.forEach((value, name) => {
+    if (HOP_BY_HOP.has(name) || NOT_DOWNSTREAM.has(name) || connectionListed.has(name)) return;
+    out.set(name, value);
+  });
+  for (const [name, value] of Object.entries(extra)) out.set(name, value);
+  return out;
+}
+
+function listedInConnection(headers: Headers): Set<string> {
+  const value = headers.get("connection");
+  if (!value) return new Set();
+  return new Set(value.split(",").map((token) => token.trim().toLowerCase()));
+}

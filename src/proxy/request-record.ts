@@ -1,0 +1,39 @@
+import type { StreamOutcome } from "./sse-relay.ts";
+
+export type RequestOutcome = StreamOutcome | "upstream_error" | "rejected";
+
+/** One upstream attempt, for metrics and the `x-ringgate-attempts` header. */
+export interface AttemptRecord {
+  worker: string;
+  pool: string;
+  /** `ok`, `connect_error`, `timeout_<phase>`, `status_<code>`, `empty_stream`, `client_abort`. */
+  result: string;
+  durationMs: number;
+}
+
+/** Everything known about one finished request; metrics sinks turn it into their own format. */
+export interface RequestRecord {
+  ts: number;
+  requestId: string;
+  /** The pool the client asked for (`model`). */
+  model: string;
+  /** The pool that answered (differs from `model` after a fallback). */
+  pool: string;
+  worker: string;
+  attempts: AttemptRecord[];
+  status: number;
+  outcome: RequestOutcome;
+  stream: boolean;
+  ttftMs: number | undefined;
+  latencyMs: number;
+  promptTokens: number | undefined;
+  completionTokens: number | undefined;
+  errorCode: string | undefined;
+  /** Time the gateway itself spent: total minus the time waiting on workers. */
+  gatewayOverheadMs: number;
+  keyName: string | undefined;
+  traceparent: string | undefined;
+  fallbackFrom: string | undefined;
+  /** True when the record was written for an aborted stream: token counts may be partial or absent. */
+  partial: boolean;
+}

@@ -1,0 +1,158 @@
+import { GatewayError } from "../errors/catalog.ts";
+import type { Pool, Worker } from "../pool/pools.ts";
+import type { AnsweredAttempt } from "./attempt.ts";
+import type { ProxyRequest } from "./dispatcher.ts";
+import type { AttemptRecord, RequestOutcome, RequestRecord } from "./request-record.ts";
+import type { AttemptResult } from "./retry-policy.ts";
+import type { StreamEnd } from "./sse-relay.ts";
+
+/**
+ * What happened to one request across its attempts; turns into the response's `x-ringgate-*` headers,
+ * the error after exhaustion, and exactly one `RequestRecord` when the request is over.
+ */
+export class RequestTrace {
+  readonly startMs: number;
+  readonly attempts: AttemptRecord[] = [];
+  answeredBy: Worker | undefined;
+  readonly #request: ProxyRequest;
+  readonly #now: () => number;
+  readonly #onFinish: ((record: RequestRecord) => void) | undefined;
+  #lastResult: AttemptResult | undefined;
+  #lastAnswer: AnsweredAttempt | undefined;
+  #workerWaitMs = 0;
+  #pool: Pool | undefined;
+  #status = 200;
+  #ttftMs: number | undefined;
+  #overheadMs = 0;
+
+  constructor(request: ProxyRequest, now: () => number, onFinish: ((record: RequestRecord) => void) | undefined) {
+    this.#request = request;
+    this.#now = now;
+    this.#onFinish = onFinish;
+    this.startMs = now();
+  }
+
+  attempt(worker: Worker, result: AttemptResult, startedMs: number): void {
+    const durationMs = this.#now() - startedMs;
+    this.#workerWaitMs += durationMs;
+    this.#lastResult = result;
+    this.answeredBy = worker;
+    this.attempts.push({ worker: worker.url, pool: worker.pool, result: resultLabel(result), durationMs: round(durationMs) });
+  }
+
+  /** A worker answer that was retried; passed through unchanged if no later attempt does better. */
+  keepLastAnswer(outcome: AnsweredAttempt): void {
+    this.#lastAnswer = outcome;
+  }
+
+  responseHeaders(pool: Pool): Record<string, string> {
+    return {
+      "x-request-id": this.#request.requestId,
+      "x-ringgate-worker": this.answeredBy?.url ?? "",
+      "x-ringgate-attempts": String(this.attempts.length),
+      "x-ringgate-pool": pool.name,
+    };
+  }
+
+  streamStarted(pool: Pool, outcome: AnsweredAttempt): void {
+    this.#pool = pool;
+    this.#status = outcome.status;
+    this.#ttftMs = (outcome.firstEventMs ?? this.#now()) - this.startMs;
+    this.#overheadMs = this.#ttftMs - this.#workerWaitMs;
+  }
+
+  streamEnded(end: StreamEnd): void {
+    this.#write(end.outcome, end.errorCode, end.usage?.promptTokens, end.usage?.completionTokens, end.outcome === "client_abort");
+  }
+
+  answered(pool: Pool, outcome: AnsweredAttempt): void {
+    this.#pool = pool;
+    this.#status = outcome.status;
+    this.#overheadMs = this.#now() - this.startMs - this.#workerWaitMs;
+    const ok = outcome.status < 400;
+    const outcomeName: RequestOutcome = ok ? "ok" : outcome.status < 500 ? "rejected" : "upstream_error";
+    this.#write(outcomeName, ok ? undefined : `upstream_${outcome.status}`, outcome.usage?.promptTokens, outcome.usage?.completionTokens, false);
+  }
+
+  /** The answer when every pool and attempt failed: a worker's own error if it said something, else ours. */
+  exhausted(saturated: boolean): GatewayError | Response {
+    const headers = { "x-ringgate-attempts": String(this.attempts.length), "x-request-id": this.#request.requestId };
+    const last = this.#lastAnswer;
+    if (last && last.body instanceof Uint8Array && last.body.byteLength > 0 && this.#lastResult?.kind === "status") {
+      this.#status = last.status;
+      this.#overheadMs = this.#now() - this.startMs - this.#workerWaitMs;
+      this.#write(last.status < 500 ? "rejected" : "upstream_error", `upstream_${last.status}`, undefined, undefined, false);
+      const passed = new Headers(last.headers);
+      passed.delete("content-length");
+      passed.delete("content-encoding");
+      for (const [name, value] of Object.entries({ ...headers, "x-ringgate-worker": this.answeredBy?.url ?? "" })) passed.set(name, value);
+      return new Response(last.body, { status: last.status, headers: passed });
+    }
+    const error = this.#exhaustedError(saturated, headers);
+    this.#status = error.status;
+    this.#overheadMs = this.#now() - this.startMs - this.#workerWaitMs;
+    const outcome: RequestOutcome = this.#request.signal.aborted
+      ? "client_abort"
+      : error.code === "upstream_timeout"
+        ? "timeout"
+        : error.code === "pool_saturated" || error.code === "no_healthy_worker"
+          ? "rejected"
+          : "upstream_error";
+    this.#write(outcome, error.code, undefined, undefined, false);
+    return error.markRecorded();
+  }
+
+  #exhaustedError(saturated: boolean, headers: Record<string, string>): GatewayError {
+    const pool = this.#request.poolName;
+    const result = this.#lastResult;
+    if (!result) {
+      if (saturated) return new GatewayError("pool_saturated", `Pool \`${pool}\` is at its in-flight limit; retry shortly.`, { retryAfterS: 1, headers });
+      return new GatewayError("no_healthy_worker", `No worker of pool \`${pool}\` can serve right now.`, { retryAfterS: 1, headers });
+    }
+    const tried = `${this.attempts.length} attempt(s): ${this.attempts.map((a) => `${a.worker} ${a.result}`).join(", ")}`;
+    if (result.kind === "timeout") return new GatewayError("upstream_timeout", `Pool \`${pool}\` timed out (${result.phase} phase) after ${tried}.`, { headers });
+    if (result.kind === "status") return new GatewayError("upstream_error", `Pool \`${pool}\` failed after ${tried}.`, { headers });
+    return new GatewayError("upstream_unreachable", `Pool \`${pool}\` could not be reached after ${tried}.`, { headers });
+  }
+
+  #write(outcome: RequestOutcome, errorCode: string | undefined, promptTokens: number | undefined, completionTokens: number | undefined, partial: boolean): void {
+    if (!this.#onFinish) return;
+    const request = this.#request;
+    this.#onFinish({
+      ts: Date.now(),
+      requestId: request.requestId,
+      model: request.poolName,
+      pool: this.#pool?.name ?? request.poolName,
+      worker: this.answeredBy?.url ?? "",
+      attempts: this.attempts,
+      status: this.#status,
+      outcome,
+      stream: request.stream,
+      ttftMs: this.#ttftMs === undefined ? undefined : round(this.#ttftMs),
+      latencyMs: round(this.#now() - this.startMs),
+      promptTokens,
+      completionTokens,
+      errorCode,
+      gatewayOverheadMs: round(Math.max(0, this.#overheadMs)),
+      keyName: request.keyName,
+      traceparent: request.headers.get("traceparent") ?? undefined,
+      fallbackFrom: this.#pool && this.#pool.name !== request.poolName ? request.poolName : undefined,
+      partial,
+    });
+  }
+}
+
+function resultLabel(result: AttemptResult): string {
+  switch (result.kind) {
+    case "status":
+      return `status_${result.status}`;
+    case "timeout":
+      return `timeout_${result.phase}`;
+    default:
+      return result.kind;
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

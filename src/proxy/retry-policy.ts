@@ -1,0 +1,63 @@
+import type { TimeoutPhase } from "../errors/catalog.ts";
+
+/** What one attempt against one worker came to, before any byte reached the client. */
+export type AttemptResult =
+  | { kind: "ok" }
+  | { kind: "client_abort" }
+  | { kind: "connect_error"; message: string }
+  | { kind: "timeout"; phase: TimeoutPhase }
+  | { kind: "status"; status: number; retryAfterMs: number | undefined }
+  /** The worker answered 200 to a stream and closed it before sending any event. */
+  | { kind: "empty_stream" };
+
+export type Decision =
+  | { action: "respond" }
+  | { action: "retry"; waitMs: number; workerFault: boolean }
+  | { action: "give_up"; workerFault: boolean };
+
+export interface RetryBudget {
+  attempt: number;
+  maxAttempts: number;
+  nowMs: number;
+  /** No new attempt may start after this (monotonic ms). */
+  budgetEndMs: number;
+  maxRetryAfterMs: number;
+}
+
+/** Worker answers that are about the request, not the worker: never retried, passed through as they are. */
+const FINAL_STATUSES = new Set([400, 401, 403, 404, 405, 413, 415, 422]);
+
+/**
+ * The one place that decides what happens after an attempt. Only called before the first byte went to
+ * the client: after that nothing is retried, because a replayed generation would duplicate or change text.
+ */
+export function decide(result: AttemptResult, budget: RetryBudget): Decision {
+  if (result.kind === "ok") return { action: "respond" };
+  if (result.kind === "client_abort") return { action: "give_up", workerFault: false };
+  if (result.kind === "status") return decideStatus(result.status, result.retryAfterMs, budget);
+  if (result.kind === "timeout" && result.phase === "total") return { action: "give_up", workerFault: true };
+  return retryIfBudget(budget, 0, true);
+}
+
+function decideStatus(status: number, retryAfterMs: number | undefined, budget: RetryBudget): Decision {
+  if (status < 400 || FINAL_STATUSES.has(status)) return { action: "respond" };
+  if (status < 500 && status !== 408 && status !== 429) return { action: "respond" };
+  const workerFault = status >= 500;
+  // A Retry-After longer than we may wait means this worker is out; try the next one at once.
+  const waitMs = retryAfterMs !== undefined && retryAfterMs <= budget.maxRetryAfterMs ? retryAfterMs : 0;
+  return retryIfBudget(budget, waitMs, workerFault);
+}
+
+function retryIfBudget(budget: RetryBudget, waitMs: number, workerFault: boolean): Decision {
+  if (budget.attempt >= budget.maxAttempts) return { action: "give_up", workerFault };
+  if (budget.nowMs + waitMs >= budget.budgetEndMs) return { action: "give_up", workerFault };
+  return { action: "retry", waitMs, workerFault };
+}
+
+/** `Retry-After` in seconds or as an HTTP date, in ms from now; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, nowEpochMs: number = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowEpochMs);
+}

@@ -1,0 +1,216 @@
+import type { DeadlineSweeper, Watched } from "./deadline-sweeper.ts";
+import { classify, DONE_EVENT, errorEvent, eventBoundaries, hasFinishReason, parseUsage, type Usage } from "./sse-events.ts";
+
+export type StreamOutcome = "ok" | "client_abort" | "mid_stream_error" | "timeout";
+
+export interface StreamEnd {
+  outcome: StreamOutcome;
+  /** Stable code of what ended the stream early (`upstream_error`, `upstream_timeout`). */
+  errorCode?: string;
+  detail?: string;
+  usage?: Usage;
+  /** The worker finished but sent no `[DONE]`; the gateway completed the stream. */
+  completedDone: boolean;
+}
+
+export interface RelayOptions {
+  idleMs: number;
+  /** After the finish chunk, how long to wait for `[DONE]` before sending it ourselves. */
+  doneGraceMs: number;
+  /** Drop the usage-only chunk the gateway asked for on the client's behalf. */
+  stripUsage: boolean;
+  sweeper: DeadlineSweeper;
+  /** Closes the upstream connection (the worker frees the batch slot). */
+  abortUpstream(): void;
+  onEnd(end: StreamEnd): void;
+}
+
+export type FirstEvent = "chunk" | "error" | "eof";
+
+/** The part of a stream reader the relay uses (Bun's and the DOM's reader types differ in extras). */
+export interface ChunkReader {
+  read(): Promise<{ done: boolean; value?: Uint8Array }>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+const MALFORMED = "the worker sent a malformed stream event; the answer is incomplete";
+const CUT = "the worker closed the stream before the answer was complete";
+const BROKEN = "the connection to the worker failed mid-stream; the answer is incomplete";
+
+/**
+ * Relays a worker's SSE body to the client as whole events, byte for byte. It holds back only a partial
+ * trailing event, so the gateway can always end a stream cleanly: a cut, stalled or malformed stream
+ * ends with one in-band error event and no `[DONE]`; a worker that finished but forgot `[DONE]` gets
+ * it added.
+ */
+export class SseRelay implements Watched {
+  deadlineMs = Number.POSITIVE_INFINITY;
+  readonly #reader: ChunkReader;
+  readonly #options: RelayOptions;
+  readonly #ends: number[] = [];
+  #pending: Uint8Array[] = [];
+  #carry: Buffer | undefined;
+  #sawFinish = false;
+  #sawError = false;
+  #usage: Usage | undefined;
+  #expired: "idle" | "done_grace" | undefined;
+  /** Set once the stream's fate is known; no more upstream events are relayed after it. */
+  #end: StreamEnd | undefined;
+  #reported = false;
+
+  constructor(reader: ChunkReader, options: RelayOptions) {
+    this.#reader = reader;
+    this.#options = options;
+  }
+
+  /** Reads until the first whole event (the first token, for vLLM) and keeps it for the client. */
+  async readFirstEvent(): Promise<FirstEvent> {
+    while (this.#pending.length === 0 && !this.#end) {
+      const { done, value } = await this.#reader.read();
+      if (done || !value) return "eof";
+      const out = this.#process(value);
+      if (out) this.#pending.push(out);
+    }
+    return this.#sawError || this.#end?.outcome === "mid_stream_error" ? "error" : "chunk";
+  }
+
+  /** The client's body; call once, after `readFirstEvent` resolved with "chunk" or "error". */
+  stream(): ReadableStream<Uint8Array> {
+    this.#options.sweeper.watch(this);
+    return new ReadableStream<Uint8Array>({
+      pull: (controller) => this.#pull(controller),
+      cancel: () => this.#report({ outcome: "client_abort", completedDone: false }),
+    });
+  }
+
+  /** Called by the sweeper when the idle or done-grace deadline passed during a read. */
+  expire(): void {
+    this.#expired = this.#sawFinish ? "done_grace" : "idle";
+    this.#options.abortUpstream();
+  }
+
+  async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    if (this.#pending.length > 0) {
+      for (const bytes of this.#pending) controller.enqueue(bytes);
+      this.#pending = [];
+      if (this.#end) this.#close(controller);
+      return;
+    }
+    while (!this.#end) {
+      this.deadlineMs = this.#options.sweeper.now() + (this.#sawFinish ? this.#options.doneGraceMs : this.#options.idleMs);
+      let result: { done: boolean; value?: Uint8Array };
+      try {
+        result = await this.#reader.read();
+      } catch (error) {
+        this.#onReadError(controller, error);
+        break;
+      } finally {
+        this.deadlineMs = Number.POSITIVE_INFINITY;
+      }
+      if (result.done || !result.value) {
+        this.#onEof(controller);
+        break;
+      }
+      const out = this.#process(result.value);
+      if (out) controller.enqueue(out);
+      if (out && !this.#end) return;
+    }
+    this.#close(controller);
+  }
+
+  /** Bytes of the whole events in `chunk` that go to the client (undefined for none). */
+  #process(chunk: Uint8Array): Uint8Array | undefined {
+    const incoming = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const bytes = this.#carry ? Buffer.concat([this.#carry, incoming]) : incoming;
+    const tail = eventBoundaries(bytes, this.#ends);
+    this.#carry = tail < bytes.length ? Buffer.from(bytes.subarray(tail)) : undefined;
+    let parts: Buffer[] | undefined;
+    let keepFrom = 0;
+    let start = 0;
+    for (const end of this.#ends) {
+      if (this.#end) break;
+      const drop = this.#inspect(bytes.subarray(start, end));
+      if (drop) {
+        parts ??= [];
+        if (start > keepFrom) parts.push(bytes.subarray(keepFrom, start));
+        keepFrom = end;
+      }
+      start = end;
+    }
+    if (!parts) return start > 0 ? bytes.subarray(0, start) : undefined;
+    if (start > keepFrom) parts.push(bytes.subarray(keepFrom, start));
+    if (this.#end?.detail === "malformed event") parts.push(Buffer.from(errorEvent("upstream_error", MALFORMED)));
+    return parts.length > 0 ? Buffer.concat(parts) : undefined;
+  }
+
+  /** Updates what is known about the stream from one event; true when the event must be dropped. */
+  #inspect(event: Buffer): boolean {
+    switch (classify(event)) {
+      case "chunk":
+        if (!this.#sawFinish && hasFinishReason(event)) this.#sawFinish = true;
+        return false;
+      case "usage":
+        this.#usage = parseUsage(event) ?? this.#usage;
+        return this.#options.stripUsage;
+      case "done":
+        // After an error event the answer is not whole, and [DONE] would tell the client it is.
+        this.#end = this.#sawError
+          ? { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "worker error event", completedDone: false }
+          : { outcome: "ok", completedDone: false };
+        return this.#sawError;
+      case "error":
+        this.#sawError = true;
+        return false;
+      case "malformed":
+        this.#end = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "malformed event", completedDone: false };
+        return true;
+    }
+  }
+
+  #onEof(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    if (this.#sawError) {
+      this.#end = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "worker error event", completedDone: false };
+    } else if (this.#sawFinish) {
+      controller.enqueue(DONE_EVENT);
+      this.#end = { outcome: "ok", completedDone: true };
+    } else {
+      controller.enqueue(errorEvent("upstream_error", CUT));
+      this.#end = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "stream cut", completedDone: false };
+    }
+  }
+
+  #onReadError(controller: ReadableStreamDefaultController<Uint8Array>, error: unknown): void {
+    if (this.#reported) return;
+    if (this.#expired === "done_grace" && !this.#sawError) {
+      controller.enqueue(DONE_EVENT);
+      this.#end = { outcome: "ok", completedDone: true };
+    } else if (this.#expired === "idle") {
+      controller.enqueue(errorEvent("upstream_timeout", `the worker sent nothing for ${this.#options.idleMs} ms (idle timeout); the answer is incomplete`));
+      this.#end = { outcome: "timeout", errorCode: "upstream_timeout", detail: "idle", completedDone: false };
+    } else {
+      if (!this.#sawError) controller.enqueue(errorEvent("upstream_error", BROKEN));
+      this.#end = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: errorMessage(error), completedDone: false };
+    }
+  }
+
+  #close(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    if (this.#reported) return;
+    controller.close();
+    this.#report(this.#end ?? { outcome: "ok", completedDone: false });
+  }
+
+  #report(end: StreamEnd): void {
+    if (this.#reported) return;
+    this.#reported = true;
+    this.#options.sweeper.unwatch(this);
+    if (end.outcome !== "ok" || end.completedDone) {
+      this.#options.abortUpstream();
+      this.#reader.cancel().catch(() => undefined);
+    }
+    this.#options.onEnd({ ...end, usage: this.#usage });
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
