@@ -19,8 +19,9 @@ export async function* readSseEvents(body: ReadableStream<Uint8Array>): AsyncGen
       if (done) break;
       const atMs = performance.now();
       buffer += decoder.decode(value, { stream: true });
-      // Normalise CRLF so one separator search covers all line endings the spec allows.
-      if (buffer.includes("\r")) buffer = buffer.replace(/\r\n?/g, "\n");
+      // Normalise CRLF so one separator search covers all line endings the spec allows; a trailing
+      // "\r" waits for the next read, since it may be the first half of a CRLF.
+      if (buffer.includes("\r")) buffer = buffer.replace(/\r\n|\r(?!$)/g, "\n");
       let end = buffer.indexOf("\n\n");
       while (end !== -1) {
         const data = dataOf(buffer.slice(0, end));
