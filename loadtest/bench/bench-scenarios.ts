@@ -2,10 +2,10 @@
 // slow-streams client, the proxy's CPU from /proc around it and its RSS sampled during it.
 
 import { join } from "node:path";
-import type { StackTiming, Target, TargetName } from "./bench-stack";
-import { RssSampler, treeCpuMs } from "./proc-stats";
-import type { SlowStreamsResult } from "./slow-streams-client";
-import { runWrk } from "./wrk-load";
+import type { StackTiming, Target, TargetName } from "./bench-stack.ts";
+import { RssSampler, treeCpuMs } from "./proc-stats.ts";
+import type { SlowStreamsResult } from "./slow-streams-client.ts";
+import { runWrk } from "./wrk-load.ts";
 
 export type ScenarioId = "nonstream-64" | "stream32-64" | "slow-256" | "slow-2000";
 

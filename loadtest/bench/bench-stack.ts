@@ -4,8 +4,8 @@
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, httpOk, startProcess, tcpOpen, type ManagedProcess } from "./managed-process";
-import { nginxConfig } from "./nginx-config";
+import { freePort, httpOk, startProcess, tcpOpen, type ManagedProcess } from "./managed-process.ts";
+import { nginxConfig } from "./nginx-config.ts";
 
 export type TargetName = "direct" | "nginx" | "ringgate" | "ringgate-no-redis";
 

@@ -1,8 +1,8 @@
 // Medians over rounds, ratios against direct and nginx, and the targets as pass/miss lines.
 
-import { median } from "../runner/percentile";
-import type { TargetName } from "./bench-stack";
-import type { BenchScenario, Measurement, ScenarioId } from "./bench-scenarios";
+import { median } from "../runner/percentile.ts";
+import type { TargetName } from "./bench-stack.ts";
+import type { BenchScenario, Measurement, ScenarioId } from "./bench-scenarios.ts";
 
 export type Samples = Map<ScenarioId, Map<TargetName, Measurement[]>>;
 type Summary = Map<ScenarioId, Map<TargetName, Measurement>>;

@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { gaugeValue } from "../runner/worker-metrics";
-import { startBenchStack, type BenchStack, type TargetName } from "./bench-stack";
-import { BENCH_SCENARIOS, measure, STACK_TIMINGS, type BenchScenario, type MeasureContext, type Measurement } from "./bench-scenarios";
-import { evaluateTargets, formatTables, formatTargets, summarize, type Samples } from "./bench-table";
+import { gaugeValue } from "../runner/worker-metrics.ts";
+import { startBenchStack, type BenchStack, type TargetName } from "./bench-stack.ts";
+import { BENCH_SCENARIOS, measure, STACK_TIMINGS, type BenchScenario, type MeasureContext, type Measurement } from "./bench-scenarios.ts";
+import { evaluateTargets, formatTables, formatTargets, summarize, type Samples } from "./bench-table.ts";
 
 interface BenchOptions {
   rounds: number;

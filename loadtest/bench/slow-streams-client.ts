@@ -5,7 +5,7 @@
 //
 // usage: BUN_CONFIG_MAX_HTTP_REQUESTS=16384 bun slow-streams-client.ts URL STREAMS PROBES HOLD_TOKENS
 
-import { percentile } from "../runner/percentile";
+import { percentile } from "../runner/percentile.ts";
 
 export interface SlowStreamsResult {
   streams: number;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseWrkOutput, runWrk } from "./wrk-load";
+import { parseWrkOutput, runWrk } from "./wrk-load.ts";
 
 let server: ReturnType<typeof Bun.serve>;
 let dir: string;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import type { Thresholds } from "../scenarios/scenarios";
-import { buildReport, type ExtraChecks } from "./build-report";
-import type { RequestResult } from "./send-request";
+import type { Thresholds } from "../scenarios/scenarios.ts";
+import { buildReport, type ExtraChecks } from "./build-report.ts";
+import type { RequestResult } from "./send-request.ts";
 
 const THRESHOLDS: Thresholds = { maxErrorRate: 0.1, ttftP95Ms: { heavy: 500, light: 200 } };
 

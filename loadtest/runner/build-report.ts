@@ -1,11 +1,11 @@
 // Turns raw per-request results into the run report and checks it against the scenario's promises.
 
-import type { PoolName } from "../scenarios/request-mix";
-import type { Thresholds } from "../scenarios/scenarios";
-import type { OpenLoopStats } from "./open-loop";
-import { percentile } from "./percentile";
-import type { RequestResult } from "./send-request";
-import type { WorkerQueueStats } from "./worker-metrics";
+import type { PoolName } from "../scenarios/request-mix.ts";
+import type { Thresholds } from "../scenarios/scenarios.ts";
+import type { OpenLoopStats } from "./open-loop.ts";
+import { percentile } from "./percentile.ts";
+import type { RequestResult } from "./send-request.ts";
+import type { WorkerQueueStats } from "./worker-metrics.ts";
 
 export interface PoolSummary {
   pool: PoolName;

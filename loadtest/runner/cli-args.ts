@@ -1,9 +1,9 @@
 // Command line of `bun run loadtest -- <scenario> --target URL [...]`.
 
 import { parseArgs } from "node:util";
-import { REQUEST_KINDS, type PoolName } from "../scenarios/request-mix";
-import { SCENARIOS, type ScenarioName } from "../scenarios/scenarios";
-import type { RunOptions } from "./run-scenario";
+import { REQUEST_KINDS, type PoolName } from "../scenarios/request-mix.ts";
+import { SCENARIOS, type ScenarioName } from "../scenarios/scenarios.ts";
+import type { RunOptions } from "./run-scenario.ts";
 
 export const USAGE = `usage: bun run loadtest -- <scenario> --target URL [options]
 scenarios: ${Object.keys(SCENARIOS).join(", ")}

@@ -1,9 +1,9 @@
 // Entry point of `bun run loadtest`. Bun's fetch allows only 256 concurrent requests per process
 // unless BUN_CONFIG_MAX_HTTP_REQUESTS is set at start-up, so without it we re-spawn ourselves with it.
 
-import { formatSummary } from "./print-summary";
-import { parseCli } from "./cli-args";
-import { runScenario } from "./run-scenario";
+import { formatSummary } from "./print-summary.ts";
+import { parseCli } from "./cli-args.ts";
+import { runScenario } from "./run-scenario.ts";
 
 const MAX_HTTP_REQUESTS = "16384";
 

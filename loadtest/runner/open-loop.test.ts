@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { arrivalOffsetsMs, runOpenLoop } from "./open-loop";
+import { arrivalOffsetsMs, runOpenLoop } from "./open-loop.ts";
 
 describe("arrivalOffsetsMs", () => {
   const cases: { name: string; stages: { durationS: number; ratePerS: number }[]; offsets: number[] }[] = [

@@ -1,6 +1,6 @@
 // Human-readable summary of a run report, one screen, same numbers as the JSON.
 
-import type { RunReport } from "./build-report";
+import type { RunReport } from "./build-report.ts";
 
 function fmt(value: number, digits = 0): string {
   return Number.isFinite(value) ? value.toFixed(digits) : "-";

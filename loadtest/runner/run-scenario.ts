@@ -1,12 +1,12 @@
 // Runs one scenario against a target: optional single-stream probe, the open-loop arrivals, worker
 // queue polling, then the report.
 
-import { buildRequestBody, pickKind, REQUEST_KINDS, type RequestKind } from "../scenarios/request-mix";
-import { totalDurationS, type Scenario, type Stage } from "../scenarios/scenarios";
-import { buildReport, streamTokensPerS, type ExtraChecks, type RunReport } from "./build-report";
-import { runOpenLoop } from "./open-loop";
-import { sendRequest, type RequestResult } from "./send-request";
-import { WorkerMetricsPoller } from "./worker-metrics";
+import { buildRequestBody, pickKind, REQUEST_KINDS, type RequestKind } from "../scenarios/request-mix.ts";
+import { totalDurationS, type Scenario, type Stage } from "../scenarios/scenarios.ts";
+import { buildReport, streamTokensPerS, type ExtraChecks, type RunReport } from "./build-report.ts";
+import { runOpenLoop } from "./open-loop.ts";
+import { sendRequest, type RequestResult } from "./send-request.ts";
+import { WorkerMetricsPoller } from "./worker-metrics.ts";
 
 export interface RunOptions {
   scenario: Scenario;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readSseEvents } from "./sse-reader";
+import { readSseEvents } from "./sse-reader.ts";
 
 // Each case is served byte for byte by a real server, split into separately flushed parts, so
 // events cut across network reads are exercised for real.

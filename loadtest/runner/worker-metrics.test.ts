@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { gaugeValue, WorkerMetricsPoller } from "./worker-metrics";
+import { gaugeValue, WorkerMetricsPoller } from "./worker-metrics.ts";
 
 const EXPOSITION = `# HELP vllm:num_requests_waiting Number of requests waiting to be processed.
 # TYPE vllm:num_requests_waiting gauge

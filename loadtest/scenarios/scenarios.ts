@@ -2,7 +2,7 @@
 // runner; plain data only, because k6 executes this file as well. Rates and limits are estimates
 // for 2 × A40 (see vllm-wire/FACTS.md §8) — recalibrate on the real box.
 
-import type { PoolName } from "./request-mix";
+import type { PoolName } from "./request-mix.ts";
 
 export type ScenarioName = "smoke" | "baseline" | "burst" | "ramp" | "soak" | "failover";
 
