@@ -17,7 +17,7 @@ WORKDIR /app
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000 \
-    BUN_CONFIG_MAX_HTTP_REQUESTS=65536
+    BUN_CONFIG_MAX_HTTP_REQUESTS=65535
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json bun.lock bunfig.toml tsconfig.json ./
 COPY src ./src

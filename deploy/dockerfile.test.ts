@@ -4,6 +4,7 @@ import { builtinModules } from "node:module";
 import { dirname, relative, resolve } from "node:path";
 import { FETCH_CONCURRENCY_ENV } from "../src/process/fetch-concurrency.ts";
 import { REPO_ROOT } from "./compose-model.ts";
+import { dockerInstructions, imageCmd, imageEnv } from "./dockerfile-model.ts";
 
 /**
  * No Docker engine here, so the image is checked statically: its instructions, and that everything
@@ -11,11 +12,6 @@ import { REPO_ROOT } from "./compose-model.ts";
  */
 
 const dockerfile = readFileSync(resolve(REPO_ROOT, "Dockerfile"), "utf8");
-const instructions = dockerfile
-  .replace(/\\\n\s*/g, " ")
-  .split("\n")
-  .filter((line) => line.trim() && !line.trimStart().startsWith("#"))
-  .map((line) => line.trim());
 const ignored = readFileSync(resolve(REPO_ROOT, ".dockerignore"), "utf8")
   .split("\n")
   .map((line) => line.trim())
@@ -25,13 +21,9 @@ const pkg = JSON.parse(readFileSync(resolve(REPO_ROOT, "package.json"), "utf8"))
   dependencies: Record<string, string>;
 };
 
-function withKeyword(keyword: string): string[] {
-  return instructions.filter((line) => line.startsWith(`${keyword} `)).map((line) => line.slice(keyword.length + 1));
-}
-
 /** Sources copied from the build context into the final stage. */
 function copiedSources(): string[] {
-  return withKeyword("COPY")
+  return dockerInstructions("COPY")
     .filter((args) => !args.startsWith("--from"))
     .flatMap((args) => args.split(/\s+/).slice(0, -1));
 }
@@ -81,29 +73,31 @@ describe("Dockerfile", () => {
     const ciBun = /BUN_VERSION=(\S+)/.exec(readFileSync(resolve(REPO_ROOT, ".ci/setup"), "utf8"))?.[1];
     const image = /ARG BUN_IMAGE=(\S+)/.exec(dockerfile)?.[1];
     expect(image).toBe(`oven/bun:${ciBun}-slim`);
-    expect(withKeyword("FROM").length).toBeGreaterThanOrEqual(2);
+    expect(dockerInstructions("FROM").length).toBeGreaterThanOrEqual(2);
   });
 
   test("installs only locked production dependencies", () => {
-    const install = withKeyword("RUN").find((run) => run.includes("bun install"));
+    const install = dockerInstructions("RUN").find((run) => run.includes("bun install"));
     expect(install).toContain("--frozen-lockfile");
     expect(install).toContain("--production");
   });
 
   test("runs as a non-root user, bun as PID 1 in exec form, the package's start command", () => {
-    const users = withKeyword("USER");
+    const users = dockerInstructions("USER");
     expect(users.at(-1) ?? "root").not.toMatch(/^(root|0)(:|$)/);
-    const cmd = JSON.parse(withKeyword("CMD").at(-1) ?? "null") as string[];
-    expect(cmd.join(" ")).toBe(pkg.scripts.start ?? "start script missing");
-    expect(withKeyword("ENTRYPOINT").at(-1)).toBe("[]");
+    expect(imageCmd().join(" ")).toBe(pkg.scripts.start ?? "start script missing");
+    expect(dockerInstructions("ENTRYPOINT").at(-1)).toBe("[]");
   });
 
   test("sets the fetch concurrency itself, so the gateway does not re-exec behind a forwarding parent", () => {
-    expect(withKeyword("ENV").join(" ")).toMatch(new RegExp(`\\b${FETCH_CONCURRENCY_ENV}=\\d+`));
+    const value = imageEnv()[FETCH_CONCURRENCY_ENV];
+    // Bun rejects anything outside 1..65535 with an error line and keeps its default of 256.
+    expect(Number(value)).toBeGreaterThanOrEqual(1024);
+    expect(Number(value)).toBeLessThanOrEqual(65_535);
   });
 
   test("health-checks /health", () => {
-    expect(withKeyword("HEALTHCHECK").at(-1)).toContain("/health");
+    expect(dockerInstructions("HEALTHCHECK").at(-1)).toContain("/health");
   });
 
   test("copies only files that exist and keeps secrets and tests out", () => {
