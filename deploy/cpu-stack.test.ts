@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "../src/testing/free-port.ts";
 import { type Env, flagValue, loadCompose, readEnvFile, REPO_ROOT, workerServices } from "./compose-model.ts";
-import { imageCmd, imageEnv } from "./dockerfile-model.ts";
+import { imageCmd, imageEnv, imageHealthcheck } from "./dockerfile-model.ts";
 
 /**
  * compose.cpu.yaml's topology without Docker: every service runs as a local process with the
@@ -100,6 +100,14 @@ async function startGatewayProcess(): Promise<void> {
   await pollUntil("gateway", async () => (await fetch(`${gatewayUrl}/health`)).ok);
 }
 
+/** Runs an exec-form health check as Docker would, aimed at a local port instead of the container's 8000. */
+async function runHealthcheck(command: string[], port: number): Promise<number> {
+  const [binary = "", ...args] = command.map((arg) => arg.replaceAll("127.0.0.1:8000", `127.0.0.1:${port}`));
+  const executable = binary === "bun" ? process.execPath : binary;
+  const child = Bun.spawn([executable, ...args], { env: { PATH: process.env.PATH, PORT: String(port) }, stdout: "ignore", stderr: "ignore" });
+  return child.exited;
+}
+
 async function chat(model: string, extra: Record<string, unknown> = {}): Promise<Response> {
   return fetch(`${gatewayUrl}/v1/chat/completions`, {
     method: "POST",
@@ -135,6 +143,22 @@ describe("compose.cpu.yaml topology, run without Docker", () => {
 
   test("every process started without writing errors", () => {
     for (const [name, text] of stderrOf) expect(text, name).not.toMatch(/error/i);
+  });
+
+  test("the health checks of compose.yaml, compose.cpu.yaml and the image pass when up and fail when down", async () => {
+    const gpuWorker = loadCompose("compose.yaml", composeEnv).services["heavy-0"]?.healthcheck?.test ?? [];
+    const checks = [
+      { name: "gateway service", command: compose.services.gateway?.healthcheck?.test ?? [], url: gatewayUrl },
+      { name: "image HEALTHCHECK", command: ["CMD", ...imageHealthcheck()], url: gatewayUrl },
+      { name: "emulated worker", command: compose.services["heavy-0"]?.healthcheck?.test ?? [], url: addressMap.get("http://heavy-0:8000") ?? "" },
+      { name: "vLLM worker (python3)", command: gpuWorker, url: addressMap.get("http://light-1:8000") ?? "" },
+    ];
+    const closedPort = await freePort();
+    for (const { name, command, url } of checks) {
+      expect(command[0], name).toBe("CMD");
+      expect(await runHealthcheck(command.slice(1), Number(new URL(url).port)), `${name} up`).toBe(0);
+      expect(await runHealthcheck(command.slice(1), closedPort), `${name} down`).not.toBe(0);
+    }
   });
 
   test.each(["heavy", "light"])("%s traffic spreads over both of its services", async (pool) => {

@@ -24,3 +24,9 @@ export function imageEnv(): Record<string, string> {
 export function imageCmd(): string[] {
   return JSON.parse(dockerInstructions("CMD").at(-1) ?? "[]") as string[];
 }
+
+/** The exec-form command of the image's HEALTHCHECK. */
+export function imageHealthcheck(): string[] {
+  const args = dockerInstructions("HEALTHCHECK").at(-1) ?? "";
+  return JSON.parse(args.slice(args.indexOf("CMD ") + 4) || "[]") as string[];
+}
