@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { freePort } from "../src/testing/free-port.ts";
 import { type Env, flagValue, loadCompose, readEnvFile, REPO_ROOT, workerServices } from "./compose-model.ts";
 import { imageCmd, imageEnv, imageHealthcheck } from "./dockerfile-model.ts";
+import { dashboardExprs, exposedSeries, jobNames, seriesNames } from "./observability/dashboard-model.ts";
 
 /**
  * compose.cpu.yaml's topology without Docker: every service runs as a local process with the
@@ -188,5 +189,20 @@ describe("compose.cpu.yaml topology, run without Docker", () => {
     const text = await response.text();
     expect(text).toContain('"content"');
     expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
+  });
+
+  test("every series the Grafana dashboard queries is exposed by the process its scrape job targets", async () => {
+    // Scrape jobs of deploy/observability/prometheus.yml that this topology runs (dcgm needs a GPU).
+    const jobUrls: Record<string, string> = { "ringgate-gateway": gatewayUrl, vllm: addressMap.get("http://light-0:8000") ?? "" };
+    const exposed = new Map<string, Set<string>>();
+    for (const [job, url] of Object.entries(jobUrls)) exposed.set(job, exposedSeries(await (await fetch(`${url}/metrics`)).text()));
+    let checked = 0;
+    for (const expr of dashboardExprs()) {
+      for (const job of jobNames(expr).filter((name) => exposed.has(name))) {
+        for (const series of seriesNames(expr)) expect(exposed.get(job)?.has(series), `${series} (${job})`).toBe(true);
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
   });
 });
