@@ -1,0 +1,69 @@
+import type { Subprocess } from "bun";
+import { join } from "node:path";
+import { freePort } from "./free-port.ts";
+
+/**
+ * Test harness: runs `bun workers/emulator/main.ts --host 127.0.0.1 --port <free> ...args` as a
+ * child process and resolves once it printed its `listening` (or, with `--refuse`, `refusing`)
+ * line. Always `await emulator.stop()` in afterAll. Flags: workers/emulator/README.md.
+ */
+
+export interface EmulatorProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly proc: Subprocess<"ignore", "pipe", "pipe">;
+  /** Send a signal (default SIGTERM) without waiting. */
+  kill(signal?: NodeJS.Signals | number): void;
+  /** Terminate and wait for exit (SIGKILL after 5 s). */
+  stop(): Promise<void>;
+}
+
+const MAIN_PATH = join(import.meta.dir, "..", "..", "workers", "emulator", "main.ts");
+const START_DEADLINE_MS = 20_000;
+const STOP_GRACE_MS = 5_000;
+
+export async function spawnEmulator(args: readonly string[] = []): Promise<EmulatorProcess> {
+  const port = await freePort();
+  const proc = Bun.spawn([process.execPath, MAIN_PATH, "--host", "127.0.0.1", "--port", String(port), ...args], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const stop = async (): Promise<void> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill("SIGTERM");
+    const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(STOP_GRACE_MS).then(() => false)]);
+    if (!exited) {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    }
+  };
+  try {
+    await waitForStartLine(proc);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url: `http://127.0.0.1:${port}`, port, proc, kill: (signal = "SIGTERM") => proc.kill(signal), stop };
+}
+
+/** Reads stdout until the start line, then keeps draining it so the child never blocks on a full pipe. */
+async function waitForStartLine(proc: Subprocess<"ignore", "pipe", "pipe">): Promise<void> {
+  const reader = proc.stdout.getReader();
+  const decoder = new TextDecoder();
+  const deadline = Bun.sleep(START_DEADLINE_MS).then(() => "timeout" as const);
+  let buffered = "";
+  for (;;) {
+    const next = await Promise.race([reader.read(), deadline]);
+    if (next === "timeout") throw new Error(`emulator did not start within ${START_DEADLINE_MS} ms`);
+    if (next.done) {
+      const stderr = await new Response(proc.stderr).text();
+      throw new Error(`emulator exited before listening (code ${await proc.exited}): ${stderr.trim()}`);
+    }
+    buffered += decoder.decode(next.value, { stream: true });
+    if (/"event":"(listening|refusing)"/.test(buffered)) break;
+  }
+  void (async () => {
+    while (!(await reader.read()).done);
+  })();
+}
