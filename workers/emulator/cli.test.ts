@@ -1,0 +1,84 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { spawnEmulator, type EmulatorProcess } from "../../src/testing/emulator-process.ts";
+import { freePort } from "../../src/testing/free-port.ts";
+import { rawPost } from "./testing/raw-http.ts";
+
+/** The CLI as a process: flag validation, boot delay, --refuse, --die-after, and the harness. */
+
+const MAIN_PATH = join(import.meta.dir, "main.ts");
+const started: EmulatorProcess[] = [];
+
+afterAll(async () => {
+  await Promise.all(started.map((emulator) => emulator.stop()));
+});
+
+async function track(args: string[]): Promise<EmulatorProcess> {
+  const emulator = await spawnEmulator(args);
+  started.push(emulator);
+  return emulator;
+}
+
+const reachable = (url: string) =>
+  fetch(`${url}/health`).then(
+    (response) => response.status,
+    () => "refused" as const,
+  );
+
+const BAD_FLAGS: readonly (readonly [string, readonly string[], string])[] = [
+  ["unknown flag", ["--bogus", "1"], "unknown flag --bogus"],
+  ["non-numeric number", ["--max-num-seqs", "lots"], "--max-num-seqs expects a number"],
+  ["invalid profile", ["--profile", "huge"], "--profile"],
+  ["invalid fault", ["--fault", "explode"], "unknown fault"],
+];
+
+describe("emulator CLI", () => {
+  test.each(BAD_FLAGS)("%s exits 2 with a clear message", async (_name, args, message) => {
+    const proc = Bun.spawn([process.execPath, MAIN_PATH, ...args], { stdout: "pipe", stderr: "pipe" });
+    const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(message);
+  });
+
+  test("spawnEmulator: listening line, /health 200 empty, /v1/models with the served name", async () => {
+    const emulator = await track(["--profile", "light", "--max-model-len", "8192"]);
+    const health = await fetch(`${emulator.url}/health`);
+    expect([health.status, await health.text()]).toEqual([200, ""]);
+    const models = (await (await fetch(`${emulator.url}/v1/models`)).json()) as { data: { id: string; root: string; max_model_len: number }[] };
+    expect(models.data[0]).toMatchObject({ id: "light", root: "Qwen/Qwen3-8B-AWQ", max_model_len: 8192 });
+  });
+
+  test("--boot-delay-ms: connection refused until loaded, then 200", async () => {
+    const port = await freePort();
+    const proc = Bun.spawn([process.execPath, MAIN_PATH, "--port", String(port), "--boot-delay-ms", "1500"], { stdout: "ignore", stderr: "ignore" });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      expect(await reachable(url)).toBe("refused");
+      const endMs = performance.now() + 20_000;
+      let status = await reachable(url);
+      while (status !== 200 && performance.now() < endMs) {
+        await Bun.sleep(50);
+        status = await reachable(url);
+      }
+      expect(status).toBe(200);
+    } finally {
+      proc.kill();
+      await proc.exited;
+    }
+  });
+
+  test("--refuse never listens", async () => {
+    const emulator = await track(["--refuse"]);
+    expect(await reachable(emulator.url)).toBe("refused");
+    expect(emulator.proc.exitCode).toBeNull();
+  });
+
+  test("--die-after 1: the process exits mid-stream", async () => {
+    const emulator = await track(["--die-after", "1", "--speed", "20"]);
+    const body = JSON.stringify({ model: "heavy", messages: [{ role: "user", content: "hi" }], stream: true });
+    const exchange = await rawPost(emulator.url, "/v1/chat/completions", body);
+    expect(exchange.head).toStartWith("HTTP/1.1 200");
+    expect(exchange.complete).toBe(false);
+    expect(await emulator.proc.exited).toBe(1);
+  });
+});

@@ -1,0 +1,230 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { handleChatCompletion } from "./chat-handler.ts";
+import { handleCompletion } from "./completion-handler.ts";
+import { EngineMetrics, type FinishedReason } from "./engine-metrics.ts";
+import { errorBody, validationError, type VllmError } from "./error-wire.ts";
+import { FaultController } from "./fault-controller.ts";
+import { parseFaultSpec, type FaultSpec } from "./fault-spec.ts";
+import { sendJson } from "./generation-session.ts";
+import { sendError, type RequestContext } from "./generation-runner.ts";
+import { metricsText, modelsBody } from "./info-endpoints.ts";
+import type { EmulatorOptions } from "./options.ts";
+import { Scheduler, type TimingModel } from "./scheduler.ts";
+
+/** Routing and per-process state of one emulated vLLM replica (the HTTP server lives in server.ts). */
+
+export interface EmulatorState {
+  readonly running: number;
+  readonly waiting: number;
+  /** Generation requests received (chat + completions). */
+  readonly totalRequests: number;
+  readonly aborted: number;
+  readonly finished: Readonly<Record<FinishedReason, number>>;
+  readonly fault: ReturnType<FaultController["describe"]>;
+}
+
+type GenerationHandler = (ctx: RequestContext, body: unknown) => void;
+
+const GENERATION_ROUTES: Readonly<Record<string, GenerationHandler>> = {
+  "/v1/chat/completions": handleChatCompletion,
+  "/v1/completions": handleCompletion,
+};
+
+const INJECTED_EXCEPTION: VllmError = {
+  message: "emulator: injected exception in the route handler",
+  type: "Internal Server Error",
+  code: 500,
+};
+
+const JSON_DECODE_ERROR = "[{'type': 'json_invalid', 'loc': ('body', 0), 'msg': 'JSON decode error', 'input': {}}]";
+
+export function timingModelFor(options: EmulatorOptions): TimingModel {
+  const { speed } = options;
+  if (options.ttftMs !== undefined || options.itlMs !== undefined) {
+    const ttftMs = (options.ttftMs ?? 0) / speed;
+    const itlMs = (options.itlMs ?? 0) / speed;
+    return { firstTokenDelayMs: () => ttftMs, stepMs: () => itlMs };
+  }
+  return {
+    firstTokenDelayMs: (promptTokens) => (options.overheadMs + (promptTokens / options.prefillTokensPerS) * 1000) / speed,
+    stepMs: (batchSize) => (options.stepBaseMs + options.stepPerSeqMs * batchSize) / speed,
+  };
+}
+
+export class EmulatorApp {
+  readonly #options: EmulatorOptions;
+  readonly #metrics: EngineMetrics;
+  readonly #scheduler: Scheduler;
+  readonly #faults: FaultController;
+  readonly #onDie: () => void;
+  #totalRequests = 0;
+
+  constructor(options: EmulatorOptions, onDie: () => void) {
+    this.#options = options;
+    this.#metrics = new EngineMetrics(options.servedModelName);
+    this.#scheduler = new Scheduler(timingModelFor(options), options.maxNumSeqs, this.#metrics);
+    this.#faults = new FaultController(options.fault, options.faultCount);
+    this.#onDie = onDie;
+  }
+
+  state(): EmulatorState {
+    const finished = this.#metrics.finished;
+    return {
+      running: this.#scheduler.running,
+      waiting: this.#scheduler.waiting,
+      totalRequests: this.#totalRequests,
+      aborted: finished.abort,
+      finished: { ...finished },
+      fault: this.#faults.describe(),
+    };
+  }
+
+  setFault(spec: FaultSpec | string | undefined, count?: number): void {
+    this.#faults.set(typeof spec === "string" ? parseFaultSpec(spec) : spec, count);
+  }
+
+  stop(): void {
+    this.#scheduler.stop();
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const generation = GENERATION_ROUTES[path];
+    if (path.startsWith("/v1/") && !this.#authorized(req)) {
+      return sendJson(res, 401, JSON.stringify({ error: "Unauthorized" }));
+    }
+    if (generation) {
+      if (req.method !== "POST") return notAllowed(res);
+      return void readBody(req).then((text) => this.#generate(req, res, generation, text));
+    }
+    if (path.startsWith("/_emulator/")) return this.#control(req, res, path);
+    this.#info(req, res, path);
+  }
+
+  #authorized(req: IncomingMessage): boolean {
+    const key = this.#options.apiKey;
+    return key === undefined || req.headers.authorization === `Bearer ${key}`;
+  }
+
+  #generate(req: IncomingMessage, res: ServerResponse, handler: GenerationHandler, text: string): void {
+    this.#totalRequests++;
+    let fault: FaultSpec | undefined;
+    try {
+      fault = this.#faults.take(headerValue(req, "x-emulator-fault"));
+    } catch (error) {
+      return sendJson(res, 400, JSON.stringify({ error: { message: String(error), type: "BadRequestError", param: null, code: 400 } }));
+    }
+    if (fault && this.#applyRequestFault(res, fault)) return;
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return sendError(this.#context(req, res, fault), validationError(JSON_DECODE_ERROR));
+    }
+    handler(this.#context(req, res, fault), body);
+  }
+
+  #context(req: IncomingMessage, res: ServerResponse, fault: FaultSpec | undefined): RequestContext {
+    return {
+      options: this.#options,
+      scheduler: this.#scheduler,
+      req,
+      res,
+      fault,
+      dieHere: this.#options.dieAfter !== undefined && this.#totalRequests === this.#options.dieAfter,
+      onDie: this.#onDie,
+    };
+  }
+
+  /** Faults that act before the engine sees the request; true when the request is dealt with. */
+  #applyRequestFault(res: ServerResponse, fault: FaultSpec): boolean {
+    switch (fault.mode) {
+      case "reset":
+        res.socket?.destroy();
+        return true;
+      case "hang-headers":
+        return true;
+      case "exception":
+        sendJson(res, 500, errorBody(this.#options.wireProfile, INJECTED_EXCEPTION));
+        return true;
+      case "status":
+        sendStatusFault(res, fault.status, fault.retryAfterS);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  #control(req: IncomingMessage, res: ServerResponse, path: string): void {
+    if (path === "/_emulator/state" && req.method === "GET") return sendJson(res, 200, JSON.stringify(this.state()));
+    if (path !== "/_emulator/fault") return notFound(res);
+    if (req.method === "DELETE") {
+      this.#faults.clear();
+      return sendJson(res, 200, JSON.stringify({ fault: null }));
+    }
+    if (req.method !== "POST") return notAllowed(res);
+    void readBody(req).then((text) => {
+      try {
+        const { mode, arg, count } = JSON.parse(text) as { mode?: unknown; arg?: unknown; count?: unknown };
+        const spec = parseFaultSpec(arg === undefined || arg === null ? String(mode) : `${String(mode)}:${String(arg)}`);
+        this.#faults.set(spec, typeof count === "number" ? count : undefined);
+        sendJson(res, 200, JSON.stringify({ fault: this.#faults.describe() }));
+      } catch (error) {
+        sendJson(res, 400, JSON.stringify({ error: { message: String(error), type: "BadRequestError", param: null, code: 400 } }));
+      }
+    });
+  }
+
+  #info(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const options = this.#options;
+    const isGet = req.method === "GET";
+    if (path === "/health" || path === "/ping") {
+      res.writeHead(200, { server: "uvicorn", "content-length": "0" });
+      return void res.end();
+    }
+    if (path === "/version" && isGet) return sendJson(res, 200, JSON.stringify({ version: options.version }));
+    if (path === "/load" && isGet) return sendJson(res, 200, JSON.stringify({ server_load: this.#scheduler.running + this.#scheduler.waiting }));
+    if (path === "/v1/models" && isGet) return sendJson(res, 200, modelsBody(options));
+    if (path === "/metrics" && isGet) {
+      const body = metricsText(options, this.#metrics, this.#scheduler);
+      res.writeHead(200, { server: "uvicorn", "content-type": "text/plain; version=0.0.4; charset=utf-8", "content-length": String(Buffer.byteLength(body)) });
+      return void res.end(body);
+    }
+    if (["/version", "/load", "/v1/models", "/metrics"].includes(path)) return notAllowed(res);
+    notFound(res);
+  }
+}
+
+/** 500 is vLLM's empty-body engine death; other codes get an OpenAI-style JSON error. */
+function sendStatusFault(res: ServerResponse, status: number, retryAfterS: number | undefined): void {
+  const headers: Record<string, string> = retryAfterS === undefined ? {} : { "retry-after": String(retryAfterS) };
+  if (status === 500) {
+    res.writeHead(500, { server: "uvicorn", "content-length": "0", ...headers });
+    return void res.end();
+  }
+  const type = status === 429 ? "RateLimitError" : status === 503 ? "ServiceUnavailableError" : "EmulatedError";
+  const message = status === 429 ? "Too many requests (emulated)" : `Emulated HTTP ${status}`;
+  sendJson(res, status, JSON.stringify({ error: { message, type, param: null, code: status } }), headers);
+}
+
+function notFound(res: ServerResponse): void {
+  sendJson(res, 404, JSON.stringify({ detail: "Not Found" }));
+}
+
+function notAllowed(res: ServerResponse): void {
+  sendJson(res, 405, JSON.stringify({ detail: "Method Not Allowed" }));
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", () => resolve(""));
+  });
+}

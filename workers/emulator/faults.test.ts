@@ -1,0 +1,218 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startEmulator, type EmulatorHandle } from "./server.ts";
+import { rawPost } from "./testing/raw-http.ts";
+
+/** Fault injection: per-request header, control endpoint, flag with count; and client aborts. */
+
+let emulator: EmulatorHandle;
+
+beforeAll(async () => {
+  emulator = await startEmulator({ port: 0, speed: 20, outputTokens: 10 });
+});
+
+afterAll(async () => {
+  await emulator.stop();
+});
+
+const chatInit = (fault?: string, extra: Record<string, unknown> = {}): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/json", ...(fault ? { "x-emulator-fault": fault } : {}) },
+  body: JSON.stringify({ model: "heavy", messages: [{ role: "user", content: "Where is the blacksmith?" }], stream: true, ...extra }),
+});
+
+const chatUrl = () => `${emulator.url}/v1/chat/completions`;
+
+/** Reads a stream to its end; `error` is set when the connection broke instead of ending cleanly. */
+async function readAll(response: Response): Promise<{ text: string; error: unknown }> {
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    for await (const bytes of response.body ?? []) text += decoder.decode(bytes, { stream: true });
+    return { text, error: undefined };
+  } catch (error) {
+    return { text, error };
+  }
+}
+
+async function pollUntil(condition: () => boolean | Promise<boolean>, deadlineMs = 10_000): Promise<void> {
+  const endMs = performance.now() + deadlineMs;
+  while (!(await condition())) {
+    if (performance.now() > endMs) throw new Error("condition not reached before the deadline");
+    await Bun.sleep(10);
+  }
+}
+
+const tokenEvents = (text: string) => text.split("\n\n").filter((event) => event.includes('"content":"') && !event.includes('"content":""'));
+
+interface StreamFaultCase {
+  readonly fault: string;
+  readonly broken: boolean;
+  readonly check: (text: string) => void;
+}
+
+const STREAM_FAULTS: readonly StreamFaultCase[] = [
+  {
+    fault: "malformed-after:2",
+    broken: false,
+    check: (text) => {
+      const bad = text.split("\n\n").filter((event) => event.startsWith("data: {") && !isJson(event.slice(6)));
+      expect(bad.length).toBe(1);
+      expect(text).toEndWith("data: [DONE]\n\n");
+    },
+  },
+  { fault: "no-done", broken: false, check: (text) => (expect(text).toContain('"finish_reason":"stop"'), expect(text).not.toContain("[DONE]")) },
+  {
+    fault: "inband-error-after:1",
+    broken: false,
+    check: (text) => expect(text).toEndWith('"type": "BadRequestError", "param": null, "code": 400}}\n\ndata: [DONE]\n\n'),
+  },
+];
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("stream faults via x-emulator-fault", () => {
+  test.each(STREAM_FAULTS.map((faultCase) => [faultCase.fault, faultCase] as const))("%s", async (_fault, faultCase) => {
+    const response = await fetch(chatUrl(), chatInit(faultCase.fault));
+    expect(response.status).toBe(200);
+    const { text, error } = await readAll(response);
+    expect(error !== undefined).toBe(faultCase.broken);
+    faultCase.check(text);
+  });
+
+  test("cut-after:3 closes the connection right after the third token: no final chunk, no [DONE]", async () => {
+    const body = JSON.stringify({ model: "heavy", messages: [{ role: "user", content: "hi" }], stream: true });
+    const exchange = await rawPost(emulator.url, "/v1/chat/completions", body, { "x-emulator-fault": "cut-after:3" });
+    expect(exchange.head).toStartWith("HTTP/1.1 200");
+    expect(tokenEvents(exchange.body).length).toBe(3);
+    expect(exchange.body).not.toContain("[DONE]");
+    expect(exchange.complete).toBe(false);
+  });
+
+  test("stall-after:2 keeps the connection and the slot until the client leaves", async () => {
+    const controller = new AbortController();
+    const response = await fetch(chatUrl(), { ...chatInit("stall-after:2"), signal: controller.signal });
+    const reader = (response.body ?? new ReadableStream()).getReader();
+    let text = "";
+    while (tokenEvents(text).length < 2) text += new TextDecoder().decode((await reader.read()).value);
+    const abortedBefore = emulator.state().aborted;
+    await pollUntil(() => emulator.state().running === 1);
+    controller.abort();
+    await pollUntil(() => emulator.state().running === 0 && emulator.state().aborted === abortedBefore + 1);
+  });
+
+  test("slow-first-token sends headers at once and the first token late", async () => {
+    const startedMs = performance.now();
+    const response = await fetch(chatUrl(), chatInit("slow-first-token:1500"));
+    const headersMs = performance.now() - startedMs;
+    const reader = (response.body ?? new ReadableStream()).getReader();
+    await reader.read();
+    const firstChunkMs = performance.now() - startedMs;
+    await reader.cancel();
+    expect(headersMs).toBeLessThan(1000);
+    expect(firstChunkMs).toBeGreaterThanOrEqual(1500);
+  });
+
+  test("hang-headers never answers", async () => {
+    const outcome = await fetch(chatUrl(), { ...chatInit("hang-headers"), signal: AbortSignal.timeout(500) }).then(
+      () => "answered",
+      (error: Error) => error.name,
+    );
+    expect(outcome).toBe("TimeoutError");
+  });
+
+  test("reset drops the connection without a response", async () => {
+    const outcome = await fetch(chatUrl(), chatInit("reset")).then(
+      (response) => `status ${response.status}`,
+      () => "connection error",
+    );
+    expect(outcome).toBe("connection error");
+  });
+});
+
+interface StatusCase {
+  readonly fault: string;
+  readonly status: number;
+  readonly retryAfter: string | null;
+  readonly emptyBody: boolean;
+}
+
+const STATUS_FAULTS: readonly StatusCase[] = [
+  { fault: "status:500", status: 500, retryAfter: null, emptyBody: true },
+  { fault: "status:503,retry-after:2", status: 503, retryAfter: "2", emptyBody: false },
+  { fault: "retry-after:7", status: 503, retryAfter: "7", emptyBody: false },
+  { fault: "status:429", status: 429, retryAfter: null, emptyBody: false },
+];
+
+describe("status faults", () => {
+  test.each(STATUS_FAULTS.map((statusCase) => [statusCase.fault, statusCase] as const))("%s", async (_fault, statusCase) => {
+    const response = await fetch(chatUrl(), chatInit(statusCase.fault));
+    const body = await response.text();
+    expect(response.status).toBe(statusCase.status);
+    expect(response.headers.get("retry-after")).toBe(statusCase.retryAfter);
+    if (statusCase.emptyBody) expect(body).toBe("");
+    else expect((JSON.parse(body) as { error: { code: number } }).error.code).toBe(statusCase.status);
+  });
+
+  test("an invalid fault header is a 400", async () => {
+    expect((await fetch(chatUrl(), chatInit("explode:now"))).status).toBe(400);
+  });
+});
+
+describe("fault control at run time", () => {
+  test("POST /_emulator/fault with count flaps the worker, DELETE clears it", async () => {
+    const arm = await fetch(`${emulator.url}/_emulator/fault`, { method: "POST", body: JSON.stringify({ mode: "status", arg: 503, count: 2 }) });
+    expect(arm.status).toBe(200);
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) statuses.push((await fetch(chatUrl(), chatInit(undefined, { stream: false }))).status);
+    expect(statuses).toEqual([503, 503, 200]);
+    await fetch(`${emulator.url}/_emulator/fault`, { method: "POST", body: JSON.stringify({ mode: "status:500" }) });
+    expect((await fetch(chatUrl(), chatInit())).status).toBe(500);
+    expect((await fetch(`${emulator.url}/_emulator/fault`, { method: "DELETE" })).status).toBe(200);
+    expect((await fetch(chatUrl(), chatInit(undefined, { stream: false }))).status).toBe(200);
+  });
+
+  test("--fault with --fault-count only hits the next N requests", async () => {
+    const flaky = await startEmulator({ port: 0, speed: 20, fault: "status:429", faultCount: 1 });
+    try {
+      const first = await fetch(`${flaky.url}/v1/chat/completions`, chatInit(undefined, { stream: false }));
+      const second = await fetch(`${flaky.url}/v1/chat/completions`, chatInit(undefined, { stream: false }));
+      expect([first.status, second.status]).toEqual([429, 200]);
+    } finally {
+      await flaky.stop();
+    }
+  });
+
+  test("client disconnect frees the slot at once and counts an abort", async () => {
+    const controller = new AbortController();
+    const response = await fetch(chatUrl(), { ...chatInit(undefined, { max_tokens: 5000, ignore_eos: true }), signal: controller.signal });
+    const reader = (response.body ?? new ReadableStream()).getReader();
+    await reader.read();
+    const abortedBefore = emulator.state().aborted;
+    expect(emulator.state().running).toBe(1);
+    controller.abort();
+    await pollUntil(() => emulator.state().running === 0 && emulator.state().aborted === abortedBefore + 1);
+  });
+
+  test("die-after: the Nth request dies mid-stream and the port closes", async () => {
+    const doomed = await startEmulator({ port: 0, speed: 20, dieAfter: 2 });
+    const url = `${doomed.url}/v1/chat/completions`;
+    expect((await fetch(url, chatInit(undefined, { stream: false }))).status).toBe(200);
+    const exchange = await rawPost(doomed.url, "/v1/chat/completions", String(chatInit().body));
+    expect(exchange.head).toStartWith("HTTP/1.1 200");
+    expect(tokenEvents(exchange.body).length).toBe(1);
+    expect(exchange.complete).toBe(false);
+    const after = await fetch(`${doomed.url}/health`).then(
+      () => "answered",
+      () => "refused",
+    );
+    expect(after).toBe("refused");
+    await doomed.stop();
+  });
+});

@@ -1,0 +1,105 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { badRequest, contextLengthError, engineCrash, errorBody, inbandErrorEvent, modelNotFound, type VllmError } from "./error-wire.ts";
+import type { FaultSpec } from "./fault-spec.ts";
+import type { GenerationPlan } from "./generation-plan.ts";
+import { BodySession, sendJson, StreamSession, type BodyRenderer, type StreamRenderer, type TokenFault } from "./generation-session.ts";
+import type { EmulatorOptions } from "./options.ts";
+import type { SamplingRequest } from "./request-schema.ts";
+import type { Scheduler } from "./scheduler.ts";
+
+/** The validation → scheduling → response path shared by chat and text completions. */
+
+export interface RequestContext {
+  readonly options: EmulatorOptions;
+  readonly scheduler: Scheduler;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** The fault for this request (header, control endpoint or flag), already resolved. */
+  readonly fault: FaultSpec | undefined;
+  /** This request is the `--die-after` one. */
+  readonly dieHere: boolean;
+  readonly onDie: () => void;
+}
+
+export interface GenerationJob {
+  readonly request: SamplingRequest;
+  readonly promptTokens: number;
+  readonly plan: (maxTokens: number) => GenerationPlan;
+  readonly streamRenderer: (continuousUsage: boolean) => StreamRenderer;
+  readonly bodyRenderer: (plan: GenerationPlan) => BodyRenderer;
+}
+
+export const SSE_HEADERS = { server: "uvicorn", "content-type": "text/event-stream; charset=utf-8" } as const;
+
+export function sendError(ctx: RequestContext, error: VllmError): void {
+  sendJson(ctx.res, error.code, errorBody(ctx.options.wireProfile, error));
+}
+
+/** Response id suffix: X-Request-Id header, else body `request_id`, else a random hex uuid. */
+export function requestIdFor(ctx: RequestContext, bodyRequestId: string | null | undefined): string {
+  const header = ctx.req.headers["x-request-id"];
+  if (typeof header === "string" && header !== "") return header;
+  return bodyRequestId ?? crypto.randomUUID().replaceAll("-", "");
+}
+
+export function runGeneration(ctx: RequestContext, job: GenerationJob): void {
+  const { options } = ctx;
+  const { request } = job;
+  if (request.model && request.model !== options.servedModelName) return sendError(ctx, modelNotFound(request.model));
+  const requested = request.max_completion_tokens ?? request.max_tokens ?? undefined;
+  if (typeof requested === "number" && requested < 1) return sendError(ctx, badRequest(`max_tokens must be at least 1, got ${requested}.`));
+  const maxTokens = typeof requested === "number" ? requested : undefined;
+  const tooLong = contextLengthError(options.wireProfile, options.maxModelLen, job.promptTokens, maxTokens);
+  if (tooLong) return sendError(ctx, tooLong);
+  const stream = request.stream === true;
+  if (request.priority) {
+    const error = badRequest(`Got priority ${request.priority} but Priority scheduling is not enabled.`);
+    if (!stream || options.wireProfile === "current") return sendError(ctx, error);
+    ctx.res.writeHead(200, SSE_HEADERS);
+    ctx.res.end(`${inbandErrorEvent(options.wireProfile, error)}data: [DONE]\n\n`);
+    return;
+  }
+  const plan = job.plan(maxTokens ?? options.maxModelLen - job.promptTokens);
+  const sessionOptions = {
+    plan,
+    promptTokens: job.promptTokens,
+    profile: options.wireProfile,
+    tokenFault: tokenFaultOf(ctx.fault),
+    extraFirstTokenDelayMs: ctx.fault?.mode === "slow-first-token" ? ctx.fault.delayMs : 0,
+    dieAtToken: ctx.dieHere ? (stream ? 1 : 0) : undefined,
+    onDie: ctx.onDie,
+    engineError: engineCrash(options.wireProfile),
+  };
+  const session = stream
+    ? new StreamSession(ctx.res, sessionOptions, job.streamRenderer(continuousUsage(request)), includeUsage(request), ctx.fault?.mode === "no-done")
+    : new BodySession(ctx.res, sessionOptions, job.bodyRenderer(plan));
+  if (stream) {
+    ctx.res.writeHead(200, SSE_HEADERS);
+    ctx.res.flushHeaders();
+  }
+  const ticket = ctx.scheduler.submit(session);
+  ctx.res.on("close", () => ctx.scheduler.abort(ticket));
+}
+
+/** `stream_options.include_usage` defaults to true once the object is present. */
+function includeUsage(request: SamplingRequest): boolean {
+  const options = request.stream_options;
+  return options !== null && options !== undefined && options.include_usage !== false;
+}
+
+function continuousUsage(request: SamplingRequest): boolean {
+  return includeUsage(request) && request.stream_options?.continuous_usage_stats === true;
+}
+
+function tokenFaultOf(fault: FaultSpec | undefined): TokenFault | undefined {
+  if (!fault) return undefined;
+  switch (fault.mode) {
+    case "cut-after":
+    case "stall-after":
+    case "malformed-after":
+    case "inband-error-after":
+      return fault;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,130 @@
+import { z } from "zod";
+import { FAULT_SYNTAX } from "./fault-spec.ts";
+import { emulatorOptionsInput, type EmulatorOptionsInput } from "./options.ts";
+import { startEmulator } from "./server.ts";
+
+/**
+ * CLI: `bun workers/emulator/main.ts [--flag value | --flag=value]...`. Prints one JSON line
+ * `{"event":"listening","url":…}` once the port is open; bad flags exit 2 with a message.
+ */
+
+type FlagKind = "number" | "string" | "boolean";
+
+const FLAGS: Readonly<Record<string, FlagKind>> = {
+  host: "string",
+  port: "number",
+  profile: "string",
+  "served-model-name": "string",
+  model: "string",
+  "max-model-len": "number",
+  "max-num-seqs": "number",
+  "kv-cache-tokens": "number",
+  "prefill-tokens-per-s": "number",
+  "step-base-ms": "number",
+  "step-per-seq-ms": "number",
+  "overhead-ms": "number",
+  speed: "number",
+  "ttft-ms": "number",
+  "itl-ms": "number",
+  "output-tokens": "number",
+  reasoning: "string",
+  "reasoning-parser": "string",
+  "enable-auto-tool-choice": "boolean",
+  "api-key": "string",
+  "wire-profile": "string",
+  "boot-delay-ms": "number",
+  refuse: "boolean",
+  "die-after": "number",
+  fault: "string",
+  "fault-count": "number",
+  version: "string",
+};
+
+/** vLLM flags accepted for drop-in command lines but without effect here. */
+const IGNORED_VALUE_FLAGS = new Set(["tool-call-parser", "quantization", "gpu-memory-utilization", "dtype"]);
+
+const USAGE = `usage: bun workers/emulator/main.ts [flags]
+  ${Object.entries(FLAGS)
+    .map(([name, kind]) => `--${name}${kind === "boolean" ? "" : ` <${kind}>`}`)
+    .join("\n  ")}
+  --no-enable-auto-tool-choice   reject tool_choice "auto" like vLLM without the tool flags
+  fault syntax: ${FAULT_SYNTAX}
+  See workers/emulator/README.md.`;
+
+export function parseFlags(argv: readonly string[]): EmulatorOptionsInput {
+  const result: Record<string, string | number | boolean> = {};
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] ?? "";
+    if (!arg.startsWith("--")) throw new Error(`unexpected argument "${arg}"`);
+    const [rawName = "", inlineValue] = arg.slice(2).split(/=(.*)/s, 2);
+    if (rawName === "no-enable-auto-tool-choice") {
+      result["enableAutoToolChoice"] = false;
+      continue;
+    }
+    const kind = FLAGS[rawName];
+    if (kind === undefined && !IGNORED_VALUE_FLAGS.has(rawName)) throw new Error(`unknown flag --${rawName}`);
+    if (kind === "boolean" && inlineValue === undefined) {
+      result[camelCase(rawName)] = true;
+      continue;
+    }
+    const value = inlineValue ?? argv[++index];
+    if (value === undefined) throw new Error(`flag --${rawName} needs a value`);
+    if (kind === undefined) continue;
+    result[camelCase(rawName)] = convert(rawName, kind, value);
+  }
+  return emulatorOptionsInput.parse(result);
+}
+
+function convert(name: string, kind: FlagKind, value: string): string | number | boolean {
+  if (kind === "string") return value;
+  if (kind === "boolean") {
+    if (value !== "true" && value !== "false") throw new Error(`flag --${name} expects true or false, got "${value}"`);
+    return value === "true";
+  }
+  const number = Number(value);
+  if (value.trim() === "" || !Number.isFinite(number)) throw new Error(`flag --${name} expects a number, got "${value}"`);
+  return number;
+}
+
+function camelCase(name: string): string {
+  return name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof z.ZodError) {
+    return error.issues.map((issue) => `--${issue.path.join(".").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue.message}`).join("; ");
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(USAGE);
+    return;
+  }
+  let input: EmulatorOptionsInput;
+  try {
+    input = parseFlags(argv);
+    const handle = await startEmulator(input, {
+      onDie: () => {
+        console.log(JSON.stringify({ event: "died" }));
+        process.exit(1);
+      },
+    });
+    if (handle.options.refuse) {
+      console.log(JSON.stringify({ event: "refusing", port: handle.port }));
+      setInterval(() => {}, 1 << 30);
+      return;
+    }
+    console.log(JSON.stringify({ event: "listening", url: handle.url, port: handle.port, model: handle.options.servedModelName }));
+    const shutdown = (): void => void handle.stop().then(() => process.exit(0));
+    process.on("SIGTERM", shutdown);
+    process.on("SIGINT", shutdown);
+  } catch (error) {
+    console.error(`emulator: ${describeError(error)}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+if (import.meta.main) await main();

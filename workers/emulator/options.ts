@@ -1,0 +1,150 @@
+import { z } from "zod";
+import { parseFaultSpec, type FaultSpec } from "./fault-spec.ts";
+
+/**
+ * Everything one emulated vLLM replica can be told. CLI flags map 1:1 to these fields
+ * (`--max-num-seqs` → `maxNumSeqs`); `startEmulator()` takes the same object.
+ */
+export interface EmulatorOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly profile: "heavy" | "light";
+  readonly servedModelName: string;
+  /** HF id shown as `root` in /v1/models. */
+  readonly model: string;
+  readonly maxModelLen: number;
+  readonly maxNumSeqs: number;
+  /** KV capacity in tokens; only drives `vllm:kv_cache_usage_perc`. */
+  readonly kvCacheTokens: number;
+  readonly prefillTokensPerS: number;
+  readonly stepBaseMs: number;
+  readonly stepPerSeqMs: number;
+  readonly overheadMs: number;
+  /** Divides every modelled time; tests use 20–50. */
+  readonly speed: number;
+  /** Fixed timing mode (benchmarks): constant TTFT / inter-token gap, independent of the batch. */
+  readonly ttftMs: number | undefined;
+  readonly itlMs: number | undefined;
+  /** Natural answer length in tokens (EOS included) when neither max_tokens nor ignore_eos cut it. */
+  readonly outputTokens: number;
+  /** The model thinks (`<think>…</think>`) unless `enable_thinking:false`. */
+  readonly reasoning: "qwen3" | undefined;
+  /** vLLM `--reasoning-parser qwen3`: thinking moves to `reasoning_content`. */
+  readonly reasoningParser: "qwen3" | undefined;
+  readonly enableAutoToolChoice: boolean;
+  readonly apiKey: string | undefined;
+  readonly wireProfile: WireProfile;
+  readonly bootDelayMs: number;
+  readonly refuse: boolean;
+  /** Die once this many requests have started (mid-stream for a stream). */
+  readonly dieAfter: number | undefined;
+  readonly fault: FaultSpec | undefined;
+  /** Only the next N requests get `fault`; undefined = all. */
+  readonly faultCount: number | undefined;
+  readonly version: string;
+}
+
+/** `legacy` = vLLM ≤ v0.10.0 (flat errors), `v0.10` = v0.10.2–v0.11.0 (the wire files), `current` = 2026 main. */
+export type WireProfile = "legacy" | "v0.10" | "current";
+
+interface TimingProfile {
+  readonly servedModelName: string;
+  readonly model: string;
+  readonly prefillTokensPerS: number;
+  readonly stepBaseMs: number;
+  readonly stepPerSeqMs: number;
+}
+
+/** Defaults from vllm-wire FACTS §8 (A40 estimates for the AWQ models). */
+export const TIMING_PROFILES: Readonly<Record<EmulatorOptions["profile"], TimingProfile>> = {
+  heavy: {
+    servedModelName: "heavy",
+    model: "Qwen/Qwen2.5-14B-Instruct-AWQ",
+    prefillTokensPerS: 3500,
+    stepBaseMs: 20,
+    stepPerSeqMs: 0.6,
+  },
+  light: {
+    servedModelName: "light",
+    model: "Qwen/Qwen3-8B-AWQ",
+    prefillTokensPerS: 6000,
+    stepBaseMs: 12,
+    stepPerSeqMs: 0.5,
+  },
+};
+
+const positive = z.number().positive();
+const count = z.number().int().nonnegative();
+
+/** Partial options as a caller or the CLI gives them; validated, then completed by `resolveOptions`. */
+export const emulatorOptionsInput = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(0).max(65535),
+    profile: z.enum(["heavy", "light"]),
+    servedModelName: z.string().min(1),
+    model: z.string().min(1),
+    maxModelLen: z.number().int().positive(),
+    maxNumSeqs: z.number().int().positive(),
+    kvCacheTokens: z.number().int().positive(),
+    prefillTokensPerS: positive,
+    stepBaseMs: z.number().nonnegative(),
+    stepPerSeqMs: z.number().nonnegative(),
+    overheadMs: z.number().nonnegative(),
+    speed: positive,
+    ttftMs: z.number().nonnegative(),
+    itlMs: z.number().nonnegative(),
+    outputTokens: z.number().int().positive(),
+    reasoning: z.literal("qwen3"),
+    reasoningParser: z.literal("qwen3"),
+    enableAutoToolChoice: z.boolean(),
+    apiKey: z.string().min(1),
+    wireProfile: z.enum(["legacy", "v0.10", "current"]),
+    bootDelayMs: z.number().nonnegative(),
+    refuse: z.boolean(),
+    dieAfter: z.number().int().positive(),
+    fault: z.union([z.string(), z.custom<FaultSpec>((value) => typeof value === "object" && value !== null)]),
+    faultCount: count,
+    version: z.string().min(1),
+  })
+  .partial()
+  .strict();
+
+export type EmulatorOptionsInput = z.input<typeof emulatorOptionsInput>;
+
+export function resolveOptions(input: EmulatorOptionsInput = {}): EmulatorOptions {
+  const given = emulatorOptionsInput.parse(input);
+  const profileName = given.profile ?? "heavy";
+  const timing = TIMING_PROFILES[profileName];
+  const fixedMode = given.ttftMs !== undefined || given.itlMs !== undefined;
+  return {
+    host: given.host ?? "127.0.0.1",
+    port: given.port ?? 8000,
+    profile: profileName,
+    servedModelName: given.servedModelName ?? timing.servedModelName,
+    model: given.model ?? timing.model,
+    maxModelLen: given.maxModelLen ?? 16384,
+    maxNumSeqs: given.maxNumSeqs ?? 256,
+    kvCacheTokens: given.kvCacheTokens ?? 60000,
+    prefillTokensPerS: given.prefillTokensPerS ?? timing.prefillTokensPerS,
+    stepBaseMs: given.stepBaseMs ?? timing.stepBaseMs,
+    stepPerSeqMs: given.stepPerSeqMs ?? timing.stepPerSeqMs,
+    overheadMs: given.overheadMs ?? 25,
+    speed: given.speed ?? 1,
+    ttftMs: fixedMode ? (given.ttftMs ?? 0) : undefined,
+    itlMs: fixedMode ? (given.itlMs ?? 0) : undefined,
+    outputTokens: given.outputTokens ?? 24,
+    reasoning: given.reasoning,
+    reasoningParser: given.reasoningParser,
+    enableAutoToolChoice: given.enableAutoToolChoice ?? true,
+    apiKey: given.apiKey,
+    wireProfile: given.wireProfile ?? "v0.10",
+    bootDelayMs: given.bootDelayMs ?? 0,
+    refuse: given.refuse ?? false,
+    dieAfter: given.dieAfter,
+    fault: typeof given.fault === "string" ? parseFaultSpec(given.fault) : given.fault,
+    faultCount: given.faultCount,
+    version: given.version ?? (given.wireProfile === "current" ? "0.11.2" : "0.10.2"),
+  };
+}

@@ -1,0 +1,83 @@
+import { createServer, type Server } from "node:http";
+import type { Socket } from "node:net";
+import { EmulatorApp, type EmulatorState } from "./emulator-app.ts";
+import type { FaultSpec } from "./fault-spec.ts";
+import { resolveOptions, type EmulatorOptions, type EmulatorOptionsInput } from "./options.ts";
+
+/**
+ * Programmatic entry: `startEmulator(options)` runs one emulated vLLM replica in this process.
+ * node:http (not Bun.serve) because vLLM sends SSE headers before the first token, and Bun.serve
+ * holds them back until the first body byte; node:http also lets faults reset sockets.
+ */
+
+export type { EmulatorState } from "./emulator-app.ts";
+export type { EmulatorOptionsInput } from "./options.ts";
+
+export interface EmulatorHandle {
+  readonly url: string;
+  readonly port: number;
+  readonly options: EmulatorOptions;
+  state(): EmulatorState;
+  /** Arm a fault for the next `count` generation requests (all when omitted); undefined clears. */
+  setFault(spec: FaultSpec | string | undefined, count?: number): void;
+  /** Close the port and drop every open connection. */
+  stop(): Promise<void>;
+}
+
+export interface StartHooks {
+  /** What `--die-after` does; in-process default: close the port and reset every connection. */
+  readonly onDie?: () => void;
+}
+
+export async function startEmulator(input: EmulatorOptionsInput = {}, hooks: StartHooks = {}): Promise<EmulatorHandle> {
+  const options = resolveOptions(input);
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  const stop = async (): Promise<void> => {
+    app.stop();
+    for (const socket of sockets) socket.destroy();
+    const closing = server;
+    server = undefined;
+    if (closing) await new Promise<void>((resolve) => closing.close(() => resolve()));
+  };
+  // Like a dying process: the port closes and open connections end after what was already sent.
+  const die = (): void => {
+    app.stop();
+    server?.close();
+    server = undefined;
+    for (const socket of sockets) socket.end();
+  };
+  const app = new EmulatorApp(options, hooks.onDie ?? die);
+  const handle = (port: number): EmulatorHandle => ({
+    url: `http://${urlHost(options.host)}:${port}`,
+    port,
+    options,
+    state: () => app.state(),
+    setFault: (spec, count) => app.setFault(spec, count),
+    stop,
+  });
+  if (options.refuse) return handle(options.port);
+  if (options.bootDelayMs > 0) await Bun.sleep(options.bootDelayMs);
+  server = createServer((req, res) => app.handle(req, res));
+  // Long streams and stalls must not be cut by Node-style request timeouts.
+  server.requestTimeout = 0;
+  server.headersTimeout = 0;
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  const listening = server;
+  const port = await new Promise<number>((resolve, reject) => {
+    listening.once("error", reject);
+    listening.listen(options.port, options.host, () => {
+      const address = listening.address();
+      resolve(typeof address === "object" && address ? address.port : options.port);
+    });
+  });
+  return handle(port);
+}
+
+function urlHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::") return "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}

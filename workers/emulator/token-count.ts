@@ -1,0 +1,43 @@
+import type { ChatMessage, FunctionTool } from "./request-schema.ts";
+
+/**
+ * Cheap deterministic stand-in for the tokenizer + chat template: ceil(characters / 4) per text,
+ * plus 4 tokens of template overhead per message and 3 for the assistant generation prompt;
+ * tools add ceil(JSON length / 4) + 10. Good enough for context-length checks and usage counts.
+ */
+
+const CHARS_PER_TOKEN = 4;
+const PER_MESSAGE_OVERHEAD_TOKENS = 4;
+const GENERATION_PROMPT_TOKENS = 3;
+const TOOLS_OVERHEAD_TOKENS = 10;
+
+export function countTextTokens(text: string): number {
+  return Math.ceil(text.length / CHARS_PER_TOKEN);
+}
+
+export function countChatPromptTokens(messages: readonly ChatMessage[], tools: readonly FunctionTool[] | null | undefined): number {
+  let total = GENERATION_PROMPT_TOKENS;
+  for (const message of messages) {
+    total += PER_MESSAGE_OVERHEAD_TOKENS + countTextTokens(messageText(message));
+  }
+  if (tools && tools.length > 0) total += TOOLS_OVERHEAD_TOKENS + countTextTokens(JSON.stringify(tools));
+  return total;
+}
+
+export function countCompletionPromptTokens(prompt: string | readonly string[] | readonly number[]): number {
+  if (typeof prompt === "string") return Math.max(1, countTextTokens(prompt));
+  if (prompt.every((item) => typeof item === "number")) return prompt.length;
+  return Math.max(1, countTextTokens(prompt.join("")));
+}
+
+/** Text a message contributes: string content, text parts of array content, or other fields as JSON. */
+export function messageText(message: ChatMessage): string {
+  const { content } = message;
+  let text = "";
+  if (typeof content === "string") text = content;
+  else if (Array.isArray(content)) {
+    text = content.map((part) => (typeof part["text"] === "string" ? part["text"] : "")).join("");
+  }
+  const toolCalls = message["tool_calls"];
+  return toolCalls === undefined ? text : text + JSON.stringify(toolCalls);
+}
