@@ -140,8 +140,8 @@ function listen(app: OpenAPIHono<AppEnv>, config: GatewayConfig, options: Gatewa
     hostname: options.hostname ?? config.host,
     port: options.port ?? config.port,
     idleTimeout: config.limits.serverIdleTimeoutS,
-    // Hono's bodyLimit answers 413 in our envelope; Bun's own cap is only a backstop above it.
-    maxRequestBodySize: config.limits.maxBodyBytes * 2 + 1024,
+    // Hono's bodyLimit answers 413 in our envelope; Bun's own cap (a bare 413) is only a backstop far above it.
+    maxRequestBodySize: Math.max(config.limits.maxBodyBytes * 4, 16 * 1024 * 1024),
     fetch: (request, server) => app.fetch(request, { server }),
     error: (error) => {
       logger.error({ err: error }, "server error");

@@ -20,8 +20,15 @@ function tally(state: PoolState, picks: number, exclude?: Set<number>): Record<n
 
 const { Up, Down, Empty, Probation } = SlotState;
 
+interface Scenario {
+  name: string;
+  states: SlotState[];
+  picks: number;
+  expected: Record<number, number>;
+}
+
 describe("selectSlot", () => {
-  test.each([
+  test.each<Scenario>([
     { name: "two up split exactly", states: [Up, Up], picks: 40, expected: { 0: 20, 1: 20 } },
     { name: "three up split exactly", states: [Up, Up, Up], picks: 300, expected: { 0: 100, 1: 100, 2: 100 } },
     { name: "a down worker is skipped", states: [Up, Down], picks: 100, expected: { 0: 100 } },

@@ -4,7 +4,7 @@
  * streams must raise it, so entry points re-exec themselves once with the variable set.
  */
 export const FETCH_CONCURRENCY_ENV = "BUN_CONFIG_MAX_HTTP_REQUESTS";
-const DEFAULT_FETCH_CONCURRENCY = "65536";
+const DEFAULT_FETCH_CONCURRENCY = "65535";
 
 /** Returns true when this process is the one that should run; otherwise it becomes a thin parent. */
 export async function ensureFetchConcurrency(): Promise<boolean> {

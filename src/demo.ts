@@ -1,0 +1,54 @@
+import { parseConfig } from "./config/load.ts";
+import { configFromEnvOrExit, runUntilSignalled } from "./main.ts";
+import { ensureFetchConcurrency } from "./process/fetch-concurrency.ts";
+import { type EmulatorProcess, spawnEmulator } from "./testing/emulator-process.ts";
+
+/**
+ * `bun run demo`: the gateway on PORT (default 8000) in front of four emulated vLLM workers on
+ * loopback — heavy ×2, light ×2 with Qwen3 thinking behaviour — with the production pool config
+ * (light injects enable_thinking=false, heavy falls back to light). No GPU, Docker or Redis needed.
+ */
+const WORKERS = [
+  { pool: "heavy", args: ["--profile", "heavy"] },
+  { pool: "heavy", args: ["--profile", "heavy"] },
+  { pool: "light", args: ["--profile", "light", "--reasoning", "qwen3"] },
+  { pool: "light", args: ["--profile", "light", "--reasoning", "qwen3"] },
+] as const;
+
+async function startWorkers(): Promise<EmulatorProcess[]> {
+  return Promise.all(WORKERS.map((worker) => spawnEmulator(worker.args)));
+}
+
+function demoConfigFile(workers: EmulatorProcess[]): string {
+  const urls = (pool: string) => workers.filter((_, index) => WORKERS[index]?.pool === pool).map((worker) => worker.url);
+  const config = {
+    pools: {
+      heavy: { workers: urls("heavy"), fallback: ["light"] },
+      light: { workers: urls("light"), chatTemplateKwargs: { enable_thinking: false } },
+    },
+  };
+  parseConfig(config);
+  const path = `${process.env.TMPDIR ?? "/tmp"}/ringgate-demo-${process.pid}.json`;
+  Bun.write(path, JSON.stringify(config, null, 2));
+  return path;
+}
+
+if (await ensureFetchConcurrency()) {
+  const workers = await startWorkers();
+  process.on("exit", () => {
+    for (const worker of workers) worker.kill("SIGKILL");
+  });
+  const env = { PORT: "8000", ...process.env, CONFIG: demoConfigFile(workers) };
+  const config = configFromEnvOrExit(env);
+  const gateway = await runUntilSignalled(config);
+  const port = gateway.port;
+  console.log(`
+ringgate demo: http://localhost:${port}  (workers: ${workers.map((worker) => worker.url).join(", ")})
+Try:
+  curl -s http://localhost:${port}/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"light","messages":[{"role":"user","content":"Greet the traveller"}]}'
+  curl -sN http://localhost:${port}/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"heavy","stream":true,"messages":[{"role":"user","content":"Tell a short tale"}]}'
+Docs: http://localhost:${port}/docs   Readiness: http://localhost:${port}/ready
+`);
+}

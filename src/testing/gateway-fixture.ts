@@ -1,0 +1,52 @@
+import { parseConfig } from "../config/load.ts";
+import type { ConfigInput } from "../config/schema.ts";
+import { type GatewayFeature, type GatewayHandle, startGateway } from "../gateway.ts";
+import type { RequestRecord } from "../proxy/request-record.ts";
+
+/**
+ * Test harness: an in-process gateway on a free loopback port with the given config, collecting every
+ * request record. Always `await fixture.stop()` in afterAll.
+ */
+export interface GatewayFixture {
+  readonly gateway: GatewayHandle;
+  readonly url: string;
+  readonly records: RequestRecord[];
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export async function startGatewayFixture(config: ConfigInput, features: readonly GatewayFeature[] = []): Promise<GatewayFixture> {
+  const records: RequestRecord[] = [];
+  const recorder: GatewayFeature = { name: "test-records", setup: (context) => context.onFinish((record) => records.push(record)) };
+  const gateway = await startGateway({ config: parseConfig(config), port: 0, hostname: "127.0.0.1", features: [recorder, ...features] });
+  return {
+    gateway,
+    url: gateway.url,
+    records,
+    post: (path, body, headers = {}) =>
+      fetch(gateway.url + path, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    stop: () => gateway.stop(200),
+  };
+}
+
+/** A loopback URL where nothing listens (connection refused). */
+export async function closedPortUrl(): Promise<string> {
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const url = `http://127.0.0.1:${server.port}`;
+  await server.stop(true);
+  return url;
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes; resolves with the elapsed ms or throws. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = "condition"): Promise<number> {
+  const start = performance.now();
+  while (!(await check())) {
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(1);
+  }
+  return performance.now() - start;
+}
