@@ -1,0 +1,151 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { freePort } from "../src/testing/free-port.ts";
+import { type ComposeFile, type Env, flagValue, REPO_ROOT, workerServices } from "./compose-model.ts";
+import { imageCmd, imageEnv } from "./dockerfile-model.ts";
+
+/**
+ * A compose topology without Docker: every service runs as a local process with the command and
+ * environment compose would give it; only host names and ports are rewritten, because `heavy-0`
+ * and friends do not resolve here.
+ */
+
+const STARTUP_DEADLINE_MS = 15_000;
+
+interface Service {
+  process: Bun.Subprocess<"ignore", "ignore", "pipe">;
+  stderr: string;
+}
+
+export async function pollUntil(what: string, check: () => Promise<boolean>, timeoutMs = STARTUP_DEADLINE_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
+    await Bun.sleep(50);
+  }
+}
+
+export class LocalStack {
+  readonly #compose: ComposeFile;
+  readonly #services = new Map<string, Service>();
+  /** compose address (`http://heavy-0:8000`, `redis://redis:6379`) → local address. */
+  readonly #addresses = new Map<string, string>();
+  #gatewayUrl = "";
+
+  private constructor(compose: ComposeFile) {
+    this.#compose = compose;
+  }
+
+  /** Redis, then all workers in parallel, then the gateway, each once it answers. */
+  static async start(compose: ComposeFile): Promise<LocalStack> {
+    const stack = new LocalStack(compose);
+    try {
+      await stack.#startRedis();
+      await Promise.all(workerServices(compose).map(([name, service]) => stack.#startWorker(name, service.command)));
+      await stack.#startGateway();
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
+    return stack;
+  }
+
+  get gatewayUrl(): string {
+    return this.#gatewayUrl;
+  }
+
+  /** The local URL standing in for a compose address such as `http://heavy-0:8000`. */
+  local(composeAddress: string): string {
+    const url = this.#addresses.get(composeAddress);
+    if (url === undefined) throw new Error(`no local process for ${composeAddress}`);
+    return url;
+  }
+
+  /** POST /v1/chat/completions through the gateway with a short user message. */
+  chat(model: string, extra: Record<string, unknown> = {}): Promise<Response> {
+    return fetch(`${this.#gatewayUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model, messages: [{ role: "user", content: "Where is the harbour master?" }], max_tokens: 16, ...extra }),
+    });
+  }
+
+  stderr(): Map<string, string> {
+    return new Map([...this.#services].map(([name, service]) => [name, service.stderr]));
+  }
+
+  /** Like `docker kill -s <signal>`: resolves with the exit code once the process is gone. */
+  kill(service: string, signal: NodeJS.Signals = "SIGKILL"): Promise<number> {
+    const child = this.#services.get(service)?.process;
+    if (!child) throw new Error(`no service ${service}`);
+    child.kill(signal);
+    return child.exited;
+  }
+
+  /** SIGTERM everything, SIGKILL what is still alive after 5 s. */
+  async stop(): Promise<void> {
+    await Promise.all(
+      [...this.#services.values()].map(async ({ process: child }) => {
+        child.kill("SIGTERM");
+        const exited = await Promise.race([child.exited.then(() => true), Bun.sleep(5_000).then(() => false)]);
+        if (!exited) child.kill("SIGKILL");
+      }),
+    );
+  }
+
+  #spawn(name: string, cmd: string[], env: Env): void {
+    const child = Bun.spawn(cmd, { cwd: REPO_ROOT, env: { PATH: process.env.PATH, ...env }, stdout: "ignore", stderr: "pipe" });
+    const service: Service = { process: child, stderr: "" };
+    this.#services.set(name, service);
+    void (async () => {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) service.stderr += chunk;
+    })();
+  }
+
+  /** A worker service's command verbatim except --host/--port. */
+  async #startWorker(name: string, command: string[]): Promise<void> {
+    if (command[0] !== "bun") throw new Error(`${name}: only bun commands run locally, got ${command[0]}`);
+    const port = await freePort();
+    const args = command.map((arg, index) => {
+      if (command[index - 1] === "--host") return "127.0.0.1";
+      if (command[index - 1] === "--port") return String(port);
+      return arg;
+    });
+    const url = `http://127.0.0.1:${port}`;
+    this.#spawn(name, [process.execPath, ...args.slice(1)], {});
+    this.#addresses.set(`http://${name}:${flagValue(command, "--port")}`, url);
+    await pollUntil(name, async () => (await fetch(`${url}/health`)).ok);
+  }
+
+  /** Redis with the compose service's own arguments, in a scratch directory. */
+  async #startRedis(): Promise<void> {
+    const command = this.#compose.services.redis?.command ?? [];
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), "ringgate-redis-"));
+    this.#spawn("redis", [...command, "--port", String(port), "--dir", dir, "--save", ""], {});
+    this.#addresses.set("redis://redis:6379", `redis://127.0.0.1:${port}`);
+    await pollUntil("redis", async () => (await Bun.$`redis-cli -p ${port} ping`.quiet().nothrow()).stdout.toString().trim() === "PONG");
+  }
+
+  /** The image's CMD with the service environment layered over the image's ENV, as compose does. */
+  async #startGateway(): Promise<void> {
+    const command = imageCmd();
+    if (command[0] !== "bun") throw new Error(`gateway: expected a bun CMD, got ${command.join(" ")}`);
+    const port = await freePort();
+    this.#gatewayUrl = `http://127.0.0.1:${port}`;
+    const env = { ...imageEnv(), ...this.#gatewayEnv(), HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "warn" };
+    this.#spawn("gateway", [process.execPath, ...command.slice(1)], env);
+    await pollUntil("gateway", async () => (await fetch(`${this.#gatewayUrl}/health`)).ok);
+  }
+
+  /** The gateway service's environment with addresses and the mounted config made local. */
+  #gatewayEnv(): Env {
+    const service = this.#compose.services.gateway;
+    const rewrite = (value: string) => value.split(",").map((url) => this.#addresses.get(url) ?? url).join(",");
+    const env: Env = Object.fromEntries(Object.entries(service?.environment ?? {}).map(([key, value]) => [key, rewrite(value)]));
+    const mount = service?.volumes?.find((volume) => volume.split(":")[1] === env.CONFIG);
+    env.CONFIG = resolve(REPO_ROOT, mount?.split(":")[0] ?? "missing-config-mount");
+    return env;
+  }
+}
