@@ -148,7 +148,8 @@ describe("compose.cpu.yaml mirrors compose.yaml without GPUs", () => {
     for (const [name, emulated] of cpuWorkers) {
       const real = gpuWorkers.get(name)?.command ?? [];
       expect(emulated.command.slice(0, 2), name).toEqual(["bun", "workers/emulator/main.ts"]);
-      for (const flag of ["--served-model-name", "--port", "--model", "--max-model-len", "--max-num-seqs"]) {
+      expect(emulated.command, name).toContain("--enable-auto-tool-choice");
+      for (const flag of ["--served-model-name", "--port", "--model", "--max-model-len", "--max-num-seqs", "--tool-call-parser"]) {
         expect(flagValue(emulated.command, flag), `${name} ${flag}`).toBe(flagValue(real, flag));
       }
       expect(flagValue(emulated.command, "--profile"), name).toBe(flagValue(real, "--served-model-name"));
