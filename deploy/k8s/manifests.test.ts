@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { parseConfig } from "../../src/config/load.ts";
-import { flagValue } from "../compose-model.ts";
+import { flagValue, loadCompose, workerServices } from "../compose-model.ts";
 
 /** Parses the plain manifests and checks that they fit together the way the cluster will use them. */
 
@@ -144,5 +144,13 @@ describe("deploy/k8s", () => {
     expect(flagValue(args, "--quantization")).toBe("awq_marlin");
     for (const flag of FORBIDDEN_FLAGS) expect(args).not.toContain(flag);
     expect(container.startupProbe?.httpGet?.path).toBe("/health");
+  });
+
+  test.each(["vllm-heavy", "vllm-light"])("%s runs the compose worker's arguments except the GPU share", (name) => {
+    const args = onlyContainer(find("Deployment", name)).args ?? [];
+    const model = flagValue(args, "--served-model-name");
+    const composeArgs = workerServices(loadCompose("compose.yaml")).find(([, s]) => flagValue(s.command, "--served-model-name") === model)?.[1].command;
+    const withoutShare = (list: readonly string[]) => list.filter((arg, i) => arg !== "--gpu-memory-utilization" && list[i - 1] !== "--gpu-memory-utilization");
+    expect(withoutShare(args)).toEqual(withoutShare(composeArgs ?? []));
   });
 });
