@@ -105,8 +105,10 @@ export const configSchema = z.strictObject({
       bufferSize: z.number().int().positive().default(50_000),
       flushIntervalMs: positiveMs.default(250),
       streamMaxLen: z.number().int().positive().default(1_000_000),
+      /** Worker base URL → GPU id; becomes the `gpu` label of the worker series re-exported on /metrics. */
+      workerGpus: z.record(z.string(), z.string()).default({}),
     })
-    .default({ bufferSize: 50_000, flushIntervalMs: 250, streamMaxLen: 1_000_000 }),
+    .default({ bufferSize: 50_000, flushIntervalMs: 250, streamMaxLen: 1_000_000, workerGpus: {} }),
   auth: z
     .strictObject({
       keys: z.array(clientKeySchema).default([]),

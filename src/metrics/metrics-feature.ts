@@ -1,0 +1,73 @@
+import { Registry } from "prom-client";
+import { registerMetricsRoutes } from "../../routes/metrics-routes.ts";
+import type { GatewayConfig } from "../config/schema.ts";
+import type { GatewayFeature } from "../gateway.ts";
+import { logger } from "../log.ts";
+import { MemorySink } from "./memory-sink.ts";
+import type { MetricsSink } from "./metrics-sink.ts";
+import { RedisSink } from "./redis-sink.ts";
+import { RequestMetrics } from "./request-metrics.ts";
+import { registerStateGauges } from "./state-gauges.ts";
+import { WorkerLoadScraper } from "./worker-load-scraper.ts";
+
+/** Records the in-memory sink keeps for inspection when no Redis is configured. */
+const MEMORY_RECORDS = 1_000;
+/** Time the sink gets at shutdown to write what is still buffered. */
+const STOP_FLUSH_MS = 2_000;
+
+export interface MetricsFeature extends GatewayFeature {
+  /** The sink in use once set up (tests and /admin read it). */
+  sink(): MetricsSink | undefined;
+  registry: Registry;
+}
+
+/**
+ * Observability: every finished request goes to Prometheus series and to the sink (Redis Streams, or
+ * memory without REDIS_URL); worker events go to the sink too; workers' load is scraped and re-exported
+ * on GET /metrics. The sink is chosen from the start-up config; a reload does not switch it.
+ */
+export function metricsFeature(): MetricsFeature {
+  const registry = new Registry();
+  let sink: MetricsSink | undefined;
+  return {
+    name: "metrics",
+    registry,
+    sink: () => sink,
+    setup(context) {
+      const config = context.config();
+      const active = createSink(config);
+      sink = active;
+      const requests = new RequestMetrics(registry);
+      const scraper = new WorkerLoadScraper({
+        pools: context.pools,
+        fetch: context.fetch,
+        intervalMs: () => context.config().health.intervalMs,
+        timeoutMs: () => context.config().health.timeoutMs,
+      });
+      registerStateGauges(registry, {
+        pools: context.pools,
+        sink: active,
+        scraper,
+        gpuOf: (url) => context.config().metrics.workerGpus[url] ?? "",
+      });
+      context.onFinish((record) => {
+        requests.observe(record);
+        active.record(record);
+      });
+      context.events.on((event) => active.event(event));
+      context.routes((app) => registerMetricsRoutes(app, registry));
+      scraper.start();
+      context.onStop(async () => {
+        scraper.stop();
+        await active.stop(STOP_FLUSH_MS);
+      });
+    },
+  };
+}
+
+function createSink(config: GatewayConfig): MetricsSink {
+  const { redisUrl, bufferSize, flushIntervalMs, streamMaxLen } = config.metrics;
+  if (redisUrl) return new RedisSink({ redisUrl, bufferSize, flushIntervalMs, streamMaxLen });
+  logger.warn("metrics: REDIS_URL is not set; request records stay in memory (last %d) and are not persisted", MEMORY_RECORDS);
+  return new MemorySink(MEMORY_RECORDS);
+}

@@ -1,0 +1,103 @@
+import type { WorkerEvent } from "../health/worker-events.ts";
+import type { RequestRecord } from "../proxy/request-record.ts";
+
+/** Redis stream keys (CONTRACT.md "Metrics in Redis"). */
+export const REQUESTS_STREAM = "ringgate:requests";
+export const EVENTS_STREAM = "ringgate:events";
+
+/** Flat `field, value, field, value…` as XADD takes them. */
+export type FlatFields = string[];
+
+/**
+ * A RequestRecord as the stream's flat string fields. Unknown numbers are empty strings, so a reader
+ * can tell "not known" (an aborted stream without usage) from zero.
+ */
+export function encodeRecord(record: RequestRecord): FlatFields {
+  return [
+    "ts", String(record.ts),
+    "request_id", record.requestId,
+    "pool", record.pool,
+    "model", record.model,
+    "worker", record.worker,
+    "attempts", String(record.attempts.length),
+    "status", String(record.status),
+    "outcome", record.outcome,
+    "stream", record.stream ? "1" : "0",
+    "ttft_ms", optional(record.ttftMs),
+    "latency_ms", String(record.latencyMs),
+    "prompt_tokens", optional(record.promptTokens),
+    "completion_tokens", optional(record.completionTokens),
+    "error_code", record.errorCode ?? "",
+    "gateway_overhead_ms", String(record.gatewayOverheadMs),
+    "partial", record.partial ? "1" : "0",
+    "key_name", record.keyName ?? "",
+    "traceparent", record.traceparent ?? "",
+    "fallback_from", record.fallbackFrom ?? "",
+    "attempts_detail", JSON.stringify(record.attempts),
+  ];
+}
+
+export function encodeEvent(event: WorkerEvent): FlatFields {
+  return [
+    "ts", String(event.ts),
+    "pool", event.pool,
+    "worker", event.worker,
+    "state", event.state,
+    "reason", event.reason,
+    "actor", event.actor,
+  ];
+}
+
+/** What the stats tools read back from one stream entry. */
+export interface StoredRecord {
+  ts: number;
+  requestId: string;
+  pool: string;
+  model: string;
+  worker: string;
+  attempts: number;
+  status: number;
+  outcome: string;
+  stream: boolean;
+  ttftMs: number | undefined;
+  latencyMs: number;
+  promptTokens: number | undefined;
+  completionTokens: number | undefined;
+  errorCode: string;
+  gatewayOverheadMs: number;
+  partial: boolean;
+  traceparent: string;
+}
+
+export function decodeRecord(fields: readonly string[]): StoredRecord {
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i] ?? "", fields[i + 1] ?? "");
+  const text = (name: string): string => map.get(name) ?? "";
+  const number = (name: string): number | undefined => {
+    const value = text(name);
+    return value === "" || !Number.isFinite(Number(value)) ? undefined : Number(value);
+  };
+  return {
+    ts: number("ts") ?? 0,
+    requestId: text("request_id"),
+    pool: text("pool"),
+    model: text("model"),
+    worker: text("worker"),
+    attempts: number("attempts") ?? 0,
+    status: number("status") ?? 0,
+    outcome: text("outcome"),
+    stream: text("stream") === "1",
+    ttftMs: number("ttft_ms"),
+    latencyMs: number("latency_ms") ?? 0,
+    promptTokens: number("prompt_tokens"),
+    completionTokens: number("completion_tokens"),
+    errorCode: text("error_code"),
+    gatewayOverheadMs: number("gateway_overhead_ms") ?? 0,
+    partial: text("partial") === "1",
+    traceparent: text("traceparent"),
+  };
+}
+
+function optional(value: number | undefined): string {
+  return value === undefined ? "" : String(value);
+}
