@@ -16,5 +16,6 @@ export interface GatewayRuntime {
 /** Hono's per-request variables and bindings for ringgate. */
 export interface AppEnv {
   Bindings: { server?: Server<unknown> };
-  Variables: { requestId: string; keyName?: string };
+  /** `allowedPools` is set by client auth when the key may use only some pools. */
+  Variables: { requestId: string; keyName?: string; allowedPools?: ReadonlySet<string> };
 }

@@ -29,6 +29,9 @@ export function registerProxyRoutes(app: OpenAPIHono<AppEnv>, runtime: GatewayRu
       const available = runtime.pools.names().join(", ");
       throw new GatewayError("model_not_found", `The model \`${pool}\` does not exist. Available models (pools): ${available}.`, { param: "model" });
     }
+    if (c.get("allowedPools")?.has(pool) === false) {
+      throw new GatewayError("forbidden", `This API key may not use the model \`${pool}\`.`, { param: "model" });
+    }
     const stream = body.stream === true;
     // vLLM may be silent for long while it queues and prefills; the stream has its own idle budget.
     if (stream) c.env?.server?.timeout(c.req.raw, 0);
