@@ -2,6 +2,7 @@ import type { Server } from "bun";
 import type { GatewayError } from "../src/errors/catalog.ts";
 import type { GatewayConfig } from "../src/config/schema.ts";
 import type { Pools } from "../src/pool/pools.ts";
+import type { GatewayServices } from "../src/gateway.ts";
 import type { Dispatcher } from "../src/proxy/dispatcher.ts";
 
 /** What the HTTP layer needs from the running gateway. */
@@ -11,6 +12,7 @@ export interface GatewayRuntime {
   config(): GatewayConfig;
   /** A request the gateway refused before routing it (validation, auth, limits, unknown model). */
   onRejected(request: Request, requestId: string, error: GatewayError, keyName: string | undefined): void;
+  services: GatewayServices;
 }
 
 /** Hono's per-request variables and bindings for ringgate. */

@@ -41,7 +41,9 @@ export function registerInfoRoutes(app: OpenAPIHono<AppEnv>, runtime: GatewayRun
   app.openapi(readyRoute, (c) => {
     const pools = Object.fromEntries(runtime.pools.all().map((pool) => [pool.name, { healthy: servingCount(pool), total: pool.workers().length }]));
     const ready = Object.values(pools).every((pool) => pool.healthy > 0);
-    return c.json({ ready, pools }, ready ? 200 : 503);
+    const workers = runtime.services.health?.snapshot();
+    const perWorker = workers && Object.fromEntries(Object.entries(workers).map(([name, list]) => [name, list.map(({ url, state, reason, since }) => ({ url, state, reason, since }))]));
+    return c.json({ ready, pools, ...(perWorker && { workers: perWorker }) }, ready ? 200 : 503);
   });
 }
 

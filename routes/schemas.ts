@@ -59,6 +59,10 @@ export const readinessSchema = z
   .object({
     ready: z.boolean(),
     pools: z.record(z.string(), z.object({ healthy: z.number(), total: z.number() })),
+    /** Per pool, each worker's state and why (present when health checking runs). */
+    workers: z
+      .record(z.string(), z.array(z.object({ url: z.string(), state: z.string(), reason: z.string(), since: z.string() })))
+      .optional(),
   })
   .openapi("Readiness");
 

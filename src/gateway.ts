@@ -6,6 +6,7 @@ import type { GatewayConfig } from "./config/schema.ts";
 import type { GatewayError } from "./errors/catalog.ts";
 import { WorkerEventBus } from "./health/worker-events.ts";
 import { noFeedback, type WorkerFeedback } from "./health/worker-feedback.ts";
+import type { WorkerHealth } from "./health/worker-health.ts";
 import { logger } from "./log.ts";
 import { Pools } from "./pool/pools.ts";
 import { Dispatcher } from "./proxy/dispatcher.ts";
@@ -27,6 +28,13 @@ export interface GatewayContext {
   /** Passive health: what live traffic says about workers. */
   setFeedback(feedback: WorkerFeedback): void;
   onStop(stop: () => Promise<void> | void): void;
+  /** Objects features offer each other and the routes; filled during setup, read at request time. */
+  readonly services: GatewayServices;
+}
+
+export interface GatewayServices {
+  /** Per-worker state and reason, drain/undrain, scraped load (set by `healthFeature`). */
+  health?: WorkerHealth;
 }
 
 export interface GatewayFeature {
@@ -62,6 +70,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const routeRegistrations: ((app: OpenAPIHono<AppEnv>) => void)[] = [];
   const stops: (() => Promise<void> | void)[] = [];
   let feedback: WorkerFeedback = noFeedback;
+  const services: GatewayServices = {};
   const context: GatewayContext = {
     pools,
     events,
@@ -77,6 +86,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       feedback = next;
     },
     onStop: (stop) => stops.push(stop),
+    services,
   };
   for (const feature of options.features ?? []) await feature.setup(context);
   const dispatcher = new Dispatcher({
@@ -91,7 +101,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   };
   const onRejected = (request: Request, requestId: string, error: GatewayError, keyName: string | undefined): void =>
     finish(rejectedRecord(request, requestId, error, keyName));
-  const app = createApp({ pools, dispatcher, config: () => config, onRejected }, (hono) => {
+  const app = createApp({ pools, dispatcher, config: () => config, onRejected, services }, (hono) => {
     for (const register of routeRegistrations) register(hono);
   });
   const server = listen(app, config, options);

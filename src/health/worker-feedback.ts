@@ -1,7 +1,15 @@
 import type { Worker } from "../pool/pools.ts";
 
 /** Why a live request counted against a worker (passive health). */
-export type FailureKind = "connect" | "status_5xx" | "timeout_connect" | "timeout_first_token" | "empty_stream" | "mid_stream";
+export type FailureKind =
+  | "connect"
+  | "status_5xx"
+  | "timeout_connect"
+  | "timeout_first_token"
+  | "empty_stream"
+  | "mid_stream"
+  /** The stream went silent past the idle budget after it started. */
+  | "idle_timeout";
 
 /**
  * What the request path tells health about workers. A client's own abort is never reported.

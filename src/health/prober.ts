@@ -1,0 +1,131 @@
+import type { GatewayConfig } from "../config/schema.ts";
+import type { Pool, Pools, Worker } from "../pool/pools.ts";
+import type { FetchLike } from "../proxy/forward.ts";
+import { parseVllmMetrics, type WorkerLoad } from "./vllm-metrics.ts";
+import type { ProbeReport, WorkerHealth } from "./worker-health.ts";
+
+export interface ProberDeps {
+  pools: Pools;
+  health: WorkerHealth;
+  config: () => GatewayConfig;
+  fetch: FetchLike;
+  /** Epoch ms. */
+  now?: () => number;
+}
+
+interface ProbeResult {
+  report: ProbeReport;
+  load: WorkerLoad | undefined;
+}
+
+/**
+ * Active health checks off the request path: every `health.intervalMs` each worker's `/health`, then
+ * (when `health.checkModel`) whether `/v1/models` lists the pool's upstream model, and a scrape of
+ * `/metrics` for load and stuck detection. Rounds never overlap; a slow worker only delays its own probe.
+ */
+export class Prober {
+  readonly #deps: Required<ProberDeps>;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+  #round: Promise<void> | undefined;
+
+  constructor(deps: ProberDeps) {
+    this.#deps = { now: Date.now, ...deps };
+  }
+
+  /** Probes at once, then every interval (measured from the start of a round). */
+  start(): void {
+    this.#stopped = false;
+    this.#loop();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#round;
+  }
+
+  /** One round over every worker of every pool; public so tests can drive rounds without waiting. */
+  async probeAll(): Promise<void> {
+    const probes = this.#deps.pools.all().flatMap((pool) => pool.workers().map((worker) => this.#probeOne(pool, worker)));
+    await Promise.all(probes);
+    this.#deps.health.sweep();
+  }
+
+  #loop(): void {
+    const startedMs = this.#deps.now();
+    this.#round = this.probeAll().finally(() => {
+      if (this.#stopped) return;
+      const waitMs = Math.max(0, this.#deps.config().health.intervalMs - (this.#deps.now() - startedMs));
+      this.#timer = setTimeout(() => this.#loop(), waitMs);
+      this.#timer.unref();
+    });
+  }
+
+  async #probeOne(pool: Pool, worker: Worker): Promise<void> {
+    const result = await probeWorker(pool, worker, this.#deps.fetch, this.#deps.config(), this.#deps.now);
+    if (this.#stopped) return;
+    this.#deps.health.probed(worker, result.report);
+    if (result.load) this.#deps.health.loaded(worker, result.load);
+  }
+}
+
+/** Probes one worker within `health.timeoutMs`; never throws. */
+export async function probeWorker(pool: Pool, worker: Worker, fetchImpl: FetchLike, config: GatewayConfig, now: () => number): Promise<ProbeResult> {
+  const startedMs = now();
+  const signal = AbortSignal.timeout(config.health.timeoutMs);
+  const headers: Record<string, string> = pool.config.workerApiKey ? { authorization: `Bearer ${pool.config.workerApiKey}` } : {};
+  const get = (path: string): Promise<Response> => fetchImpl(worker.url + path, { method: "GET", headers, signal });
+  const done = (ok: boolean, detail: string, refused = false, load?: WorkerLoad): ProbeResult => ({
+    report: { ok, refused, detail, latencyMs: now() - startedMs },
+    load,
+  });
+  try {
+    const health = await get("/health");
+    await health.body?.cancel();
+    if (health.status !== 200) return done(false, `/health answered ${health.status}`);
+    const [modelProblem, load] = await Promise.all([
+      config.health.checkModel ? missingModel(get, pool.upstreamModel) : undefined,
+      scrapeLoad(get, now),
+    ]);
+    return modelProblem ? done(false, modelProblem, false, load) : done(true, "/health 200", false, load);
+  } catch (error) {
+    if (signal.aborted) return done(false, `no answer within ${config.health.timeoutMs} ms`);
+    return done(false, errorText(error), isRefused(error));
+  }
+}
+
+/** Why the worker does not serve `model` (undefined when it does). */
+async function missingModel(get: (path: string) => Promise<Response>, model: string): Promise<string | undefined> {
+  const response = await get("/v1/models");
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    return `/v1/models answered ${response.status}`;
+  }
+  const body = (await response.json()) as { data?: { id?: unknown }[] };
+  const ids = (body.data ?? []).map((entry) => String(entry.id));
+  return ids.includes(model) ? undefined : `serves [${ids.join(", ")}], not the pool's model ${model}`;
+}
+
+/** Load numbers are a bonus: a failed scrape does not fail the probe. */
+async function scrapeLoad(get: (path: string) => Promise<Response>, now: () => number): Promise<WorkerLoad | undefined> {
+  try {
+    const response = await get("/metrics");
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    return parseVllmMetrics(await response.text(), now());
+  } catch {
+    return undefined;
+  }
+}
+
+function isRefused(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === "ECONNREFUSED" || code === "ConnectionRefused";
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

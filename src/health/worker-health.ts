@@ -1,0 +1,275 @@
+import type { GatewayConfig } from "../config/schema.ts";
+import { GatewayError } from "../errors/catalog.ts";
+import { SlotState } from "../pool/pool-state.ts";
+import type { Pool, Pools, Worker } from "../pool/pools.ts";
+import type { WorkerEventBus } from "./worker-events.ts";
+import type { FailureKind, WorkerFeedback } from "./worker-feedback.ts";
+import { deriveState, type LastProbe, slotStateFor, type WorkerStateName, WorkerStatus } from "./worker-status.ts";
+import type { WorkerLoad } from "./vllm-metrics.ts";
+
+/** Runs `callback` once after `delayMs`; returns a cancel function. Swapped for a manual clock in tests. */
+export type Schedule = (callback: () => void, delayMs: number) => () => void;
+
+export const timerSchedule: Schedule = (callback, delayMs) => {
+  const timer = setTimeout(callback, delayMs);
+  // A pending cooldown must not keep a process (or a test runner) alive.
+  timer.unref();
+  return () => clearTimeout(timer);
+};
+
+/** One probe's result as the prober hands it over. */
+export interface ProbeReport {
+  ok: boolean;
+  /** The worker refused the connection (uvicorn not listening yet while vLLM loads). */
+  refused: boolean;
+  detail: string;
+  latencyMs: number;
+}
+
+export interface WorkerSnapshot {
+  pool: string;
+  url: string;
+  state: WorkerStateName | "trial";
+  reason: string;
+  /** ISO time of the last state change. */
+  since: string;
+  inFlight: number;
+  ejections: number;
+  ejectedUntil: string | undefined;
+  drainedBy: string | undefined;
+  lastProbe: (Omit<LastProbe, "atMs"> & { at: string }) | undefined;
+  load: WorkerLoad | undefined;
+}
+
+export interface WorkerHealthDeps {
+  pools: Pools;
+  events: WorkerEventBus;
+  config: () => GatewayConfig;
+  /** Epoch ms. */
+  now?: () => number;
+  schedule?: Schedule;
+}
+
+const PASSIVE_REASONS: Readonly<Record<FailureKind, string>> = {
+  connect: "connection failed",
+  status_5xx: "answered 5xx",
+  timeout_connect: "no response headers within the connect budget",
+  timeout_first_token: "no first token within the first-token budget",
+  empty_stream: "closed a stream before its first event",
+  mid_stream: "broke a stream mid-answer",
+  idle_timeout: "stalled a stream past the idle budget",
+};
+
+/**
+ * The live status of every worker and the only writer of routing slot states. It combines the active
+ * probe, passive ejection from live traffic (cooldown doubling per repeated ejection, then one half-open
+ * trial), an operator's drain and stuck detection into one state per worker, and emits a `WorkerEvent`
+ * on every change.
+ */
+export class WorkerHealth implements WorkerFeedback {
+  readonly #deps: Required<WorkerHealthDeps>;
+  readonly #statuses = new Map<Worker, WorkerStatus>();
+
+  constructor(deps: WorkerHealthDeps) {
+    this.#deps = { now: Date.now, schedule: timerSchedule, ...deps };
+  }
+
+  /** Hot path: a no-op unless the worker is on trial. */
+  success(worker: Worker): void {
+    const status = this.#statuses.get(worker);
+    if (!status?.halfOpen || !this.#isMember(worker)) return;
+    status.halfOpen = false;
+    status.ejectedUntilMs = undefined;
+    status.ejectionStreak = 0;
+    this.#apply(worker, status, "traffic", "recovered");
+  }
+
+  failure(worker: Worker, kind: FailureKind): void {
+    if (!this.#isMember(worker)) return;
+    const status = this.#status(worker);
+    // Reports from requests that started before the ejection say nothing new.
+    if (status.ejectedUntilMs !== undefined && !status.halfOpen) return;
+    const reason = status.halfOpen ? `trial failed: ${PASSIVE_REASONS[kind]}` : PASSIVE_REASONS[kind];
+    if (!status.halfOpen && !this.#othersServe(worker)) return;
+    this.#eject(worker, status, reason);
+  }
+
+  probed(worker: Worker, report: ProbeReport): void {
+    if (!this.#isMember(worker)) return;
+    const status = this.#status(worker);
+    const health = this.#deps.config().health;
+    status.lastProbe = { atMs: this.#deps.now(), ok: report.ok, latencyMs: report.latencyMs, detail: report.detail };
+    if (report.ok) {
+      status.probePasses++;
+      status.probeFails = 0;
+      if (status.probe === "unknown" || status.probePasses >= health.healthyThreshold) {
+        status.probe = "healthy";
+        status.probeReason = "probe passed";
+        status.everHealthy = true;
+      }
+    } else {
+      status.probeFails++;
+      status.probePasses = 0;
+      if (report.refused && !status.everHealthy) {
+        status.probe = "starting";
+        status.probeReason = `refuses connections (still loading?): ${report.detail}`;
+      } else if (status.probeFails >= health.unhealthyThreshold) {
+        status.probe = "unhealthy";
+        status.probeReason = `${status.probeFails} failed probes: ${report.detail}`;
+      }
+    }
+    this.#apply(worker, status, "probe");
+  }
+
+  /** The prober's scrape of the worker's /metrics; drives stuck detection. */
+  loaded(worker: Worker, load: WorkerLoad): void {
+    if (!this.#isMember(worker)) return;
+    const status = this.#status(worker);
+    status.load = load;
+    const mark = status.tokenMark;
+    // An idle worker's counter rightly stands still: the quiet period starts at the first busy scrape.
+    if (load.running === 0 || !mark || mark.total !== load.generationTokensTotal) {
+      status.tokenMark = load.running === 0 ? undefined : { total: load.generationTokensTotal, sinceMs: load.scrapedAtMs };
+      status.stuckReason = undefined;
+    } else if (load.scrapedAtMs - mark.sinceMs >= this.#deps.config().health.stuckAfterMs) {
+      const stillMs = load.scrapedAtMs - mark.sinceMs;
+      status.stuckReason = `${load.running} running request(s) but no token generated for ${Math.round(stillMs)} ms`;
+    }
+    this.#apply(worker, status, "probe");
+  }
+
+  /** Operator: no new requests go to the worker; streams in flight finish. */
+  drain(poolName: string, url: string, actor: string): WorkerSnapshot {
+    const worker = this.#find(poolName, url);
+    const status = this.#status(worker);
+    status.drainedBy = actor;
+    this.#apply(worker, status, actor, "drained");
+    return this.#snapshotOf(worker);
+  }
+
+  undrain(poolName: string, url: string, actor: string): WorkerSnapshot {
+    const worker = this.#find(poolName, url);
+    const status = this.#status(worker);
+    status.drainedBy = undefined;
+    this.#apply(worker, status, actor, "undrained");
+    return this.#snapshotOf(worker);
+  }
+
+  workerLoad(url: string, poolName?: string): WorkerLoad | undefined {
+    for (const [worker, status] of this.#statuses) if (worker.url === url && (poolName === undefined || worker.pool === poolName)) return status.load;
+    return undefined;
+  }
+
+  /** Per pool, every member worker with its state, reason and load. */
+  snapshot(): Record<string, WorkerSnapshot[]> {
+    return Object.fromEntries(this.#deps.pools.all().map((pool) => [pool.name, pool.workers().map((worker) => this.#snapshotOf(worker))]));
+  }
+
+  /**
+   * Housekeeping after each probe round: forgets removed workers and reopens a trial whose request
+   * ended without a verdict (a client abort reports nothing), so a half-open worker is never stuck in Trial.
+   */
+  sweep(): void {
+    for (const [worker, status] of this.#statuses) {
+      if (!this.#isMember(worker)) {
+        status.cancelCooldown?.();
+        this.#statuses.delete(worker);
+        continue;
+      }
+      const pool = this.#deps.pools.get(worker.pool);
+      if (status.halfOpen && pool?.state.state(worker.slot) === SlotState.Trial && pool.state.inFlight(worker.slot) === 0) {
+        pool.state.setState(worker.slot, SlotState.Probation);
+      }
+    }
+  }
+
+  stop(): void {
+    for (const status of this.#statuses.values()) status.cancelCooldown?.();
+  }
+
+  #eject(worker: Worker, status: WorkerStatus, reason: string): void {
+    const health = this.#deps.config().health;
+    status.ejectionStreak++;
+    status.ejectionsTotal++;
+    const cooldownMs = Math.min(health.ejectBaseMs * 2 ** (status.ejectionStreak - 1), health.ejectMaxMs);
+    status.halfOpen = false;
+    status.ejectReason = reason;
+    status.ejectedUntilMs = this.#deps.now() + cooldownMs;
+    status.cancelCooldown?.();
+    status.cancelCooldown = this.#deps.schedule(() => this.#endCooldown(worker, status), cooldownMs);
+    this.#apply(worker, status, "traffic");
+  }
+
+  #endCooldown(worker: Worker, status: WorkerStatus): void {
+    status.cancelCooldown = undefined;
+    if (!this.#isMember(worker) || status.ejectedUntilMs === undefined) return;
+    status.halfOpen = true;
+    this.#apply(worker, status, "cooldown");
+  }
+
+  /** Writes the slot state and emits an event when the derived state changed. */
+  #apply(worker: Worker, status: WorkerStatus, actor: string, label?: string): void {
+    const pool = this.#deps.pools.get(worker.pool);
+    if (!pool || pool.worker(worker.url) !== worker) return;
+    const { state, reason } = deriveState(status);
+    writeSlot(pool, worker.slot, slotStateFor(state));
+    const changed = state !== status.state;
+    status.reason = reason;
+    if (!changed && label === undefined) return;
+    if (changed) {
+      status.state = state;
+      status.sinceMs = this.#deps.now();
+    }
+    this.#deps.events.emit({ ts: this.#deps.now(), pool: worker.pool, worker: worker.url, state: label ?? state, reason, actor });
+  }
+
+  /** Passive ejection never empties a pool: with no other worker left, failing fast beats refusing all. */
+  #othersServe(worker: Worker): boolean {
+    const pool = this.#deps.pools.get(worker.pool);
+    if (!pool) return false;
+    return pool.workers().some((other) => other !== worker && pool.state.state(other.slot) !== SlotState.Down && pool.state.state(other.slot) !== SlotState.Empty);
+  }
+
+  #status(worker: Worker): WorkerStatus {
+    let status = this.#statuses.get(worker);
+    if (!status) this.#statuses.set(worker, (status = new WorkerStatus(this.#deps.now())));
+    return status;
+  }
+
+  #isMember(worker: Worker): boolean {
+    return this.#deps.pools.get(worker.pool)?.worker(worker.url) === worker;
+  }
+
+  #find(poolName: string, url: string): Worker {
+    const worker = this.#deps.pools.get(poolName)?.worker(url.replace(/\/+$/, ""));
+    if (!worker) throw new GatewayError("not_found", `Pool \`${poolName}\` has no worker ${url}.`);
+    return worker;
+  }
+
+  #snapshotOf(worker: Worker): WorkerSnapshot {
+    const status = this.#statuses.get(worker) ?? new WorkerStatus(this.#deps.now());
+    const pool = this.#deps.pools.get(worker.pool);
+    const trial = status.state === "probation" && pool?.state.state(worker.slot) === SlotState.Trial;
+    const probe = status.lastProbe;
+    return {
+      pool: worker.pool,
+      url: worker.url,
+      state: trial ? "trial" : status.state,
+      reason: status.reason,
+      since: new Date(status.sinceMs).toISOString(),
+      inFlight: pool?.state.inFlight(worker.slot) ?? 0,
+      ejections: status.ejectionsTotal,
+      ejectedUntil: status.ejectedUntilMs === undefined ? undefined : new Date(status.ejectedUntilMs).toISOString(),
+      drainedBy: status.drainedBy,
+      lastProbe: probe && { at: new Date(probe.atMs).toISOString(), ok: probe.ok, latencyMs: probe.latencyMs, detail: probe.detail },
+      load: status.load,
+    };
+  }
+}
+
+/** A claimed trial (Trial) stays claimed while the registry still wants the worker half-open. */
+function writeSlot(pool: Pool, slot: number, desired: SlotState): void {
+  const current = pool.state.state(slot);
+  if (current === desired || (desired === SlotState.Probation && current === SlotState.Trial)) return;
+  pool.state.setState(slot, desired);
+}
