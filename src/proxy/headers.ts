@@ -21,21 +21,19 @@ const NOT_UPSTREAM = new Set(["authorization", "host", "content-length", "accept
 const NOT_DOWNSTREAM = new Set(["content-encoding", "content-length"]);
 
 export function upstreamHeaders(client: Headers, extra: Record<string, string>): Headers {
-  const out = new Headers();
-  const connectionListed = listedInConnection(client);
-  client.forEach((value, name) => {
-    if (HOP_BY_HOP.has(name) || NOT_UPSTREAM.has(name) || connectionListed.has(name)) return;
-    out.set(name, value);
-  });
-  for (const [name, value] of Object.entries(extra)) out.set(name, value);
-  return out;
+  return copyHeaders(client, NOT_UPSTREAM, extra);
 }
 
 export function downstreamHeaders(upstream: Headers, extra: Record<string, string>): Headers {
+  return copyHeaders(upstream, NOT_DOWNSTREAM, extra);
+}
+
+/** Copies end-to-end headers: never hop-by-hop ones, nor those the `Connection` header lists. */
+function copyHeaders(source: Headers, drop: ReadonlySet<string>, extra: Record<string, string>): Headers {
   const out = new Headers();
-  const connectionListed = listedInConnection(upstream);
-  upstream.forEach((value, name) => {
-    if (HOP_BY_HOP.has(name) || NOT_DOWNSTREAM.has(name) || connectionListed.has(name)) return;
+  const connectionListed = listedInConnection(source);
+  source.forEach((value, name) => {
+    if (HOP_BY_HOP.has(name) || drop.has(name) || connectionListed.has(name)) return;
     out.set(name, value);
   });
   for (const [name, value] of Object.entries(extra)) out.set(name, value);

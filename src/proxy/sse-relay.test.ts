@@ -1,0 +1,114 @@
+import { describe, expect, test } from "bun:test";
+import { DeadlineSweeper } from "./deadline-sweeper.ts";
+import { type ChunkReader, SseRelay, type StreamEnd } from "./sse-relay.ts";
+
+/**
+ * The relay is fed bytes exactly as a socket may deliver them; the real-worker fault cases live in
+ * the fault suite. These rows pin the framing rules across chunk boundaries.
+ */
+const role = 'data: {"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n';
+const token = (text: string) => `data: {"id":"c","choices":[{"index":0,"delta":{"content":"${text}"},"finish_reason":null}]}\n\n`;
+const finish = 'data: {"id":"c","choices":[{"index":0,"delta":{"content":""},"finish_reason":"stop","stop_reason":null}]}\n\n';
+const usage = 'data: {"id":"c","choices":[],"usage":{"prompt_tokens":7,"total_tokens":10,"completion_tokens":3}}\n\n';
+const done = "data: [DONE]\n\n";
+const whole = role + token("A") + token("B") + finish + usage + done;
+
+function readerOf(parts: string[], end: "close" | "error" = "close"): ChunkReader & { cancelled: boolean } {
+  const encoder = new TextEncoder();
+  let index = 0;
+  return {
+    cancelled: false,
+    async read() {
+      if (index < parts.length) return { done: false, value: encoder.encode(parts[index++]) };
+      if (end === "error") throw new Error("ECONNRESET");
+      return { done: true };
+    },
+    async cancel() {
+      this.cancelled = true;
+    },
+  };
+}
+
+async function relay(parts: string[], options: { stripUsage?: boolean; end?: "close" | "error" } = {}) {
+  let ended: StreamEnd | undefined;
+  const reader = readerOf(parts, options.end);
+  const sse = new SseRelay(reader, {
+    idleMs: 1_000,
+    doneGraceMs: 100,
+    stripUsage: options.stripUsage ?? false,
+    sweeper: new DeadlineSweeper(10),
+    abortUpstream: () => undefined,
+    onEnd: (end) => {
+      ended = end;
+    },
+  });
+  const first = await sse.readFirstEvent();
+  const text = first === "eof" ? "" : await new Response(sse.stream()).text();
+  return { first, text, end: ended };
+}
+
+function splitEvery(text: string, size: number): string[] {
+  const parts: string[] = [];
+  for (let i = 0; i < text.length; i += size) parts.push(text.slice(i, i + size));
+  return parts;
+}
+
+describe("SseRelay framing", () => {
+  test.each([
+    { name: "one event per read", parts: [role, token("A"), token("B"), finish, usage, done] },
+    { name: "everything in one read", parts: [whole] },
+    { name: "7-byte reads that split every event", parts: splitEvery(whole, 7) },
+    { name: "reads split right after the blank-line boundary", parts: splitEvery(whole, role.length) },
+  ])("$name: relays every byte and learns the usage", async ({ parts }) => {
+    const { first, text, end } = await relay(parts);
+    expect(first).toBe("chunk");
+    expect(text).toBe(whole);
+    expect(end).toEqual({ outcome: "ok", completedDone: false, usage: { promptTokens: 7, completionTokens: 3 } });
+  });
+
+  test.each([
+    { name: "separate reads", parts: [role, token("A"), finish, usage, done] },
+    { name: "one read", parts: [role + token("A") + finish + usage + done] },
+    { name: "tiny reads", parts: splitEvery(role + token("A") + finish + usage + done, 5) },
+  ])("strips the usage chunk the client did not ask for ($name)", async ({ parts }) => {
+    const { text, end } = await relay(parts, { stripUsage: true });
+    expect(text).toBe(role + token("A") + finish + done);
+    expect(end?.usage).toEqual({ promptTokens: 7, completionTokens: 3 });
+  });
+
+  test.each([
+    {
+      name: "cut before the finish",
+      parts: [role, token("A")],
+      end: "close" as const,
+      tail: '"code":"upstream_error"',
+      outcome: "mid_stream_error",
+    },
+    { name: "reset mid-stream", parts: [role, token("A")], end: "error" as const, tail: '"code":"upstream_error"', outcome: "mid_stream_error" },
+    { name: "malformed event", parts: [role, "data: not json\n\n", token("A")], end: "close" as const, tail: '"code":"upstream_error"', outcome: "mid_stream_error" },
+  ])("$name ends with one in-band error and no [DONE]", async ({ parts, end, tail, outcome }) => {
+    const result = await relay(parts, { end });
+    expect(result.text.startsWith(role)).toBe(true);
+    expect(result.text).not.toContain("[DONE]");
+    expect(result.text).not.toContain("not json");
+    expect(result.text.trimEnd().split("\n\n").at(-1)).toContain(tail);
+    expect(result.end?.outcome).toBe(outcome);
+  });
+
+  test("a worker that finished but sent no [DONE] is completed", async () => {
+    const { text, end } = await relay([role, token("A"), finish, usage]);
+    expect(text).toBe(role + token("A") + finish + usage + done);
+    expect(end?.completedDone).toBe(true);
+  });
+
+  test("a worker's own error event passes, but the [DONE] after it does not", async () => {
+    const error = 'data: {"error": {"message": "EngineCore died", "type": "BadRequestError", "param": null, "code": 400}}\n\n';
+    const { text, end } = await relay([role, token("A"), error, done]);
+    expect(text).toBe(role + token("A") + error);
+    expect(end?.outcome).toBe("mid_stream_error");
+  });
+
+  test("an empty stream is reported as such before anything reaches the client", async () => {
+    expect((await relay([])).first).toBe("eof");
+  });
+});
