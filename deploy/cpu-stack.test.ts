@@ -86,6 +86,12 @@ describe("compose.cpu.yaml topology, run without Docker", () => {
     expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
   });
 
+  test("finished requests reach the Redis the compose file names", async () => {
+    const port = new URL(stack.local("redis://redis:6379")).port;
+    const entries = async () => Number((await Bun.$`redis-cli -p ${port} XLEN ringgate:requests`.quiet()).stdout.toString().trim());
+    await pollUntil("records in ringgate:requests", async () => (await entries()) >= 5);
+  });
+
   test("every series the Grafana dashboard queries is exposed by the process its scrape job targets", async () => {
     // Scrape jobs of deploy/observability/prometheus.yml that this topology runs (dcgm needs a GPU).
     const jobUrls: Record<string, string> = { "ringgate-gateway": stack.gatewayUrl, vllm: stack.local("http://light-0:8000") };

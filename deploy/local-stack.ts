@@ -13,7 +13,15 @@ import { imageCmd, imageEnv } from "./dockerfile-model.ts";
 
 const STARTUP_DEADLINE_MS = 15_000;
 
+interface Launch {
+  cmd: string[];
+  env: Env;
+  /** True once the service answers (its compose health check's meaning). */
+  ready: () => Promise<boolean>;
+}
+
 interface Service {
+  launch: Launch;
   process: Bun.Subprocess<"ignore", "ignore", "pipe">;
   stderr: string;
 }
@@ -83,6 +91,13 @@ export class LocalStack {
     return child.exited;
   }
 
+  /** Like `docker-compose start` after a stop or kill: same command, port and data directory. */
+  async restart(service: string): Promise<void> {
+    const launch = this.#services.get(service)?.launch;
+    if (!launch) throw new Error(`no service ${service}`);
+    await this.#run(service, launch);
+  }
+
   /** SIGTERM everything, SIGKILL what is still alive after 5 s. */
   async stop(): Promise<void> {
     await Promise.all(
@@ -94,13 +109,14 @@ export class LocalStack {
     );
   }
 
-  #spawn(name: string, cmd: string[], env: Env): void {
-    const child = Bun.spawn(cmd, { cwd: REPO_ROOT, env: { PATH: process.env.PATH, ...env }, stdout: "ignore", stderr: "pipe" });
-    const service: Service = { process: child, stderr: "" };
+  async #run(name: string, launch: Launch): Promise<void> {
+    const child = Bun.spawn(launch.cmd, { cwd: REPO_ROOT, env: { PATH: process.env.PATH, ...launch.env }, stdout: "ignore", stderr: "pipe" });
+    const service: Service = { launch, process: child, stderr: this.#services.get(name)?.stderr ?? "" };
     this.#services.set(name, service);
     void (async () => {
       for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) service.stderr += chunk;
     })();
+    await pollUntil(name, launch.ready);
   }
 
   /** A worker service's command verbatim except --host/--port. */
@@ -113,9 +129,8 @@ export class LocalStack {
       return arg;
     });
     const url = `http://127.0.0.1:${port}`;
-    this.#spawn(name, [process.execPath, ...args.slice(1)], {});
     this.#addresses.set(`http://${name}:${flagValue(command, "--port")}`, url);
-    await pollUntil(name, async () => (await fetch(`${url}/health`)).ok);
+    await this.#run(name, { cmd: [process.execPath, ...args.slice(1)], env: {}, ready: async () => (await fetch(`${url}/health`)).ok });
   }
 
   /** Redis with the compose service's own arguments, in a scratch directory. */
@@ -123,9 +138,9 @@ export class LocalStack {
     const command = this.#compose.services.redis?.command ?? [];
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), "ringgate-redis-"));
-    this.#spawn("redis", [...command, "--port", String(port), "--dir", dir, "--save", ""], {});
     this.#addresses.set("redis://redis:6379", `redis://127.0.0.1:${port}`);
-    await pollUntil("redis", async () => (await Bun.$`redis-cli -p ${port} ping`.quiet().nothrow()).stdout.toString().trim() === "PONG");
+    const ready = async () => (await Bun.$`redis-cli -p ${port} ping`.quiet().nothrow()).stdout.toString().trim() === "PONG";
+    await this.#run("redis", { cmd: [...command, "--port", String(port), "--dir", dir, "--save", ""], env: {}, ready });
   }
 
   /** The image's CMD with the service environment layered over the image's ENV, as compose does. */
@@ -135,8 +150,8 @@ export class LocalStack {
     const port = await freePort();
     this.#gatewayUrl = `http://127.0.0.1:${port}`;
     const env = { ...imageEnv(), ...this.#gatewayEnv(), HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "warn" };
-    this.#spawn("gateway", [process.execPath, ...command.slice(1)], env);
-    await pollUntil("gateway", async () => (await fetch(`${this.#gatewayUrl}/health`)).ok);
+    const ready = async () => (await fetch(`${this.#gatewayUrl}/health`)).ok;
+    await this.#run("gateway", { cmd: [process.execPath, ...command.slice(1)], env, ready });
   }
 
   /** The gateway service's environment with addresses and the mounted config made local. */
