@@ -38,7 +38,7 @@ async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp, si
 }
 
 describe("bun run start", () => {
-  test.each([
+  test.each<{ name: string; env: Record<string, string>; message: string }>([
     { name: "no pool", env: {}, message: "ringgate: pools: no pool configured" },
     { name: "a bad worker URL", env: { POOL_HEAVY: "heavy-0" }, message: 'pools.heavy.workers.0: got "heavy-0"' },
   ])("invalid config ($name) exits 1 with one message naming the field", async ({ env, message }) => {
