@@ -32,11 +32,9 @@ export async function spawnEmulator(args: readonly string[] = []): Promise<Emula
   const stop = async (): Promise<void> => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     proc.kill("SIGTERM");
-    const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(STOP_GRACE_MS).then(() => false)]);
-    if (!exited) {
-      proc.kill("SIGKILL");
-      await proc.exited;
-    }
+    const forceKill = setTimeout(() => proc.kill("SIGKILL"), STOP_GRACE_MS);
+    await proc.exited;
+    clearTimeout(forceKill);
   };
   try {
     await waitForStartLine(proc);
@@ -51,19 +49,28 @@ export async function spawnEmulator(args: readonly string[] = []): Promise<Emula
 async function waitForStartLine(proc: Subprocess<"ignore", "pipe", "pipe">): Promise<void> {
   const reader = proc.stdout.getReader();
   const decoder = new TextDecoder();
-  const deadline = Bun.sleep(START_DEADLINE_MS).then(() => "timeout" as const);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), START_DEADLINE_MS)));
   let buffered = "";
-  for (;;) {
-    const next = await Promise.race([reader.read(), deadline]);
-    if (next === "timeout") throw new Error(`emulator did not start within ${START_DEADLINE_MS} ms`);
-    if (next.done) {
-      const stderr = await new Response(proc.stderr).text();
-      throw new Error(`emulator exited before listening (code ${await proc.exited}): ${stderr.trim()}`);
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), deadline]);
+      if (next === "timeout") throw new Error(`emulator did not start within ${START_DEADLINE_MS} ms`);
+      if (next.done) {
+        const stderr = await new Response(proc.stderr).text();
+        throw new Error(`emulator exited before listening (code ${await proc.exited}): ${stderr.trim()}`);
+      }
+      buffered += decoder.decode(next.value, { stream: true });
+      if (/"event":"(listening|refusing)"/.test(buffered)) break;
     }
-    buffered += decoder.decode(next.value, { stream: true });
-    if (/"event":"(listening|refusing)"/.test(buffered)) break;
+  } finally {
+    // A pending deadline timer would keep the test process alive for its full length.
+    clearTimeout(timer);
   }
-  void (async () => {
-    while (!(await reader.read()).done);
-  })();
+  void drain(reader);
+  void drain(proc.stderr.getReader());
+}
+
+async function drain(reader: { read(): Promise<{ done: boolean }> }): Promise<void> {
+  while (!(await reader.read()).done);
 }

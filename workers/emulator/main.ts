@@ -117,10 +117,10 @@ async function main(): Promise<void> {
       setInterval(() => {}, 1 << 30);
       return;
     }
-    console.log(JSON.stringify({ event: "listening", url: handle.url, port: handle.port, model: handle.options.servedModelName }));
     const shutdown = (): void => void handle.stop().then(() => process.exit(0));
     process.on("SIGTERM", shutdown);
     process.on("SIGINT", shutdown);
+    console.log(JSON.stringify({ event: "listening", url: handle.url, port: handle.port, model: handle.options.servedModelName }));
   } catch (error) {
     console.error(`emulator: ${describeError(error)}\n${USAGE}`);
     process.exit(2);
