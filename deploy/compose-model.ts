@@ -74,6 +74,14 @@ export function flagValue(args: readonly string[], flag: string): string | undef
   return index >= 0 ? args[index + 1] : undefined;
 }
 
+/** vLLM flags that newer images reject (unknown argument → exit) or that break this stack (FACTS §7). */
+export const REMOVED_VLLM_FLAGS = ["--disable-log-requests", "--disable-log-stats", "--enable-reasoning", "--swap-space", "--guided-decoding-backend"];
+
+/** Whether `flag` is passed, as `--flag`, `--flag value` or `--flag=value`. */
+export function usesFlag(args: readonly string[], flag: string): boolean {
+  return args.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
+}
+
 /** Services that are model workers: their command names a served model. */
 export function workerServices(compose: ComposeFile): [string, ComposeService & { command: string[] }][] {
   return Object.entries(compose.services).flatMap(([name, service]) =>
