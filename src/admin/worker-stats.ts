@@ -1,0 +1,60 @@
+import type { RequestRecord } from "../proxy/request-record.ts";
+
+const WINDOW_SAMPLES = 100;
+
+interface Sample {
+  /** Whole-request latency when this worker answered; undefined for a failed attempt. */
+  latencyMs: number | undefined;
+  failed: boolean;
+}
+
+export interface RecentStats {
+  /** Samples in the window (attempts on this worker, at most 100). */
+  samples: number;
+  /** Median whole-request latency of the answers this worker gave; null without any. */
+  p50LatencyMs: number | null;
+  /** Share of attempts on this worker that failed (0..1); null without samples. */
+  errorRate: number | null;
+}
+
+/** The last 100 attempts per worker, from finished requests; what the admin view calls "recent". */
+export class WorkerStats {
+  readonly #byWorker = new Map<string, Sample[]>();
+
+  record(record: RequestRecord): void {
+    for (const attempt of record.attempts) {
+      if (attempt.result === "client_abort") continue;
+      const isAnswer = attempt.worker === record.worker && attempt.result === "ok";
+      // A worker's 4xx is the client's fault, not the worker's.
+      const failedAttempt = attempt.result !== "ok" && !/^status_4\d\d$/.test(attempt.result);
+      const failedStream = isAnswer && (record.outcome === "mid_stream_error" || record.outcome === "timeout");
+      this.#push(attempt.worker, { latencyMs: isAnswer ? record.latencyMs : undefined, failed: failedAttempt || failedStream });
+    }
+  }
+
+  recent(workerUrl: string): RecentStats {
+    const samples = this.#byWorker.get(workerUrl) ?? [];
+    const latencies = samples.flatMap((sample) => (sample.latencyMs === undefined ? [] : [sample.latencyMs])).sort((a, b) => a - b);
+    const failed = samples.filter((sample) => sample.failed).length;
+    return {
+      samples: samples.length,
+      p50LatencyMs: latencies.length === 0 ? null : (latencies[Math.floor((latencies.length - 1) / 2)] ?? null),
+      errorRate: samples.length === 0 ? null : failed / samples.length,
+    };
+  }
+
+  /** Forgets a removed worker so the map does not grow with churn. */
+  forget(workerUrl: string): void {
+    this.#byWorker.delete(workerUrl);
+  }
+
+  #push(workerUrl: string, sample: Sample): void {
+    let samples = this.#byWorker.get(workerUrl);
+    if (!samples) {
+      samples = [];
+      this.#byWorker.set(workerUrl, samples);
+    }
+    samples.push(sample);
+    if (samples.length > WINDOW_SAMPLES) samples.shift();
+  }
+}
