@@ -23,6 +23,8 @@ export interface Measurement {
   firstChunkP50Ms?: number;
   firstChunkP99Ms?: number;
   cpuMsPerRequest?: number;
+  /** Slow-stream scenarios: streams that had their first chunk when the probes ran. */
+  streamsOpen?: number;
   peakRssMb?: number;
   errors: number;
 }
@@ -84,7 +86,12 @@ export async function measure(scenario: BenchScenario, target: Target, context: 
   } else {
     const streams = scenario.id === "slow-256" ? 256 : 2000;
     const slow = await runSlowStreamsClient(target.url, streams, context.probes);
-    Object.assign(result, { firstChunkP50Ms: slow.firstChunkP50Ms, firstChunkP99Ms: slow.firstChunkP99Ms, errors: slow.openFailures + slow.probeFailures });
+    Object.assign(result, {
+      firstChunkP50Ms: slow.firstChunkP50Ms,
+      firstChunkP99Ms: slow.firstChunkP99Ms,
+      streamsOpen: slow.opened,
+      errors: slow.openFailures + slow.probeFailures,
+    });
     requests = streams + context.probes;
   }
   result.peakRssMb = sampler?.stop();

@@ -34,6 +34,7 @@ export function summarize(samples: Samples): Summary {
         firstChunkP50Ms: medianOf(values, (m) => m.firstChunkP50Ms),
         firstChunkP99Ms: medianOf(values, (m) => m.firstChunkP99Ms),
         cpuMsPerRequest: medianOf(values, (m) => m.cpuMsPerRequest),
+        streamsOpen: medianOf(values, (m) => m.streamsOpen),
         peakRssMb: medianOf(values, (m) => m.peakRssMb),
         errors: values.reduce((sum, m) => sum + m.errors, 0),
       });
@@ -59,8 +60,8 @@ function diff(a: number | undefined, b: number | undefined): number | undefined 
   return a === undefined || b === undefined ? undefined : a - b;
 }
 
-const HEADERS = ["target", "req/s", "×direct", "p50 ms", "+p50", "p99 ms", "+p99", "1st chunk p50", "+vs direct", "CPU ms/req", "×nginx", "peak RSS MB", "errors"];
-const WIDTHS = [18, 9, 8, 8, 7, 8, 7, 14, 11, 11, 7, 12, 7];
+const HEADERS = ["target", "req/s", "×direct", "p50 ms", "+p50", "p99 ms", "+p99", "open", "1st chunk p50", "+vs direct", "CPU ms/req", "×nginx", "peak RSS MB", "errors"];
+const WIDTHS = [18, 7, 8, 7, 7, 8, 7, 5, 14, 11, 11, 7, 12, 7];
 
 function line(cells: readonly string[]): string {
   return cells.map((cell, i) => (i === 0 ? cell.padEnd(WIDTHS[i] ?? 8) : cell.padStart(WIDTHS[i] ?? 8))).join(" ");
@@ -84,6 +85,7 @@ export function formatTables(scenarios: readonly BenchScenario[], summary: Summa
           signed(diff(m.p50Ms, direct?.p50Ms), 2),
           num(m.p99Ms, 2),
           signed(diff(m.p99Ms, direct?.p99Ms), 2),
+          num(m.streamsOpen, 0),
           num(m.firstChunkP50Ms, 2),
           signed(diff(m.firstChunkP50Ms, direct?.firstChunkP50Ms), 2),
           num(m.cpuMsPerRequest, 3),

@@ -33,7 +33,7 @@ function parseOptions(): BenchOptions {
   const only = values.only?.split(",");
   return {
     rounds: Number(values.rounds ?? (quick ? 1 : 3)),
-    context: { durationS: Number(values["duration-s"] ?? (quick ? 2 : 4)), probes: quick ? 15 : 30, workDir: "" },
+    context: { durationS: Number(values["duration-s"] ?? (quick ? 2 : 3)), probes: quick ? 15 : 30, workDir: "" },
     scenarios: BENCH_SCENARIOS.filter((s) => only === undefined || only.includes(s.id)),
     jsonPath: values.json,
   };
