@@ -143,6 +143,7 @@ export class Dispatcher {
         this.#admission.leave(pool);
         const worker = trace.answeredBy;
         if (worker && end.outcome === "mid_stream_error") this.#feedback.failure(worker, "mid_stream");
+        if (worker && end.outcome === "timeout") this.#feedback.failure(worker, "idle_timeout");
         trace.streamEnded(end);
       },
     };
@@ -163,7 +164,8 @@ export class Dispatcher {
   #report(worker: Parameters<WorkerFeedback["success"]>[0], result: AttemptResult): void {
     const kind = failureKind(result);
     if (kind) this.#feedback.failure(worker, kind);
-    else if (result.kind !== "client_abort") this.#feedback.success(worker);
+    // Only an answer proves the worker alive; a client abort or the request's own total budget says nothing.
+    else if (result.kind === "ok" || result.kind === "status") this.#feedback.success(worker);
   }
 }
 

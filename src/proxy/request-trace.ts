@@ -6,6 +6,9 @@ import type { AttemptRecord, RequestOutcome, RequestRecord } from "./request-rec
 import type { AttemptResult } from "./retry-policy.ts";
 import type { StreamEnd } from "./sse-relay.ts";
 
+/** What a client is told to wait when every attempt failed: short, since ejections and restarts are short. */
+const EXHAUSTED_RETRY_AFTER_S = 1;
+
 /**
  * What happened to one request across its attempts; turns into the response's `x-ringgate-*` headers,
  * the error after exhaustion, and exactly one `RequestRecord` when the request is over.
@@ -86,6 +89,8 @@ export class RequestTrace {
       passed.delete("content-length");
       passed.delete("content-encoding");
       for (const [name, value] of Object.entries({ ...headers, "x-ringgate-worker": this.answeredBy?.url ?? "" })) passed.set(name, value);
+      // Every worker refused for load or unavailability: tell the client when to come back.
+      if ((last.status === 429 || last.status === 503) && !passed.has("retry-after")) passed.set("retry-after", String(EXHAUSTED_RETRY_AFTER_S));
       return new Response(last.body, { status: last.status, headers: passed });
     }
     const error = this.#exhaustedError(saturated, headers);
@@ -106,13 +111,14 @@ export class RequestTrace {
     const pool = this.#request.poolName;
     const result = this.#lastResult;
     if (!result) {
-      if (saturated) return new GatewayError("pool_saturated", `Pool \`${pool}\` is at its in-flight limit; retry shortly.`, { retryAfterS: 1, headers });
-      return new GatewayError("no_healthy_worker", `No worker of pool \`${pool}\` can serve right now.`, { retryAfterS: 1, headers });
+      if (saturated) return new GatewayError("pool_saturated", `Pool \`${pool}\` is at its in-flight limit; retry shortly.`, { retryAfterS: EXHAUSTED_RETRY_AFTER_S, headers });
+      return new GatewayError("no_healthy_worker", `No worker of pool \`${pool}\` can serve right now.`, { retryAfterS: EXHAUSTED_RETRY_AFTER_S, headers });
     }
     const tried = `${this.attempts.length} attempt(s): ${this.attempts.map((a) => `${a.worker} ${a.result}`).join(", ")}`;
-    if (result.kind === "timeout") return new GatewayError("upstream_timeout", `Pool \`${pool}\` timed out (${result.phase} phase) after ${tried}.`, { headers });
-    if (result.kind === "status") return new GatewayError("upstream_error", `Pool \`${pool}\` failed after ${tried}.`, { headers });
-    return new GatewayError("upstream_unreachable", `Pool \`${pool}\` could not be reached after ${tried}.`, { headers });
+    const retry = { headers, retryAfterS: EXHAUSTED_RETRY_AFTER_S };
+    if (result.kind === "timeout") return new GatewayError("upstream_timeout", `Pool \`${pool}\` timed out (${result.phase} phase) after ${tried}.`, retry);
+    if (result.kind === "status") return new GatewayError("upstream_error", `Pool \`${pool}\` failed after ${tried}.`, retry);
+    return new GatewayError("upstream_unreachable", `Pool \`${pool}\` could not be reached after ${tried}.`, retry);
   }
 
   #write(outcome: RequestOutcome, errorCode: string | undefined, promptTokens: number | undefined, completionTokens: number | undefined, partial: boolean): void {

@@ -9,6 +9,7 @@ const DATA_DONE = Buffer.from("data: [DONE]");
 const ERROR_PREFIX = Buffer.from('data: {"error"');
 const EMPTY_CHOICES = Buffer.from('"choices":[]');
 const FINISHED = Buffer.from('"finish_reason":"');
+const CLOSE_BRACE = 0x7d;
 
 export const DONE_EVENT = encoder.encode("data: [DONE]\n\n");
 
@@ -31,9 +32,11 @@ export function eventBoundaries(bytes: Buffer, ends: number[]): number {
   }
 }
 
+/** `event` includes its `\n\n` terminator. */
 export function classify(event: Buffer): EventKind {
   if (startsWith(event, DATA_DONE)) return "done";
-  if (!startsWith(event, DATA_JSON)) return "malformed";
+  // A JSON object event ends in "}": catches a truncated object without decoding every chunk.
+  if (!startsWith(event, DATA_JSON) || event[event.length - 3] !== CLOSE_BRACE) return "malformed";
   if (startsWith(event, ERROR_PREFIX)) return "error";
   if (event.indexOf(EMPTY_CHOICES) >= 0) return "usage";
   return "chunk";

@@ -1,0 +1,188 @@
+// The resilience promise, one fault per row: what the client sees and how many attempts it took.
+// Worker 0 carries the fault and is the ring's first pick on a fresh pool (asserted per row), worker 1 is
+// healthy. Every row gets fresh emulators and a fresh gateway, so ejections never leak between rows.
+
+import { afterEach, describe, expect, test } from "bun:test";
+import OpenAI from "openai";
+import { type EmulatorHandle, startEmulator } from "../../workers/emulator/server.ts";
+import type { Timeouts } from "../config/schema.ts";
+import type { GatewayServices } from "../gateway.ts";
+import { healthFeature } from "../health/health-feature.ts";
+import { type GatewayFixture, startGatewayFixture, waitFor } from "../testing/gateway-fixture.ts";
+import { readSse } from "../testing/sse-transcript.ts";
+
+const EMULATOR = { port: 0, servedModelName: "heavy", ttftMs: 20, itlMs: 4, outputTokens: 12 } as const;
+const TIMEOUTS: Timeouts = { connectMs: 500, firstTokenMs: 800, idleMs: 500, totalMs: 10_000 };
+const MESSAGES = [{ role: "user", content: "Which way to the castle?" }];
+
+interface Harness {
+  emulators: EmulatorHandle[];
+  fixture: GatewayFixture;
+  services: GatewayServices;
+}
+
+const open: Harness[] = [];
+
+afterEach(async () => {
+  for (const harness of open.splice(0)) {
+    await harness.fixture.stop();
+    await Promise.all(harness.emulators.map((emulator) => emulator.stop()));
+  }
+});
+
+/** Emulators per pool, a gateway with health checking, and the first probe round done. */
+async function harness(pools: Record<string, number>, fallback: Record<string, string[]> = {}, timeouts: Partial<Timeouts> = {}): Promise<Harness> {
+  const emulators: EmulatorHandle[] = [];
+  const poolConfig: Record<string, { workers: string[]; fallback?: string[] }> = {};
+  for (const [name, count] of Object.entries(pools)) {
+    const started = await Promise.all(Array.from({ length: count }, () => startEmulator({ ...EMULATOR, servedModelName: name })));
+    emulators.push(...started);
+    poolConfig[name] = { workers: started.map((emulator) => emulator.url), fallback: fallback[name] ?? [] };
+  }
+  const services: GatewayServices = {};
+  const capture = { name: "capture-services", setup: (context: { services: GatewayServices }) => void Object.assign(services, context.services) };
+  const fixture = await startGatewayFixture(
+    {
+      pools: poolConfig,
+      timeouts: { ...TIMEOUTS, ...timeouts },
+      retry: { maxAttempts: 3, budgetMs: 5_000, maxRetryAfterMs: 2_000 },
+      health: { intervalMs: 60_000, timeoutMs: 1_000, ejectBaseMs: 30_000 },
+    },
+    [healthFeature(), capture],
+  );
+  const h = { emulators, fixture, services };
+  open.push(h);
+  await waitFor(() => Object.values(services.health?.snapshot() ?? {}).flat().every((worker) => worker.lastProbe !== undefined), 10_000, "first probe round");
+  return h;
+}
+
+interface FaultCase {
+  name: string;
+  /** Fault armed on worker 0 for `count` requests (all when omitted), or on every worker. */
+  fault?: string;
+  count?: number;
+  everyWorker?: boolean;
+  /** Done to the workers after the first probe round, before the request. */
+  before?: (emulators: EmulatorHandle[]) => Promise<void>;
+  stream: boolean;
+  body?: Record<string, unknown>;
+  timeouts?: Partial<Timeouts>;
+  expect: {
+    status: number;
+    attempts: number;
+    /** `result` of the first attempt (on worker 0). */
+    first?: string;
+    /** How a 200 stream ends: the whole answer with [DONE], or one in-band error and no [DONE]. */
+    end?: "whole" | "inband_error";
+    /** The gateway's error code (JSON error or in-band event). */
+    code?: string;
+    messageIncludes?: string;
+    retryAfter?: string;
+    minMs?: number;
+    maxMs?: number;
+  };
+}
+
+const CASES: FaultCase[] = [
+  { name: "refuse: worker 0 stopped listening after it was probed healthy", before: (e) => e[0]?.stop() ?? Promise.resolve(), stream: true, expect: { status: 200, attempts: 2, first: "connect_error", end: "whole" } },
+  { name: "reset: connection dropped before any answer", fault: "reset", count: 1, stream: true, expect: { status: 200, attempts: 2, first: "connect_error", end: "whole" } },
+  { name: "500 once (engine death, empty body)", fault: "status:500", count: 1, stream: false, expect: { status: 200, attempts: 2, first: "status_500" } },
+  { name: "503 persistent on one worker", fault: "status:503", stream: true, expect: { status: 200, attempts: 2, first: "status_503", end: "whole" } },
+  { name: "503 on every worker, Retry-After too long to honour: passed through at once", fault: "status:503,retry-after:30", everyWorker: true, stream: false, expect: { status: 503, attempts: 2, first: "status_503", retryAfter: "30", maxMs: 900 } },
+  { name: "429 without Retry-After: next worker at once", fault: "status:429", count: 1, stream: false, expect: { status: 200, attempts: 2, first: "status_429", maxMs: 900 } },
+  { name: "429 with Retry-After 1 s (fits the budget): honoured", fault: "status:429,retry-after:1", count: 1, stream: false, expect: { status: 200, attempts: 2, first: "status_429", minMs: 1_000 } },
+  { name: "429 on every worker: the worker's 429 with a Retry-After", fault: "status:429", everyWorker: true, stream: true, expect: { status: 429, attempts: 2, retryAfter: "1" } },
+  { name: "hang before headers (stream): connect budget, then failover", fault: "hang-headers", stream: true, expect: { status: 200, attempts: 2, first: "timeout_connect", end: "whole", minMs: 500 } },
+  { name: "hang before headers (non-stream): bounded by the total budget", fault: "hang-headers", stream: false, timeouts: { totalMs: 1_500 }, expect: { status: 504, attempts: 1, first: "timeout_total", code: "upstream_timeout", retryAfter: "1", minMs: 1_400 } },
+  { name: "slow first token: first-token budget, then failover", fault: "slow-first-token:3000", stream: true, expect: { status: 200, attempts: 2, first: "timeout_first_token", end: "whole", minMs: 800 } },
+  { name: "stream cut after 3 tokens", fault: "cut-after:3", stream: true, expect: { status: 200, attempts: 1, end: "inband_error", code: "upstream_error" } },
+  { name: "stream stall after 3 tokens: idle budget", fault: "stall-after:3", stream: true, expect: { status: 200, attempts: 1, end: "inband_error", code: "upstream_timeout", minMs: 500 } },
+  { name: "malformed chunk after 3 tokens", fault: "malformed-after:3", stream: true, expect: { status: 200, attempts: 1, end: "inband_error", code: "upstream_error" } },
+  { name: "worker's own in-band error: relayed, no [DONE]", fault: "inband-error-after:2", stream: true, expect: { status: 200, attempts: 1, end: "inband_error" } },
+  { name: "missing [DONE]: completed promptly", fault: "no-done", stream: true, expect: { status: 200, attempts: 1, end: "whole", maxMs: 1_500 } },
+  { name: "context length exceeded (non-stream): never retried", stream: false, body: { max_tokens: 1_000_000 }, expect: { status: 400, attempts: 1, first: "status_400", messageIncludes: "maximum context length" } },
+  { name: "context length exceeded (stream): never retried", stream: true, body: { max_tokens: 1_000_000 }, expect: { status: 400, attempts: 1, first: "status_400", messageIncludes: "maximum context length" } },
+];
+
+describe("fault suite: one emulated fault per row", () => {
+  test.each(CASES.map((c) => [c.name, c] as const))("%s", async (_name, row) => {
+    const h = await harness({ heavy: 2 }, {}, row.timeouts);
+    const [faulty, healthy] = h.emulators as [EmulatorHandle, EmulatorHandle];
+    if (row.fault) for (const emulator of row.everyWorker ? h.emulators : [faulty]) emulator.setFault(row.fault, row.count);
+    await row.before?.(h.emulators);
+    const body = { model: "heavy", messages: MESSAGES, stream: row.stream, ...row.body };
+    const startedMs = performance.now();
+    const response = await h.fixture.post("/v1/chat/completions", body);
+    const expected = row.expect;
+    expect(response.status).toBe(expected.status);
+    expect(response.headers.get("x-ringgate-attempts")).toBe(String(expected.attempts));
+    if (expected.retryAfter) expect(response.headers.get("retry-after")).toBe(expected.retryAfter);
+    if (row.stream && response.status === 200) {
+      const transcript = await readSse(response);
+      expect([transcript.eventsAfterEnd, transcript.malformed, transcript.broken]).toEqual([0, 0, undefined]);
+      if (expected.end === "whole") {
+        expect([transcript.done, transcript.finishReason, transcript.error]).toEqual([true, "stop", undefined]);
+        expect(transcript.content).toBe(await referenceContent(healthy, body));
+      } else {
+        expect(transcript.done).toBe(false);
+        expect(transcript.error).toBeDefined();
+        if (expected.code) expect(transcript.error?.code).toBe(expected.code);
+      }
+    } else {
+      const json = (await response.json()) as { error?: { code?: unknown; message?: string }; choices?: { message: { content: string } }[] };
+      if (response.status === 200) expect(json.choices?.[0]?.message.content).toBe(await referenceContent(healthy, { ...body, stream: true }));
+      if (expected.code) expect(json.error?.code).toBe(expected.code);
+      if (expected.messageIncludes) expect(json.error?.message).toContain(expected.messageIncludes);
+    }
+    const elapsedMs = performance.now() - startedMs;
+    if (expected.minMs) expect(elapsedMs).toBeGreaterThanOrEqual(expected.minMs);
+    if (expected.maxMs) expect(elapsedMs).toBeLessThan(expected.maxMs);
+    await waitFor(() => h.fixture.records.length === 1, 5_000, "the request record");
+    const record = h.fixture.records[0];
+    expect(record?.attempts[0]?.worker).toBe(faulty.url);
+    if (expected.first) expect(record?.attempts[0]?.result).toBe(expected.first);
+    expect(record?.attempts.length).toBe(expected.attempts);
+  });
+});
+
+/** The answer a healthy worker gives the same request (the emulator is deterministic per prompt). */
+async function referenceContent(worker: EmulatorHandle, body: Record<string, unknown>): Promise<string> {
+  const response = await fetch(`${worker.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ...body, stream: true }),
+  });
+  return (await readSse(response)).content;
+}
+
+describe("fault suite: through the OpenAI SDK", () => {
+  test("a failover is invisible; a cut stream throws instead of passing for a whole answer", async () => {
+    const h = await harness({ heavy: 2 });
+    const client = new OpenAI({ baseURL: `${h.fixture.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    h.emulators[0]?.setFault("status:503", 1);
+    const whole = await client.chat.completions.create({ model: "heavy", messages: [{ role: "user", content: "hi" }] });
+    expect(whole.choices[0]?.message.content?.length).toBeGreaterThan(0);
+    for (const emulator of h.emulators) emulator.setFault("cut-after:2", 1);
+    const stream = await client.chat.completions.create({ model: "heavy", messages: [{ role: "user", content: "hi" }], stream: true });
+    const received: string[] = [];
+    const consume = async (): Promise<void> => {
+      for await (const chunk of stream) received.push(chunk.choices[0]?.delta.content ?? "");
+    };
+    await expect(consume()).rejects.toThrow("the answer is incomplete");
+    expect(received.length).toBeGreaterThan(0);
+  });
+});
+
+describe("cross-pool fallback", () => {
+  test("heavy with no worker that can serve → light answers; the record and headers name light", async () => {
+    const h = await harness({ heavy: 1, light: 1 }, { heavy: ["light"] });
+    const [heavy, light] = h.emulators as [EmulatorHandle, EmulatorHandle];
+    h.services.health?.drain("heavy", heavy.url, "test");
+    const response = await h.fixture.post("/v1/chat/completions", { model: "heavy", messages: MESSAGES });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-ringgate-pool")).toBe("light");
+    expect(((await response.json()) as { model: string }).model).toBe("light");
+    await waitFor(() => h.fixture.records.length === 1, 5_000, "record");
+    expect(h.fixture.records[0]).toMatchObject({ model: "heavy", pool: "light", fallbackFrom: "heavy", worker: light.url });
+  });
+});
