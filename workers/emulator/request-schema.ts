@@ -71,7 +71,7 @@ export function pydanticMessage(issues: readonly z.core.$ZodIssue[], body: unkno
     const type = missing ? "missing" : pydanticType(issue);
     const msg = missing ? "Field required" : issue.message;
     const shown = missing ? body : input;
-    return `{'type': '${type}', 'loc': (${loc.map((part) => pyRepr(part)).join(", ")}), 'msg': ${pyRepr(msg)}, 'input': ${pyRepr(shown)}}`;
+    return `{'type': '${type}', 'loc': ${pyTuple(loc)}, 'msg': ${pyRepr(msg)}, 'input': ${pyRepr(shown)}}`;
   });
   return `[${entries.join(", ")}]`;
 }
@@ -80,6 +80,11 @@ export function pydanticMessage(issues: readonly z.core.$ZodIssue[], body: unkno
 export function streamOptionsMessage(body: unknown): string {
   const msg = "Value error, Stream options can only be defined when `stream=True`.";
   return `[{'type': 'value_error', 'loc': ('body',), 'msg': ${pyRepr(msg)}, 'input': ${pyRepr(body)}}]`;
+}
+
+function pyTuple(items: readonly (string | number)[]): string {
+  const inner = items.map((item) => pyRepr(item)).join(", ");
+  return items.length === 1 ? `(${inner},)` : `(${inner})`;
 }
 
 function pydanticType(issue: z.core.$ZodIssue): string {
