@@ -1,5 +1,5 @@
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readEnvFile, REPO_ROOT, referencedVariables } from "./compose-model.ts";
@@ -25,8 +25,10 @@ describe(".env.example documents every tunable", () => {
 });
 
 describe.skipIf(!hasDockerCompose)("docker-compose config accepts every file and profile", () => {
-  const emptyEnv = join(mkdtempSync(join(tmpdir(), "ringgate-compose-")), "empty.env");
+  const scratch = mkdtempSync(join(tmpdir(), "ringgate-compose-"));
+  const emptyEnv = join(scratch, "empty.env");
   writeFileSync(emptyEnv, "");
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
   const cases = COMPOSE_FILES.flatMap((file) =>
     [[], ["--profile", "observability"]].flatMap((profile) =>
       [".env.example", emptyEnv].map((envFile) => ({ file, profile, envFile })),

@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "../src/testing/free-port.ts";
@@ -40,6 +40,7 @@ export class LocalStack {
   /** compose address (`http://heavy-0:8000`, `redis://redis:6379`) → local address. */
   readonly #addresses = new Map<string, string>();
   #gatewayUrl = "";
+  #redisDir: string | undefined;
 
   private constructor(compose: ComposeFile) {
     this.#compose = compose;
@@ -107,6 +108,7 @@ export class LocalStack {
         if (!exited) child.kill("SIGKILL");
       }),
     );
+    if (this.#redisDir) rmSync(this.#redisDir, { recursive: true, force: true });
   }
 
   async #run(name: string, launch: Launch): Promise<void> {
@@ -138,6 +140,7 @@ export class LocalStack {
     const command = this.#compose.services.redis?.command ?? [];
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), "ringgate-redis-"));
+    this.#redisDir = dir;
     this.#addresses.set("redis://redis:6379", `redis://127.0.0.1:${port}`);
     const ready = async () => (await Bun.$`redis-cli -p ${port} ping`.quiet().nothrow()).stdout.toString().trim() === "PONG";
     await this.#run("redis", { cmd: [...command, "--port", String(port), "--dir", dir, "--save", ""], env: {}, ready });
