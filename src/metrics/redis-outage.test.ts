@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import Redis from "ioredis";
+import OpenAI from "openai";
+import { parseConfig } from "../config/load.ts";
+import { type GatewayHandle, startGateway } from "../gateway.ts";
+import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";
+import { type RedisServer, startRedis } from "../testing/redis-server.ts";
+import { metricsFeature } from "./metrics-feature.ts";
+import { decodeRecord, REQUESTS_STREAM } from "./record-encoding.ts";
+
+/**
+ * Redis killed, requests served, Redis back: within the buffer bound every record arrives, oldest
+ * first; beyond it exactly the overflow is counted as dropped. Requests never wait on Redis.
+ */
+
+const SCENARIOS = [
+  { name: "within the bound", bufferSize: 50, sent: 20 },
+  { name: "beyond the bound", bufferSize: 5, sent: 12 },
+] as const;
+
+/** Generous: a request that waited on Redis would take seconds (ioredis' default hangs ~70 s). */
+const UNAFFECTED_MS = 3_000;
+
+let emulator: EmulatorProcess;
+
+beforeAll(async () => {
+  emulator = await spawnEmulator(["--served-model-name", "heavy", "--ttft-ms", "2", "--itl-ms", "1"]);
+});
+
+afterAll(async () => {
+  await emulator?.stop();
+});
+
+async function poll<T>(read: () => Promise<T>, done: (value: T) => boolean, deadlineMs = 20_000): Promise<T> {
+  const until = Date.now() + deadlineMs;
+  let value = await read();
+  while (!done(value) && Date.now() < until) {
+    await Bun.sleep(50);
+    value = await read();
+  }
+  return value;
+}
+
+async function scrape(gateway: GatewayHandle, name: string): Promise<number> {
+  const text = await (await fetch(`${gateway.url}/metrics`)).text();
+  const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+  return Number(match?.[1] ?? Number.NaN);
+}
+
+describe.each(SCENARIOS)("Redis outage, $name (buffer $bufferSize, $sent requests)", ({ bufferSize, sent }) => {
+  let redis: RedisServer;
+  let gateway: GatewayHandle;
+  let reader: Redis | undefined;
+  const ids = Array.from({ length: sent }, (_, i) => `outage-${bufferSize}-${i}`);
+  const latenciesMs: number[] = [];
+  const statuses: number[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const config = parseConfig({ pools: { heavy: { workers: [emulator.url] } }, metrics: { redisUrl: redis.url, bufferSize, flushIntervalMs: 50 } });
+    gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features: [metricsFeature()] });
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const send = async (id: string): Promise<void> => {
+      const started = performance.now();
+      const response = await client.chat.completions.create({ model: "heavy", messages: [{ role: "user", content: "hi" }], max_tokens: 3 }, { headers: { "x-request-id": id } }).withResponse();
+      latenciesMs.push(performance.now() - started);
+      statuses.push(response.response.status);
+    };
+    // Connected and flushing before the outage starts.
+    await send(`warm-${bufferSize}`);
+    expect(await poll(() => scrape(gateway, "ringgate_metrics_written_total"), (n) => n === 1)).toBe(1);
+    await redis.stop();
+    for (const id of ids) await send(id);
+  });
+
+  afterAll(async () => {
+    reader?.disconnect();
+    await gateway?.stop(1_000);
+    await redis?.stop();
+  });
+
+  test("requests are served normally while Redis is down", () => {
+    expect(statuses).toEqual(Array(sent + 1).fill(200));
+    expect(Math.max(...latenciesMs)).toBeLessThan(UNAFFECTED_MS);
+  });
+
+  test("the buffer holds what fits and counts the overflow exactly", async () => {
+    expect(await scrape(gateway, "ringgate_metrics_buffer_depth")).toBe(Math.min(sent, bufferSize));
+    expect(await scrape(gateway, "ringgate_metrics_dropped_total")).toBe(Math.max(0, sent - bufferSize));
+  });
+
+  test("after the restart every buffered record is written, oldest first", async () => {
+    await redis.restart();
+    reader = new Redis(redis.url);
+    const kept = Math.min(sent, bufferSize);
+    const client = reader;
+    expect(await poll(() => client.xlen(REQUESTS_STREAM), (n) => n >= kept)).toBe(kept);
+    const entries = await client.xrange(REQUESTS_STREAM, "-", "+");
+    expect(entries.map(([, fields]) => decodeRecord(fields).requestId)).toEqual(ids.slice(0, kept));
+    expect(await poll(() => scrape(gateway, "ringgate_metrics_buffer_depth"), (n) => n === 0)).toBe(0);
+    expect(await scrape(gateway, "ringgate_metrics_dropped_total")).toBe(Math.max(0, sent - bufferSize));
+    await Bun.sleep(300);
+    expect(await client.xlen(REQUESTS_STREAM)).toBe(kept);
+  });
+});
