@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { type EmulatorHandle, startEmulator } from "../../workers/emulator/server.ts";
+import { parseConfig } from "../config/load.ts";
+import { Pools } from "../pool/pools.ts";
+import { closedPortUrl, waitFor } from "../testing/gateway-fixture.ts";
+import { Prober } from "./prober.ts";
+import { type WorkerEvent, WorkerEventBus } from "./worker-events.ts";
+import { WorkerHealth } from "./worker-health.ts";
+
+const FAST = { port: 0, ttftMs: 5, itlMs: 5, outputTokens: 50 } as const;
+
+let healthy: EmulatorHandle;
+let wrongModel: EmulatorHandle;
+let stalled: EmulatorHandle;
+let refusedUrl: string;
+const stalledStream = new AbortController();
+let stalledReader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+
+beforeAll(async () => {
+  [healthy, wrongModel, stalled] = await Promise.all([
+    startEmulator({ ...FAST, servedModelName: "heavy" }),
+    startEmulator({ ...FAST, servedModelName: "something-else" }),
+    startEmulator({ ...FAST, servedModelName: "heavy", fault: "stall-after:2" }),
+  ]);
+  refusedUrl = await closedPortUrl();
+});
+
+afterAll(async () => {
+  stalledStream.abort();
+  await Promise.all([healthy, wrongModel, stalled].map((emulator) => emulator.stop()));
+});
+
+test("probes classify real workers: healthy with load, wrong model, still loading, stuck", async () => {
+  const config = parseConfig({
+    pools: { heavy: { workers: [healthy.url, wrongModel.url, refusedUrl, stalled.url] } },
+    health: { intervalMs: 60_000, timeoutMs: 1_000, unhealthyThreshold: 2, stuckAfterMs: 300 },
+  });
+  const pools = new Pools(config);
+  const bus = new WorkerEventBus();
+  const events: WorkerEvent[] = [];
+  bus.on((event) => events.push(event));
+  const health = new WorkerHealth({ pools, events: bus, config: () => config });
+  const prober = new Prober({ pools, health, config: () => config, fetch });
+  // A stream the worker stalls: running stays 1 while the token counter stands still.
+  const response = await fetch(`${stalled.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "heavy", messages: [{ role: "user", content: "hold" }], stream: true }),
+    signal: stalledStream.signal,
+  });
+  // Kept referenced: a collected reader would close the connection and end the stall.
+  stalledReader = response.body?.getReader();
+  await stalledReader?.read();
+  const stateOf = (url: string) => health.snapshot().heavy?.find((worker) => worker.url === url);
+  await prober.probeAll();
+  await prober.probeAll();
+  expect(stateOf(healthy.url)).toMatchObject({ state: "healthy", lastProbe: { ok: true } });
+  expect(stateOf(healthy.url)?.load).toMatchObject({ running: 0, waiting: 0 });
+  expect(stateOf(wrongModel.url)).toMatchObject({ state: "unhealthy", reason: "2 failed probes: serves [something-else], not the pool's model heavy" });
+  expect(stateOf(refusedUrl)?.state).toBe("starting");
+  await waitFor(async () => {
+    await prober.probeAll();
+    return stateOf(stalled.url)?.state === "stuck";
+  }, 10_000, "stuck detection");
+  expect(stateOf(stalled.url)?.reason).toMatch(/^1 running request\(s\) but no token generated for \d+ ms$/);
+  expect(health.workerLoad(stalled.url)?.running).toBe(1);
+  // One event per change, however many rounds ran: no log storm for the worker that is still loading.
+  expect(events.filter((event) => event.worker === refusedUrl).map((event) => event.state)).toEqual(["starting"]);
+  stalledStream.abort();
+  await stalledReader?.cancel().catch(() => undefined);
+  await waitFor(async () => {
+    await prober.probeAll();
+    return stateOf(stalled.url)?.state === "healthy";
+  }, 10_000, "stuck worker recovers once its batch moves");
+});
