@@ -150,6 +150,9 @@ export class EmulatorApp {
       case "status":
         sendStatusFault(res, fault.status, fault.retryAfterS);
         return true;
+      case "engine-dead":
+        sendStatusFault(res, 500, undefined);
+        return true;
       default:
         return false;
     }
@@ -179,7 +182,8 @@ export class EmulatorApp {
     const options = this.#options;
     const isGet = req.method === "GET";
     if (path === "/health" || path === "/ping") {
-      res.writeHead(200, { server: "uvicorn", "content-length": "0" });
+      // A dead engine answers /health with an empty 503 until the process exits.
+      res.writeHead(this.#faults.peek()?.mode === "engine-dead" ? 503 : 200, { server: "uvicorn", "content-length": "0" });
       return void res.end();
     }
     if (path === "/version" && isGet) return sendJson(res, 200, JSON.stringify({ version: options.version }));

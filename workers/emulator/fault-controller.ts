@@ -22,6 +22,11 @@ export class FaultController {
     this.set(undefined, undefined);
   }
 
+  /** The armed fault, without consuming it (process-wide states like engine-dead). */
+  peek(): FaultSpec | undefined {
+    return this.#spec;
+  }
+
   /** @throws Error when the header holds an invalid fault spec. */
   take(headerValue: string | undefined): FaultSpec | undefined {
     if (headerValue !== undefined && headerValue !== "") return parseFaultSpec(headerValue);

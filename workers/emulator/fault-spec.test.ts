@@ -10,6 +10,7 @@ describe("parseFaultSpec", () => {
     ["hang-headers", { mode: "hang-headers" }],
     ["no-done", { mode: "no-done" }],
     ["exception", { mode: "exception" }],
+    ["engine-dead", { mode: "engine-dead" }],
     ["slow-first-token:1500", { mode: "slow-first-token", delayMs: 1500 }],
     ["cut-after:3", { mode: "cut-after", tokens: 3 }],
     ["stall-after:0", { mode: "stall-after", tokens: 0 }],

@@ -3,19 +3,20 @@
  * `POST /_emulator/fault`: `MODE[:ARG][,retry-after:SECONDS]`, e.g. `status:503,retry-after:2`.
  */
 
+export type BareFaultMode = "reset" | "hang-headers" | "no-done" | "exception" | "engine-dead";
 export type TokenFaultMode = "cut-after" | "stall-after" | "malformed-after" | "inband-error-after";
 
 export type FaultSpec =
   | { readonly mode: "status"; readonly status: number; readonly retryAfterS: number | undefined }
-  | { readonly mode: "reset" | "hang-headers" | "no-done" | "exception" }
+  | { readonly mode: BareFaultMode }
   | { readonly mode: "slow-first-token"; readonly delayMs: number }
   | { readonly mode: TokenFaultMode; readonly tokens: number };
 
 const TOKEN_MODES: ReadonlySet<string> = new Set(["cut-after", "stall-after", "malformed-after", "inband-error-after"]);
-const BARE_MODES: ReadonlySet<string> = new Set(["reset", "hang-headers", "no-done", "exception"]);
+const BARE_MODES: ReadonlySet<string> = new Set(["reset", "hang-headers", "no-done", "exception", "engine-dead"]);
 
 export const FAULT_SYNTAX =
-  "status:CODE[,retry-after:S] | retry-after:S | reset | hang-headers | exception | no-done | " +
+  "status:CODE[,retry-after:S] | retry-after:S | reset | hang-headers | exception | engine-dead | no-done | " +
   "slow-first-token:MS | cut-after:N | stall-after:N | malformed-after:N | inband-error-after:N";
 
 export function parseFaultSpec(text: string): FaultSpec {
@@ -29,7 +30,7 @@ export function parseFaultSpec(text: string): FaultSpec {
     return { mode: "status", status, retryAfterS };
   }
   if (retryAfterS !== undefined) throw new Error(`fault "${text}": retry-after only combines with status`);
-  if (BARE_MODES.has(mode) && arg === undefined) return { mode: mode as "reset" | "hang-headers" | "no-done" | "exception" };
+  if (BARE_MODES.has(mode) && arg === undefined) return { mode: mode as BareFaultMode };
   if (mode === "slow-first-token") return { mode, delayMs: nonNegative(arg, text) };
   if (TOKEN_MODES.has(mode)) return { mode: mode as TokenFaultMode, tokens: nonNegative(arg, text) };
   throw new Error(`unknown fault "${text}"; expected ${FAULT_SYNTAX}`);

@@ -189,6 +189,18 @@ describe("fault control at run time", () => {
     }
   });
 
+  test("engine-dead: empty 500s and /health 503 until cleared", async () => {
+    emulator.setFault("engine-dead");
+    try {
+      const response = await fetch(chatUrl(), chatInit(undefined, { stream: false }));
+      expect([response.status, await response.text()]).toEqual([500, ""]);
+      expect((await fetch(`${emulator.url}/health`)).status).toBe(503);
+    } finally {
+      emulator.setFault(undefined);
+    }
+    expect((await fetch(`${emulator.url}/health`)).status).toBe(200);
+  });
+
   test("client disconnect frees the slot at once and counts an abort", async () => {
     const controller = new AbortController();
     const response = await fetch(chatUrl(), { ...chatInit(undefined, { max_tokens: 5000, ignore_eos: true }), signal: controller.signal });

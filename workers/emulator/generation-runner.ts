@@ -77,8 +77,8 @@ export function runGeneration(ctx: RequestContext, job: GenerationJob): void {
     ctx.res.writeHead(200, SSE_HEADERS);
     ctx.res.flushHeaders();
   }
-  const ticket = ctx.scheduler.submit(session);
-  ctx.res.on("close", () => ctx.scheduler.abort(ticket));
+  const abort = ctx.scheduler.submit(session);
+  ctx.res.on("close", abort);
 }
 
 /** `stream_options.include_usage` defaults to true once the object is present. */

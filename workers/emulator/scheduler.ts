@@ -29,8 +29,8 @@ export interface EngineRequest {
 
 type SlotState = "waiting" | "prefilling" | "decoding" | "stalled" | "done";
 
-/** The scheduler's handle on one submitted request. */
-export class EngineTicket {
+/** The scheduler's record of one submitted request. */
+class EngineTicket {
   state: SlotState = "waiting";
   generated = 0;
   firstTokenAtMs = 0;
@@ -59,6 +59,7 @@ export class Scheduler {
   #nextStepAtMs: number | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAtMs = Infinity;
+  #advancing = false;
 
   constructor(timing: TimingModel, maxNumSeqs: number, metrics: EngineMetrics) {
     this.#timing = timing;
@@ -83,16 +84,17 @@ export class Scheduler {
     return total;
   }
 
-  submit(request: EngineRequest): EngineTicket {
+  /** Queues a request; the returned function aborts it (no-op once it finished). */
+  submit(request: EngineRequest): () => void {
     const ticket = new EngineTicket(request, performance.now());
     this.#waiting.push(ticket);
     this.#waitingCount++;
     this.#advance();
-    return ticket;
+    return () => this.#abort(ticket);
   }
 
   /** Client went away (or a fault cut it): free the slot at once and count an abort. */
-  abort(ticket: EngineTicket): void {
+  #abort(ticket: EngineTicket): void {
     if (ticket.state === "done") return;
     if (ticket.state === "waiting") this.#waitingCount--;
     this.#remove(ticket);
@@ -113,16 +115,24 @@ export class Scheduler {
   }
 
   #advance(): void {
-    const nowMs = performance.now();
+    // Responses may abort synchronously from inside emit(); the running loop picks that up.
+    if (this.#advancing) return;
+    this.#advancing = true;
+    try {
+      this.#runDueEvents(performance.now());
+    } finally {
+      this.#advancing = false;
+    }
+  }
+
+  #runDueEvents(nowMs: number): void {
     this.#admit(nowMs);
     for (let events = 0; events < MAX_EVENTS_PER_TURN; events++) {
       const eventAtMs = this.#nextEventAtMs();
       if (eventAtMs > nowMs) return this.#arm(eventAtMs);
-      if (this.#decoding.size > 0 && this.#nextStepAtMs !== undefined && this.#nextStepAtMs <= eventAtMs) {
-        this.#step(eventAtMs);
-      } else {
-        this.#completePrefills(eventAtMs);
-      }
+      const stepAtMs = this.#decoding.size > 0 ? (this.#nextStepAtMs ?? Infinity) : Infinity;
+      if (stepAtMs <= eventAtMs) this.#step(stepAtMs);
+      else this.#completePrefills(Math.min(nowMs, stepAtMs));
       this.#admit(eventAtMs);
     }
     this.#arm(nowMs);
@@ -168,17 +178,21 @@ export class Scheduler {
     }
   }
 
-  #completePrefills(atMs: number): void {
+  /** First tokens for every prefill done by `untilMs`, in one pass (each at its own time). */
+  #completePrefills(untilMs: number): void {
     const batchWasEmpty = this.#decoding.size === 0;
+    let earliestMs = Infinity;
     for (const ticket of this.#prefilling) {
-      if (ticket.firstTokenAtMs > atMs) continue;
+      const atMs = ticket.firstTokenAtMs;
+      if (atMs > untilMs) continue;
+      earliestMs = Math.min(earliestMs, atMs);
       this.#prefilling.delete(ticket);
       ticket.state = "decoding";
       this.#decoding.add(ticket);
       this.#metrics.onFirstToken(atMs - ticket.arrivalMs);
       this.#emit(ticket, atMs);
     }
-    if (batchWasEmpty && this.#decoding.size > 0) this.#nextStepAtMs = atMs + this.#timing.stepMs(this.#decoding.size);
+    if (batchWasEmpty && this.#decoding.size > 0) this.#nextStepAtMs = earliestMs + this.#timing.stepMs(this.#decoding.size);
   }
 
   #step(atMs: number): void {
