@@ -6,7 +6,7 @@ import { type GatewayHandle, startGateway } from "../gateway.ts";
 import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";
 import { type RedisServer, startRedis } from "../testing/redis-server.ts";
 import { metricsFeature } from "./metrics-feature.ts";
-import { decodeRecord, REQUESTS_STREAM, type StoredRecord } from "./record-encoding.ts";
+import { decodeRecord, EVENTS_STREAM, REQUESTS_STREAM, type StoredRecord } from "./record-encoding.ts";
 
 /**
  * End to end: real redis-server, two real emulated workers, the real gateway with the metrics feature,
@@ -200,5 +200,13 @@ describe("metrics in Redis, end to end", () => {
     expect(text).toContain('ringgate_request_errors_total{pool="none",error_code="model_not_found"} 1');
     expect(text).toMatch(/^ringgate_metrics_dropped_total 0$/m);
     expect(text).toMatch(/^ringgate_metrics_buffer_depth 0$/m);
+  });
+
+  test("worker state changes go to ringgate:events", async () => {
+    const event = { ts: Date.now(), pool: "heavy", worker: workers[0]?.url ?? "", state: "ejected", reason: "3 connect errors", actor: "traffic" };
+    gateway.events.emit(event);
+    await waitFor(() => reader.xlen(EVENTS_STREAM), (n) => n >= 1);
+    const [[, fields] = ["", []]] = await reader.xrange(EVENTS_STREAM, "-", "+");
+    expect(fields).toEqual(["ts", String(event.ts), "pool", "heavy", "worker", event.worker, "state", "ejected", "reason", "3 connect errors", "actor", "traffic"]);
   });
 });

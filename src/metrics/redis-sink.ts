@@ -4,7 +4,7 @@ import { logger } from "../log.ts";
 import type { RequestRecord } from "../proxy/request-record.ts";
 import { BoundedQueue } from "./bounded-queue.ts";
 import type { MetricsSink, SinkStats } from "./metrics-sink.ts";
-import { encodeEvent, encodeRecord, EVENTS_STREAM, type FlatFields, REQUESTS_STREAM } from "./record-encoding.ts";
+import { encodeEvent, encodeRecord, EVENTS_STREAM, REQUESTS_STREAM } from "./record-encoding.ts";
 
 export interface RedisSinkOptions {
   redisUrl: string;
@@ -18,10 +18,8 @@ export interface RedisSinkOptions {
   now?: () => number;
 }
 
-interface Entry {
-  stream: string;
-  fields: FlatFields;
-}
+/** Kept as the objects themselves: encoding happens in the flusher, off the request path. */
+type Entry = { record: RequestRecord } | { event: WorkerEvent };
 
 const RECONNECT_BASE_MS = 100;
 const RECONNECT_MAX_MS = 2_000;
@@ -67,11 +65,11 @@ export class RedisSink implements MetricsSink {
   }
 
   record(record: RequestRecord): void {
-    this.#queue.push({ stream: REQUESTS_STREAM, fields: encodeRecord(record) });
+    this.#queue.push({ record });
   }
 
   event(event: WorkerEvent): void {
-    this.#queue.push({ stream: EVENTS_STREAM, fields: encodeEvent(event) });
+    this.#queue.push({ event });
   }
 
   stats(): SinkStats {
@@ -103,7 +101,10 @@ export class RedisSink implements MetricsSink {
     while (this.#queue.length > 0 && this.#redis.status === "ready") {
       const batch = this.#queue.peek(this.#batchSize);
       const pipeline = this.#redis.pipeline();
-      for (const entry of batch) pipeline.xadd(entry.stream, "MAXLEN", "~", this.#maxLen, "*", ...entry.fields);
+      for (const entry of batch) {
+        const [stream, fields] = "record" in entry ? [REQUESTS_STREAM, encodeRecord(entry.record)] : [EVENTS_STREAM, encodeEvent(entry.event)];
+        pipeline.xadd(stream, "MAXLEN", "~", this.#maxLen, "*", ...fields);
+      }
       let results: [Error | null, unknown][] | null;
       try {
         results = await pipeline.exec();
