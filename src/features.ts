@@ -3,9 +3,10 @@ import { clientAuthFeature } from "./auth/client-auth-feature.ts";
 import { corsFeature } from "./auth/cors-feature.ts";
 import type { GatewayFeature } from "./gateway.ts";
 import { healthFeature } from "./health/health-feature.ts";
+import { metricsFeature } from "./metrics/metrics-feature.ts";
 import { requestLog } from "./request-log.ts";
 
 /** The features a production gateway runs with, in setup order. */
 export function defaultFeatures(): GatewayFeature[] {
-  return [requestLog(), healthFeature(), corsFeature(), clientAuthFeature(), adminFeature()];
+  return [requestLog(), healthFeature(), metricsFeature(), corsFeature(), clientAuthFeature(), adminFeature()];
 }
