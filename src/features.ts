@@ -4,9 +4,10 @@ import { corsFeature } from "./auth/cors-feature.ts";
 import { inputGuardFeature } from "./auth/input-guard-feature.ts";
 import type { GatewayFeature } from "./gateway.ts";
 import { healthFeature } from "./health/health-feature.ts";
+import { metricsFeature } from "./metrics/metrics-feature.ts";
 import { requestLog } from "./request-log.ts";
 
 /** The features a production gateway runs with, in setup order. */
 export function defaultFeatures(): GatewayFeature[] {
-  return [requestLog(), healthFeature(), corsFeature(), clientAuthFeature(), inputGuardFeature(), adminFeature()];
+  return [requestLog(), healthFeature(), metricsFeature(), corsFeature(), clientAuthFeature(), inputGuardFeature(), adminFeature()];
 }
