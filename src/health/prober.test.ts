@@ -14,7 +14,7 @@ let wrongModel: EmulatorHandle;
 let stalled: EmulatorHandle;
 let refusedUrl: string;
 const stalledStream = new AbortController();
-let stalledReader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+let stalledReader: { read(): Promise<unknown>; cancel(): Promise<void> } | undefined;
 
 beforeAll(async () => {
   [healthy, wrongModel, stalled] = await Promise.all([
