@@ -23,6 +23,7 @@ const SETUPS = {
 } satisfies Record<string, EmulatorOptionsInput>;
 
 type SetupName = keyof typeof SETUPS;
+/** `raw` files need line-level checks and are covered by wire-metrics-headers.test.ts. */
 type Compare = "json" | "sse" | "json+message" | "raw";
 
 interface Scenario {
