@@ -11,6 +11,8 @@ import { dashboardExprs, exposedSeries, jobNames, seriesNames } from "./observab
 const composeEnv: Env = { ...readEnvFile(".env.example"), EMULATOR_SPEED: "20" };
 const compose = loadCompose("compose.cpu.yaml", composeEnv);
 let stack: LocalStack;
+// Six processes on two shared cores: polls carry their own deadlines, the test timeout must exceed them.
+const TEST_TIMEOUT_MS = 30_000;
 
 /** Runs an exec-form health check as Docker would, aimed at a local port instead of the container's 8000. */
 async function runHealthcheck(command: string[], port: number): Promise<number> {
@@ -35,7 +37,7 @@ describe("compose.cpu.yaml topology, run without Docker", () => {
     expect(body.pools).toEqual({ heavy: { healthy: 2, total: 2 }, light: { healthy: 2, total: 2 } });
     const models = (await (await fetch(`${stack.gatewayUrl}/v1/models`)).json()) as { data: { id: string }[] };
     expect(models.data.map((model) => model.id).sort()).toEqual(["heavy", "light"]);
-  });
+  }, TEST_TIMEOUT_MS);
 
   test("every process started without writing errors", () => {
     for (const [name, text] of stack.stderr()) expect(text, name).not.toMatch(/error/i);
@@ -56,7 +58,7 @@ describe("compose.cpu.yaml topology, run without Docker", () => {
       expect(await runHealthcheck(command.slice(1), Number(new URL(url).port)), `${name} up`).toBe(0);
       expect(await runHealthcheck(command.slice(1), closedPort), `${name} down`).not.toBe(0);
     }
-  });
+  }, TEST_TIMEOUT_MS);
 
   test.each(["heavy", "light"])("%s traffic spreads over both of its services", async (pool) => {
     const expected = workerServices(compose)
@@ -71,13 +73,13 @@ describe("compose.cpu.yaml topology, run without Docker", () => {
       seen.add(response.headers.get("x-ringgate-worker") ?? "");
     }
     expect([...seen].sort()).toEqual(expected.sort());
-  });
+  }, TEST_TIMEOUT_MS);
 
   test("the mounted config turns Qwen3 thinking off for the light pool", async () => {
     const response = await stack.chat("light");
     const body = (await response.json()) as { choices: { message: { content: string } }[] };
     expect(body.choices[0]?.message.content).not.toContain("<think>");
-  });
+  }, TEST_TIMEOUT_MS);
 
   test("a streamed answer through the heavy pool ends with [DONE]", async () => {
     const response = await stack.chat("heavy", { stream: true });
@@ -85,13 +87,13 @@ describe("compose.cpu.yaml topology, run without Docker", () => {
     const text = await response.text();
     expect(text).toContain('"content"');
     expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
-  });
+  }, TEST_TIMEOUT_MS);
 
   test("finished requests reach the Redis the compose file names", async () => {
     const port = new URL(stack.local("redis://redis:6379")).port;
     const entries = async () => Number((await Bun.$`redis-cli -p ${port} XLEN ringgate:requests`.quiet()).stdout.toString().trim());
     await pollUntil("records in ringgate:requests", async () => (await entries()) >= 5);
-  });
+  }, TEST_TIMEOUT_MS);
 
   test("every series the Grafana dashboard queries is exposed by the process its scrape job targets", async () => {
     // Scrape jobs of deploy/observability/prometheus.yml that this topology runs (dcgm needs a GPU).
@@ -106,5 +108,5 @@ describe("compose.cpu.yaml topology, run without Docker", () => {
       }
     }
     expect(checked).toBeGreaterThan(0);
-  });
+  }, TEST_TIMEOUT_MS);
 });
