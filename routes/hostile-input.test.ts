@@ -40,7 +40,7 @@ afterAll(async () => {
 
 const VALID = { model: "heavy", max_tokens: 4, messages: [{ role: "user", content: "hi" }] };
 
-function post(body: BodyInit, headers: Record<string, string> = {}, path = "/v1/chat/completions"): Promise<Response> {
+function post(body: string | Uint8Array, headers: Record<string, string> = {}, path = "/v1/chat/completions"): Promise<Response> {
   return fetch(`${gateway.url}${path}`, {
     method: "POST",
     headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", ...headers },
@@ -66,7 +66,7 @@ interface HttpCase {
   name: string;
   method?: string;
   path?: string;
-  body?: BodyInit;
+  body?: string | Uint8Array;
   headers?: Record<string, string>;
   status: number;
   code: string;
