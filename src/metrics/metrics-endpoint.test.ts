@@ -4,11 +4,13 @@ import { parseConfig } from "../config/load.ts";
 import { type GatewayHandle, startGateway } from "../gateway.ts";
 import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";
 import { MemorySink } from "./memory-sink.ts";
+import { healthFeature } from "../health/health-feature.ts";
 import { type MetricsFeature, metricsFeature } from "./metrics-feature.ts";
 
 /**
  * GET /metrics without Redis (in-memory sink): live in-flight and state gauges from the pool state,
- * the emulator's load re-exported with pool/worker/gpu labels, and trace headers reaching the worker.
+ * the emulator's load re-exported with pool/worker/gpu labels (from our own scraper, or from the health
+ * prober's scrapes when the health feature runs), and trace headers reaching the worker.
  */
 
 const TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -24,6 +26,7 @@ const VLLM_BODY = JSON.stringify({
 
 let emulator: EmulatorProcess;
 let recorder: ReturnType<typeof Bun.serve>;
+/** Chat requests the recording worker received (probes excluded). */
 const seenHeaders: Headers[] = [];
 let gateway: GatewayHandle;
 let feature: MetricsFeature;
@@ -36,22 +39,13 @@ beforeAll(async () => {
     hostname: "127.0.0.1",
     port: 0,
     fetch(request) {
-      seenHeaders.push(request.headers);
+      if (new URL(request.url).pathname === "/v1/chat/completions") seenHeaders.push(request.headers);
       return new Response(VLLM_BODY, { headers: { "content-type": "application/json" } });
     },
   });
-  const config = parseConfig({
-    pools: { heavy: { workers: [emulator.url] }, light: { workers: [`http://127.0.0.1:${recorder.port}`] } },
-    health: { intervalMs: 100, timeoutMs: 1_000 },
-    metrics: { workerGpus: { [emulator.url]: "1" } },
-  });
-  feature = metricsFeature();
-  gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features: [feature] });
-  client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
 });
 
 afterAll(async () => {
-  await gateway?.stop(1_000);
   await recorder?.stop(true);
   await emulator?.stop();
 });
@@ -72,7 +66,27 @@ async function pollMetrics(pattern: RegExp, deadlineMs = 15_000): Promise<string
   return text;
 }
 
-describe("GET /metrics", () => {
+const LOAD_SOURCES = [
+  { name: "own scraper", withHealth: false },
+  { name: "health prober's scrapes", withHealth: true },
+] as const;
+
+describe.each(LOAD_SOURCES)("GET /metrics, worker load from the $name", ({ withHealth }) => {
+  beforeAll(async () => {
+    const config = parseConfig({
+      pools: { heavy: { workers: [emulator.url] }, light: { workers: [`http://127.0.0.1:${recorder.port}`] } },
+      health: { intervalMs: 100, timeoutMs: 1_000, checkModel: false },
+      metrics: { workerGpus: { [emulator.url]: "1" } },
+    });
+    feature = metricsFeature();
+    gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features: withHealth ? [healthFeature(), feature] : [feature] });
+    client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await gateway?.stop(1_000);
+  });
+
   test("a running stream shows in the in-flight gauges and in the worker's re-exported load", async () => {
     const controller = new AbortController();
     const stream = await client.chat.completions.create({ model: "heavy", messages: [{ role: "user", content: "a long tale" }], max_tokens: 2_000, stream: true }, { signal: controller.signal });
@@ -87,8 +101,10 @@ describe("GET /metrics", () => {
     expect(text).toContain(`ringgate_pool_in_flight{pool="heavy"} 1\n`);
     expect(text).toContain(`ringgate_worker_in_flight{pool="heavy",worker="${emulator.url}"} 1\n`);
     expect(text).toContain(`ringgate_worker_state{pool="heavy",worker="${emulator.url}",state="up"} 1\n`);
-    // The recorder has no /metrics: scraped as down, no gpu configured for it.
+    // The recorder has no vLLM /metrics: its load is unknown, and no gpu is configured for it.
     expect(text).toContain(`ringgate_worker_scrape_up{pool="light",worker="http://127.0.0.1:${recorder.port}",gpu=""} 0\n`);
+    // The worker aborts the request too; wait for that so the next scenario starts from zero.
+    await pollMetrics(new RegExp(`ringgate_worker_requests_running\\{${labels}\\} 0\\n`));
     const after = await pollMetrics(/ringgate_pool_in_flight\{pool="heavy"\} 0\n/);
     expect(after).toContain('ringgate_pool_in_flight{pool="heavy"} 0\n');
     expect(after).toMatch(/ringgate_requests_total\{pool="heavy",worker="[^"]+",code="200",outcome="client_abort"\} 1/);

@@ -1,14 +1,15 @@
 import { Registry } from "prom-client";
 import { registerMetricsRoutes } from "../../routes/metrics-routes.ts";
 import type { GatewayConfig } from "../config/schema.ts";
-import type { GatewayFeature } from "../gateway.ts";
+import type { GatewayContext, GatewayFeature } from "../gateway.ts";
 import { logger } from "../log.ts";
 import { MemorySink } from "./memory-sink.ts";
 import type { MetricsSink } from "./metrics-sink.ts";
 import { RedisSink } from "./redis-sink.ts";
 import { RequestMetrics } from "./request-metrics.ts";
 import { registerStateGauges } from "./state-gauges.ts";
-import { WorkerLoadScraper } from "./worker-load-scraper.ts";
+import { WorkerLoadScraper, type WorkerLoadSource } from "./worker-load-scraper.ts";
+import { healthLoadSource } from "./health-load-source.ts";
 
 /** Records the in-memory sink keeps for inspection when no Redis is configured. */
 const MEMORY_RECORDS = 1_000;
@@ -38,16 +39,11 @@ export function metricsFeature(): MetricsFeature {
       const active = createSink(config);
       sink = active;
       const requests = new RequestMetrics(registry);
-      const scraper = new WorkerLoadScraper({
-        pools: context.pools,
-        fetch: context.fetch,
-        intervalMs: () => context.config().health.intervalMs,
-        timeoutMs: () => context.config().health.timeoutMs,
-      });
+      const loads = workerLoads(context);
       registerStateGauges(registry, {
         pools: context.pools,
         sink: active,
-        scraper,
+        loads,
         gpuOf: (url) => context.config().metrics.workerGpus[url] ?? "",
       });
       context.onFinish((record) => {
@@ -56,13 +52,24 @@ export function metricsFeature(): MetricsFeature {
       });
       context.events.on((event) => active.event(event));
       context.routes((app) => registerMetricsRoutes(app, registry));
-      scraper.start();
-      context.onStop(async () => {
-        scraper.stop();
-        await active.stop(STOP_FLUSH_MS);
-      });
+      context.onStop(() => active.stop(STOP_FLUSH_MS));
     },
   };
+}
+
+/** Health's probe-loop scrapes when the health feature runs (set up earlier), else our own scraper. */
+function workerLoads(context: GatewayContext): WorkerLoadSource {
+  const health = context.services.health;
+  if (health) return healthLoadSource(context.pools, health, () => context.config().health.intervalMs);
+  const scraper = new WorkerLoadScraper({
+    pools: context.pools,
+    fetch: context.fetch,
+    intervalMs: () => context.config().health.intervalMs,
+    timeoutMs: () => context.config().health.timeoutMs,
+  });
+  scraper.start();
+  context.onStop(() => scraper.stop());
+  return scraper;
 }
 
 function createSink(config: GatewayConfig): MetricsSink {

@@ -2,7 +2,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { SlotState } from "../pool/pool-state.ts";
 import type { Pools } from "../pool/pools.ts";
 import type { MetricsSink } from "./metrics-sink.ts";
-import type { WorkerLoadScraper } from "./worker-load-scraper.ts";
+import type { WorkerLoadSource } from "./worker-load-scraper.ts";
 
 const STATE_NAMES: Readonly<Record<number, string>> = {
   [SlotState.Up]: "up",
@@ -14,7 +14,7 @@ const STATE_NAMES: Readonly<Record<number, string>> = {
 export interface StateSources {
   pools: Pools;
   sink: MetricsSink;
-  scraper: WorkerLoadScraper;
+  loads: WorkerLoadSource;
   /** Worker base URL → GPU id, for the `gpu` label of re-exported worker series. */
   gpuOf: (workerUrl: string) => string;
 }
@@ -26,7 +26,7 @@ export interface StateSources {
  */
 export function registerStateGauges(registry: Registry, sources: StateSources): void {
   const registers = [registry];
-  const { pools, sink, scraper } = sources;
+  const { pools, sink } = sources;
   new Gauge({
     name: "ringgate_pool_in_flight", help: "Requests admitted to a pool and not finished.", labelNames: ["pool"], registers,
     collect() {
@@ -56,7 +56,7 @@ export function registerStateGauges(registry: Registry, sources: StateSources): 
   new Gauge({ name: "ringgate_metrics_buffer_depth", help: "Metrics records waiting for Redis.", registers, collect() { this.set(sink.stats().buffered); } });
   monotonic(registry, "ringgate_metrics_dropped_total", "Metrics records dropped because the buffer was full (Redis away too long).", () => sink.stats().dropped);
   monotonic(registry, "ringgate_metrics_written_total", "Metrics records and events confirmed written to the sink.", () => sink.stats().written);
-  registerWorkerLoad(registry, scraper, sources.gpuOf);
+  registerWorkerLoad(registry, sources.loads, sources.gpuOf);
 }
 
 /** A counter whose value lives elsewhere; exposed as a counter so `rate()` reads it right. */
@@ -72,14 +72,14 @@ function monotonic(registry: Registry, name: string, help: string, read: () => n
 
 type LoadLabels = "pool" | "worker" | "gpu";
 
-function registerWorkerLoad(registry: Registry, scraper: WorkerLoadScraper, gpuOf: (url: string) => string): void {
+function registerWorkerLoad(registry: Registry, loads: WorkerLoadSource, gpuOf: (url: string) => string): void {
   const registers = [registry];
   const labelNames: LoadLabels[] = ["pool", "worker", "gpu"];
   new Gauge({
     name: "ringgate_worker_scrape_up", help: "1 when the last scrape of the worker's /metrics succeeded.", labelNames, registers,
     collect() {
       for (const metric of [this, running, waiting, kv, generated]) metric.reset();
-      for (const scraped of scraper.snapshot()) {
+      for (const scraped of loads.snapshot()) {
         const labels = { pool: scraped.pool, worker: scraped.worker, gpu: gpuOf(scraped.worker) };
         this.set(labels, scraped.load ? 1 : 0);
         if (!scraped.load) continue;

@@ -9,6 +9,11 @@ export interface ScrapedWorker {
   load: WorkerLoad | undefined;
 }
 
+/** Where /metrics reads the workers' load from at scrape time. */
+export interface WorkerLoadSource {
+  snapshot(): ScrapedWorker[];
+}
+
 export interface WorkerLoadScraperOptions {
   pools: Pools;
   fetch: FetchLike;
@@ -19,9 +24,10 @@ export interface WorkerLoadScraperOptions {
 
 /**
  * Scrapes every worker's `/metrics` on the probe interval and keeps the latest load per worker, so
- * /metrics can re-export it without touching workers on each Prometheus scrape.
+ * /metrics can re-export it without touching workers on each Prometheus scrape. Used when no health
+ * feature runs (which scrapes the same endpoint on its probe loop).
  */
-export class WorkerLoadScraper {
+export class WorkerLoadScraper implements WorkerLoadSource {
   readonly #options: WorkerLoadScraperOptions;
   readonly #latest = new Map<string, ScrapedWorker>();
   readonly #now: () => number;
