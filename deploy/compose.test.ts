@@ -134,6 +134,8 @@ describe.each(variants)("compose.yaml with $name", ({ env }) => {
     expect(config.pools.light?.chatTemplateKwargs).toEqual({ enable_thinking: false });
     expect(config.pools.heavy?.fallback).toEqual(["light"]);
     expect(config.metrics.redisUrl).toBe("redis://redis:6379");
+    const graceS = durationS(compose.services.gateway?.stop_grace_period ?? "10s");
+    expect(graceS * 1000, "stop_grace_period must outlast the drain").toBeGreaterThan(config.limits.shutdownGraceMs);
   });
 });
 
