@@ -4,56 +4,24 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
-import { type EmulatorHandle, startEmulator } from "../../workers/emulator/server.ts";
+import type { EmulatorHandle } from "../../workers/emulator/server.ts";
 import type { Timeouts } from "../config/schema.ts";
-import type { GatewayServices } from "../gateway.ts";
-import { healthFeature } from "../health/health-feature.ts";
-import { type GatewayFixture, startGatewayFixture, waitFor } from "../testing/gateway-fixture.ts";
+import { type EmulatedGateway, startEmulatedGateway } from "../testing/emulated-gateway.ts";
+import { waitFor } from "../testing/gateway-fixture.ts";
 import { readSse } from "../testing/sse-transcript.ts";
 
-const EMULATOR = { port: 0, servedModelName: "heavy", ttftMs: 20, itlMs: 4, outputTokens: 12 } as const;
-const TIMEOUTS: Timeouts = { connectMs: 500, firstTokenMs: 800, idleMs: 500, totalMs: 10_000 };
 const MESSAGES = [{ role: "user", content: "Which way to the castle?" }];
 
-interface Harness {
-  emulators: EmulatorHandle[];
-  fixture: GatewayFixture;
-  services: GatewayServices;
-}
-
-const open: Harness[] = [];
+const open: EmulatedGateway[] = [];
 
 afterEach(async () => {
-  for (const harness of open.splice(0)) {
-    await harness.fixture.stop();
-    await Promise.all(harness.emulators.map((emulator) => emulator.stop()));
-  }
+  for (const harness of open.splice(0)) await harness.stop();
 });
 
-/** Emulators per pool, a gateway with health checking, and the first probe round done. */
-async function harness(pools: Record<string, number>, fallback: Record<string, string[]> = {}, timeouts: Partial<Timeouts> = {}): Promise<Harness> {
-  const emulators: EmulatorHandle[] = [];
-  const poolConfig: Record<string, { workers: string[]; fallback?: string[] }> = {};
-  for (const [name, count] of Object.entries(pools)) {
-    const started = await Promise.all(Array.from({ length: count }, () => startEmulator({ ...EMULATOR, servedModelName: name })));
-    emulators.push(...started);
-    poolConfig[name] = { workers: started.map((emulator) => emulator.url), fallback: fallback[name] ?? [] };
-  }
-  const services: GatewayServices = {};
-  const capture = { name: "capture-services", setup: (context: { services: GatewayServices }) => void Object.assign(services, context.services) };
-  const fixture = await startGatewayFixture(
-    {
-      pools: poolConfig,
-      timeouts: { ...TIMEOUTS, ...timeouts },
-      retry: { maxAttempts: 3, budgetMs: 5_000, maxRetryAfterMs: 2_000 },
-      health: { intervalMs: 60_000, timeoutMs: 1_000, ejectBaseMs: 30_000 },
-    },
-    [healthFeature(), capture],
-  );
-  const h = { emulators, fixture, services };
-  open.push(h);
-  await waitFor(() => Object.values(services.health?.snapshot() ?? {}).flat().every((worker) => worker.lastProbe !== undefined), 10_000, "first probe round");
-  return h;
+async function harness(pools: Record<string, number>, fallback: Record<string, string[]> = {}, timeouts: Partial<Timeouts> = {}): Promise<EmulatedGateway> {
+  const started = await startEmulatedGateway({ pools, fallback, timeouts });
+  open.push(started);
+  return started;
 }
 
 interface FaultCase {
@@ -184,5 +152,21 @@ describe("cross-pool fallback", () => {
     expect(((await response.json()) as { model: string }).model).toBe("light");
     await waitFor(() => h.fixture.records.length === 1, 5_000, "record");
     expect(h.fixture.records[0]).toMatchObject({ model: "heavy", pool: "light", fallbackFrom: "heavy", worker: light.url });
+  });
+});
+
+describe("admission", () => {
+  test("past maxInFlight a short bounded wait, then 429 pool_saturated with Retry-After; the held request is unharmed", async () => {
+    const h = await startEmulatedGateway({ pools: { heavy: 2 }, pool: { maxInFlight: 1, admissionWaitMs: 150 } });
+    open.push(h);
+    const held = h.fixture.post("/v1/chat/completions", { model: "heavy", messages: MESSAGES, stream: true }, { "x-emulator-fault": "slow-first-token:600" });
+    await waitFor(() => h.emulators.some((emulator) => emulator.state().running === 1), 5_000, "the first request on a worker");
+    const startedMs = performance.now();
+    const refused = await h.fixture.post("/v1/chat/completions", { model: "heavy", messages: MESSAGES });
+    expect(performance.now() - startedMs).toBeGreaterThanOrEqual(140);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("pool_saturated");
+    expect(await readSse(await held)).toMatchObject({ done: true, error: undefined });
   });
 });

@@ -1,0 +1,58 @@
+import { type EmulatorHandle, startEmulator } from "../../workers/emulator/server.ts";
+import type { ConfigInput, Timeouts } from "../config/schema.ts";
+import type { GatewayServices } from "../gateway.ts";
+import { healthFeature } from "../health/health-feature.ts";
+import { type GatewayFixture, startGatewayFixture, waitFor } from "./gateway-fixture.ts";
+
+/**
+ * Test harness: in-process emulated workers per pool behind an in-process gateway with health checking,
+ * returned once the first probe round is done. Small budgets keep fault tests fast; the probe interval
+ * is long so only the first round runs unless a test asks otherwise. Always `await harness.stop()`.
+ */
+export interface EmulatedGateway {
+  emulators: EmulatorHandle[];
+  fixture: GatewayFixture;
+  services: GatewayServices;
+  stop(): Promise<void>;
+}
+
+export interface EmulatedGatewayOptions {
+  /** Emulated workers per pool (served model name = pool name). */
+  pools: Record<string, number>;
+  fallback?: Record<string, string[]>;
+  timeouts?: Partial<Timeouts>;
+  /** Merged over the pools' generated config (e.g. `maxInFlight`). */
+  pool?: Record<string, unknown>;
+  health?: ConfigInput["health"];
+}
+
+const EMULATOR = { port: 0, ttftMs: 20, itlMs: 4, outputTokens: 12 } as const;
+export const TEST_TIMEOUTS: Timeouts = { connectMs: 500, firstTokenMs: 800, idleMs: 500, totalMs: 10_000 };
+
+export async function startEmulatedGateway(options: EmulatedGatewayOptions): Promise<EmulatedGateway> {
+  const emulators: EmulatorHandle[] = [];
+  const pools: Record<string, Record<string, unknown>> = {};
+  for (const [name, count] of Object.entries(options.pools)) {
+    const started = await Promise.all(Array.from({ length: count }, () => startEmulator({ ...EMULATOR, servedModelName: name })));
+    emulators.push(...started);
+    pools[name] = { workers: started.map((emulator) => emulator.url), fallback: options.fallback?.[name] ?? [], ...options.pool };
+  }
+  const services: GatewayServices = {};
+  const capture = { name: "capture-services", setup: (context: { services: GatewayServices }) => void Object.assign(services, context.services) };
+  const fixture = await startGatewayFixture(
+    {
+      pools,
+      timeouts: { ...TEST_TIMEOUTS, ...options.timeouts },
+      retry: { maxAttempts: 3, budgetMs: 5_000, maxRetryAfterMs: 2_000 },
+      health: { intervalMs: 60_000, timeoutMs: 1_000, ejectBaseMs: 30_000, ...options.health },
+    },
+    [healthFeature(), capture],
+  );
+  const stop = async (): Promise<void> => {
+    await fixture.stop();
+    await Promise.all(emulators.map((emulator) => emulator.stop()));
+  };
+  const probed = (): boolean => Object.values(services.health?.snapshot() ?? {}).flat().every((worker) => worker.lastProbe !== undefined);
+  await waitFor(probed, 10_000, "the first probe round");
+  return { emulators, fixture, services, stop };
+}
