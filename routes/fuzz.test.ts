@@ -86,7 +86,7 @@ class Mutator {
       () => this.pick([0, -1, 1, 2, 1.5, 1e20, -1e20, 2 ** 53 + 1, 4096, 1e-9]),
       () => this.pick(["", "heavy", "light", "x".repeat(this.int(5_000)), "\u0000\u202e💥", "[DONE]", "data: x\n\n", "../../etc"]),
       () => (depth > 3 ? [] : Array.from({ length: this.int(4) }, () => this.value(depth + 1))),
-      () => (depth > 3 ? {} : { role: this.value(depth + 1), content: this.value(depth + 1) }),
+      (): Json => (depth > 3 ? {} : { role: this.value(depth + 1), content: this.value(depth + 1) }),
     ];
     return this.pick(choices)();
   }
