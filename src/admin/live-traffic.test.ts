@@ -15,12 +15,14 @@ import { freePort } from "../testing/free-port.ts";
 
 const STREAMS = 200;
 const ADMIN_KEY = "admin-key-live-0001";
+const CLIENT_KEY = "client-key-live-0001";
 const STREAM_DEADLINE_MS = 45_000;
 const dir = mkdtempSync(join(tmpdir(), "ringgate-live-"));
 const configPath = join(dir, "config.json");
 let workers: EmulatorProcess[] = [];
-let gatewayProc: Subprocess<"ignore", "ignore", "pipe"> | undefined;
+let gatewayProc: Subprocess<"ignore", "pipe", "pipe"> | undefined;
 let gatewayUrl = "";
+let gatewayLog: Promise<string> = Promise.resolve("");
 
 async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const end = Date.now() + deadlineMs;
@@ -40,11 +42,17 @@ beforeAll(async () => {
   const port = await freePort();
   gatewayUrl = `http://127.0.0.1:${port}`;
   gatewayProc = Bun.spawn([process.execPath, join(import.meta.dir, "..", "main.ts")], {
-    env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), CONFIG: configPath, ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: "warn", BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" },
+    env: {
+      ...process.env,
+      ...{ HOST: "127.0.0.1", PORT: String(port), CONFIG: configPath, LOG_LEVEL: "info", BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" },
+      ...{ API_KEYS: CLIENT_KEY, ADMIN_API_KEY: ADMIN_KEY },
+    },
     stdin: "ignore",
-    stdout: "ignore",
+    stdout: "pipe",
     stderr: "pipe",
   });
+  // Read the log while it is written, so the child never blocks on a full pipe.
+  gatewayLog = new Response(gatewayProc.stdout).text();
   await until("the gateway to listen", 20_000, async () => ((await fetch(`${gatewayUrl}/health`)).ok ? true : undefined));
 });
 
@@ -81,7 +89,7 @@ async function stream(client: OpenAI): Promise<{ text: string; worker: string }>
 }
 
 test(`drain and reload while ${STREAMS} streams are open: all finish with [DONE], new requests avoid the drained worker`, async () => {
-  const client = new OpenAI({ baseURL: `${gatewayUrl}/v1`, apiKey: "unused", maxRetries: 0, timeout: 60_000 });
+  const client = new OpenAI({ baseURL: `${gatewayUrl}/v1`, apiKey: CLIENT_KEY, maxRetries: 0, timeout: 60_000 });
   const streams = Array.from({ length: STREAMS }, () => stream(client));
   await until(`${STREAMS} streams running on the workers`, 30_000, async () => ((await running()) === STREAMS ? true : undefined));
 
@@ -110,3 +118,14 @@ test(`drain and reload while ${STREAMS} streams are open: all finish with [DONE]
     [workers[1]?.url ?? "", "healthy", 0],
   ]);
 }, 90_000);
+
+test("the log names keys, never contains them; admin actions are logged with their actor", async () => {
+  gatewayProc?.kill("SIGTERM");
+  await gatewayProc?.exited;
+  const log = await gatewayLog;
+  expect(log).toContain('"keyName":"env-1"');
+  expect(log).toMatch(/"actor":"admin","action":"drain"/);
+  expect(log).toMatch(/"actor":"admin","action":"reload"/);
+  expect(log).not.toContain(CLIENT_KEY);
+  expect(log).not.toContain(ADMIN_KEY);
+}, 30_000);
