@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, parseConfig } from "../config/load.ts";
+import { ConfigError, loadConfig, parseConfig } from "../config/load.ts";
 import { keyStoreFor, sha256 } from "./key-store.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ringgate-keys-"));
@@ -63,5 +63,26 @@ describe("keyStoreFor", () => {
     const config = configWith(auth);
     expect(() => keyStoreFor(config)).toThrow(ConfigError);
     expect(() => keyStoreFor(config)).toThrow(message);
+  });
+
+  test("errors never echo a secret: bare tokens in files, too-short keys", () => {
+    const messageOf = (run: () => unknown): string => {
+      try {
+        run();
+      } catch (error) {
+        if (error instanceof ConfigError) return error.message;
+        throw error;
+      }
+      throw new Error("expected a ConfigError");
+    };
+    const unquoted = keysFile('[{"name":"x","key":sekrit-token-1}]');
+    expect(messageOf(() => keyStoreFor(configWith({ keysFile: unquoted })))).not.toContain("sekrit");
+    const configPath = keysFile('{"pools":{},"auth":{"adminApiKey":sekrit-token-2}}');
+    expect(messageOf(() => loadConfig({ CONFIG: configPath }))).not.toContain("sekrit");
+    const short = messageOf(() =>
+      parseConfig({ pools: { a: { workers: ["http://x:1"], workerApiKey: "" } }, auth: { adminApiKey: "sekrit", keys: [{ name: "k", key: "sekrit" }] } }),
+    );
+    expect(short).toContain("auth.keys.0.key: got (a secret, not shown)");
+    expect(short).not.toContain("sekrit");
   });
 });

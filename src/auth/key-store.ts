@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { ConfigError } from "../config/load.ts";
+import { ConfigError, withoutQuotedText } from "../config/load.ts";
 import { clientKeySchema, type ClientKeyConfig, type GatewayConfig } from "../config/schema.ts";
 
 /** What the gateway knows about a client key after load: never the key itself. */
@@ -81,7 +81,7 @@ function readKeysFile(path: string | undefined, readFile: (path: string) => stri
   try {
     raw = JSON.parse(readFile(path));
   } catch (error) {
-    throw new ConfigError(`auth.keysFile: cannot read "${path}" as JSON: ${(error as Error).message}`);
+    throw new ConfigError(`auth.keysFile: cannot read "${path}" as JSON: ${withoutQuotedText((error as Error).message)}`);
   }
   const parsed = keysFileSchema.safeParse(raw);
   if (!parsed.success) {

@@ -41,7 +41,7 @@ function readConfigFile(path: string, readFile: (path: string) => string): Recor
     if (!isRecord(value)) throw new Error("expected a JSON object");
     return value;
   } catch (error) {
-    throw new ConfigError(`CONFIG: "${path}" is not a valid JSON object: ${(error as Error).message}`);
+    throw new ConfigError(`CONFIG: "${path}" is not a valid JSON object: ${withoutQuotedText((error as Error).message)}`);
   }
 }
 
@@ -100,7 +100,7 @@ function describeIssue(issues: z.core.$ZodIssue[], raw: unknown): string {
   const lines = issues.slice(0, 5).map((issue) => {
     const path = issue.path.map(String).join(".") || "(root)";
     const value = valueAt(raw, issue.path);
-    const got = value === undefined ? "missing" : JSON.stringify(value);
+    const got = value === undefined ? "missing" : isSecretPath(issue.path) ? "(a secret, not shown)" : JSON.stringify(value);
     return `${path}: got ${got}, ${issue.message}`;
   });
   return `invalid configuration: ${lines.join("; ")}`;
@@ -113,6 +113,16 @@ function valueAt(raw: unknown, path: PropertyKey[]): unknown {
     current = (current as Record<PropertyKey, unknown>)[key];
   }
   return current;
+}
+
+/** `key`, `adminApiKey`, `workerApiKey`: values that must never reach a log line. */
+function isSecretPath(path: PropertyKey[]): boolean {
+  return /(^k|K)ey$/.test(String(path.at(-1) ?? ""));
+}
+
+/** JSON parse errors quote the offending token, which may be a secret from a keys or config file. */
+export function withoutQuotedText(message: string): string {
+  return message.replace(/"[^"]*"/g, "(…)");
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
