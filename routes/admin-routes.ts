@@ -60,11 +60,12 @@ const workerUrl = z.url({ protocol: /^https?$/, error: "url must be an http(s) b
 const poolParam = z.object({ pool: z.string().openapi({ param: { name: "pool", in: "path" }, example: "heavy" }) });
 const workerBody = { body: { required: true, content: { "application/json": { schema: z.object({ url: workerUrl }) } } } };
 const actionSchema = z.object({ pool: z.string(), url: z.string(), action: z.string() }).openapi("AdminWorkerAction");
-const errors = Object.fromEntries(
-  ([[400, "Invalid input"], [401, "Missing or wrong admin key"], [404, "Unknown pool or worker, or admin API disabled"]] as const).map(
-    ([status, description]) => [status, { description, content: { "application/json": { schema: errorEnvelopeSchema } } }],
-  ),
-) as Record<400 | 401 | 404, { description: string; content: { "application/json": { schema: typeof errorEnvelopeSchema } } }>;
+const envelope = (description: string) => ({ description, content: { "application/json": { schema: errorEnvelopeSchema } } });
+const errors = {
+  400: envelope("Invalid input, or a config reload rejected (the running config stays)"),
+  401: envelope("Missing or wrong admin key"),
+  404: envelope("Unknown pool or worker, or the admin API is disabled (no ADMIN_API_KEY)"),
+};
 const security = [{ adminBearer: [] }];
 
 const listRoute = createRoute({
@@ -97,6 +98,8 @@ const reloadRoute = createRoute({
   method: "post",
   path: "/admin/reload",
   summary: "Re-read the config (CONFIG file + environment) atomically; an invalid one is rejected and the old stays",
+  description:
+    "New requests see the new config, requests in flight finish on the old. Pool membership follows the file: workers added at run time that it does not list are removed; drained workers it keeps stay drained.",
   security,
   responses: {
     200: { description: "Reloaded", content: { "application/json": { schema: z.object({ reloaded: z.boolean(), pools: z.array(z.string()) }) } } },
