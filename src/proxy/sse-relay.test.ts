@@ -13,7 +13,7 @@ const usage = 'data: {"id":"c","choices":[],"usage":{"prompt_tokens":7,"total_to
 const done = "data: [DONE]\n\n";
 const whole = role + token("A") + token("B") + finish + usage + done;
 
-function readerOf(parts: string[], end: "close" | "error" = "close"): ChunkReader & { cancelled: boolean } {
+function readerOf(parts: readonly string[], end: "close" | "error" = "close"): ChunkReader & { cancelled: boolean } {
   const encoder = new TextEncoder();
   let index = 0;
   return {
@@ -29,7 +29,7 @@ function readerOf(parts: string[], end: "close" | "error" = "close"): ChunkReade
   };
 }
 
-async function relay(parts: string[], options: { stripUsage?: boolean; end?: "close" | "error" } = {}) {
+async function relay(parts: readonly string[], options: { stripUsage?: boolean; end?: "close" | "error" } = {}) {
   let ended: StreamEnd | undefined;
   const reader = readerOf(parts, options.end);
   const sse = new SseRelay(reader, {

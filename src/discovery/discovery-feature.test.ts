@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { type GatewayFixture, startGatewayFixture } from "../testing/gateway-fixture.ts";
+import { type EmulatorHandle, startEmulator } from "../../workers/emulator/server.ts";
+import { discoveryFeature } from "./discovery-feature.ts";
+
+/** A pool whose members come from DNS follows the records: traffic goes where they point, and stops when they go. */
+let worker: EmulatorHandle;
+let fixture: GatewayFixture;
+let records: string[] = ["127.0.0.1"];
+let tick: (() => void) | undefined;
+
+beforeAll(async () => {
+  worker = await startEmulator({ host: "127.0.0.1", port: 0, profile: "heavy", speed: 50 });
+  const feature = discoveryFeature({
+    resolver: async () => records,
+    schedule: (callback) => {
+      tick = callback;
+      return () => {
+        tick = undefined;
+      };
+    },
+  });
+  fixture = await startGatewayFixture(
+    { pools: { heavy: { discovery: { dns: "heavy.ringgate.svc", port: worker.port, resolveIntervalMs: 1_000 } } } },
+    [feature],
+  );
+});
+
+afterAll(async () => {
+  await fixture?.stop();
+  await worker?.stop();
+});
+
+/** Fires the scheduled re-resolution and waits until it ran. */
+async function resolveAgain(): Promise<void> {
+  const pending = tick;
+  expect(pending).toBeDefined();
+  tick = undefined;
+  pending?.();
+  const start = performance.now();
+  while (tick === undefined && performance.now() - start < 2_000) await Bun.sleep(1);
+}
+
+const ask = () => fixture.post("/v1/chat/completions", { model: "heavy", messages: [{ role: "user", content: "hi" }], max_tokens: 2 });
+
+test("members resolved before listening serve traffic", async () => {
+  const response = await ask();
+  expect(response.status).toBe(200);
+  expect(response.headers.get("x-ringgate-worker")).toBe(worker.url);
+});
+
+test("a record that stays keeps its slot; a removed one leaves the ring; a new one joins", async () => {
+  const pool = fixture.gateway.pools.get("heavy");
+  const slotBefore = pool?.worker(worker.url)?.slot;
+  records = ["127.0.0.1", "127.0.0.2"];
+  await resolveAgain();
+  expect(pool?.workers().map((w) => w.url)).toEqual([worker.url, `http://127.0.0.2:${worker.port}`]);
+  expect(pool?.worker(worker.url)?.slot).toBe(slotBefore);
+  records = [];
+  await resolveAgain();
+  expect(pool?.workers()).toEqual([]);
+  const response = await ask();
+  expect(response.status).toBe(503);
+  records = ["127.0.0.1"];
+  await resolveAgain();
+  expect((await ask()).status).toBe(200);
+});
