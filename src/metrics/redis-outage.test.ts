@@ -103,3 +103,46 @@ describe.each(SCENARIOS)("Redis outage, $name (buffer $bufferSize, $sent request
     expect(await client.xlen(REQUESTS_STREAM)).toBe(kept);
   });
 });
+
+describe("Redis slow (writes paused)", () => {
+  const PAUSE_MS = 3_000;
+  const SENT = 10;
+  let redis: RedisServer;
+  let gateway: GatewayHandle;
+  let admin: Redis;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    admin = new Redis(redis.url);
+    const config = parseConfig({ pools: { heavy: { workers: [emulator.url] } }, metrics: { redisUrl: redis.url, flushIntervalMs: 50 } });
+    gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features: [metricsFeature()] });
+  });
+
+  afterAll(async () => {
+    admin?.disconnect();
+    await gateway?.stop(1_000);
+    await redis?.stop();
+  });
+
+  test("requests do not wait for a stalled flush, and every record lands once", async () => {
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    await client.chat.completions.create({ model: "heavy", messages: [{ role: "user", content: "hi" }], max_tokens: 3 });
+    expect(await poll(() => admin.xlen(REQUESTS_STREAM), (n) => n === 1)).toBe(1);
+    await admin.client("PAUSE", PAUSE_MS, "WRITE");
+    const pausedAt = performance.now();
+    const latenciesMs: number[] = [];
+    for (let i = 0; i < SENT; i++) {
+      const started = performance.now();
+      await client.chat.completions.create({ model: "heavy", messages: [{ role: "user", content: "hi" }], max_tokens: 3 });
+      latenciesMs.push(performance.now() - started);
+    }
+    // All sent while the writes were still held back, each at normal speed.
+    expect(performance.now() - pausedAt).toBeLessThan(PAUSE_MS);
+    expect(Math.max(...latenciesMs)).toBeLessThan(PAUSE_MS / 2);
+    // Reads still work during a WRITE pause: the flush really is held back.
+    expect(await admin.xlen(REQUESTS_STREAM)).toBe(1);
+    expect(await poll(() => admin.xlen(REQUESTS_STREAM), (n) => n >= SENT + 1)).toBe(SENT + 1);
+    await Bun.sleep(300);
+    expect(await admin.xlen(REQUESTS_STREAM)).toBe(SENT + 1);
+  });
+});
