@@ -14,11 +14,12 @@ export function healthFeature(): GatewayFeature {
       const prober = new Prober({ pools: context.pools, health, config: context.config, fetch: context.fetch });
       context.services.health = health;
       context.setFeedback(health);
-      prober.start();
       context.onStop(async () => {
         await prober.stop();
         health.stop();
       });
+      // Not awaited: features set up later (metrics) must see the first round's events too.
+      void prober.start();
     },
   };
 }

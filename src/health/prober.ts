@@ -33,10 +33,11 @@ export class Prober {
     this.#deps = { now: Date.now, ...deps };
   }
 
-  /** Probes at once, then every interval (measured from the start of a round). */
-  start(): void {
+  /** Probes at once, then every interval (measured from the start of a round); resolves after the first round. */
+  start(): Promise<void> {
     this.#stopped = false;
     this.#loop();
+    return this.#round ?? Promise.resolve();
   }
 
   async stop(): Promise<void> {
