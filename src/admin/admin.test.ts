@@ -162,9 +162,15 @@ describe("admin actions", () => {
 
   test("reload: a valid file is swapped in; an invalid one is rejected and the old config stays", async () => {
     writeConfig({ heavy: { workers: [url(0), url(1)] }, light: { workers: [url(2)], upstreamModel: "heavy" } });
+    events.length = 0;
     const reloaded = await admin("POST", "/admin/reload");
     expect(reloaded.status).toBe(200);
     expect(((await reloaded.json()) as { pools: string[] }).pools).toEqual(["heavy", "light"]);
+    const reloadEvents = events.filter((e) => ["added", "removed", "reloaded"].includes(e.state));
+    expect(reloadEvents.map((e) => [e.pool, e.worker, e.state, e.actor])).toEqual([
+      ["light", url(2), "added", "admin"],
+      ["*", "*", "reloaded", "admin"],
+    ]);
     expect(await answeringWorkers(2, "light")).toEqual(new Set([url(2)]));
     const before = gateway.config();
     for (const broken of ['{"pools": {"heavy": {"workers": ["not a url"]}}}', "{not json", '{"pools": {}}']) {
