@@ -55,6 +55,7 @@ export interface GatewayHandle {
   port: number;
   pools: Pools;
   events: WorkerEventBus;
+  services: GatewayServices;
   server: Server<unknown>;
   config(): GatewayConfig;
   /** Stops accepting, lets in-flight requests finish within `graceMs`, then closes what is left. */
@@ -111,6 +112,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     port,
     pools,
     events,
+    services,
     server,
     config: () => config,
     stop: async (graceMs = config.limits.shutdownGraceMs) => {

@@ -3,7 +3,6 @@
 
 import { afterAll, expect, test } from "bun:test";
 import { type EmulatorHandle, startEmulator } from "../../workers/emulator/server.ts";
-import type { GatewayServices } from "../gateway.ts";
 import { type GatewayFixture, startGatewayFixture, waitFor } from "../testing/gateway-fixture.ts";
 import { readSse } from "../testing/sse-transcript.ts";
 import { healthFeature } from "./health-feature.ts";
@@ -26,15 +25,15 @@ test("a flapping worker: traffic never fails, and each recovery is back in rotat
   emulators.push(await startEmulator({ ...EMULATOR, port: 0 }), await startEmulator({ ...EMULATOR, port: 0 }));
   const url = (emulators[0] as EmulatorHandle).url;
   const port = (emulators[0] as EmulatorHandle).port;
-  const services: GatewayServices = {};
   fixture = await startGatewayFixture(
     {
       pools: { heavy: { workers: emulators.map((emulator) => emulator.url) } },
       timeouts: { connectMs: 500, firstTokenMs: 2_000, idleMs: 1_000, totalMs: 10_000 },
       health: { intervalMs: PROBE_INTERVAL_MS, timeoutMs: 500, unhealthyThreshold: 1, healthyThreshold: 1, ejectBaseMs: EJECT_BASE_MS, ejectMaxMs: EJECT_BASE_MS },
     },
-    [healthFeature(), { name: "capture", setup: (context) => void Object.assign(services, context.services) }],
+    [healthFeature()],
   );
+  const services = fixture.gateway.services;
   const gateway = fixture;
   const failures: string[] = [];
   let stop = false;

@@ -37,8 +37,6 @@ export async function startEmulatedGateway(options: EmulatedGatewayOptions): Pro
     emulators.push(...started);
     pools[name] = { workers: started.map((emulator) => emulator.url), fallback: options.fallback?.[name] ?? [], ...options.pool };
   }
-  const services: GatewayServices = {};
-  const capture = { name: "capture-services", setup: (context: { services: GatewayServices }) => void Object.assign(services, context.services) };
   const fixture = await startGatewayFixture(
     {
       pools,
@@ -46,8 +44,9 @@ export async function startEmulatedGateway(options: EmulatedGatewayOptions): Pro
       retry: { maxAttempts: 3, budgetMs: 5_000, maxRetryAfterMs: 2_000 },
       health: { intervalMs: 60_000, timeoutMs: 1_000, ejectBaseMs: 30_000, ...options.health },
     },
-    [healthFeature(), capture],
+    [healthFeature()],
   );
+  const services = fixture.gateway.services;
   const stop = async (): Promise<void> => {
     await fixture.stop();
     await Promise.all(emulators.map((emulator) => emulator.stop()));
