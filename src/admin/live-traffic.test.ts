@@ -9,8 +9,9 @@ import { freePort } from "../testing/free-port.ts";
 
 /**
  * Drain and reload under live traffic: 200 streams open through the production entry point
- * (src/main.ts in a child process, so its fetch concurrency is raised like in production), then a
- * worker is drained and the config reloaded. Every stream must end with [DONE]; none may hang.
+ * (src/main.ts in a child process, so its fetch concurrency is raised like in production), then every
+ * admin action runs: drain, add, reload, remove, undrain. Every stream must end with [DONE]; none may
+ * hang; new requests follow the changes at once.
  */
 
 const STREAMS = 200;
@@ -35,10 +36,10 @@ async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T
 }
 
 beforeAll(async () => {
-  // Fixed timing: 100 tokens 20 ms apart, so every stream lasts about two seconds whatever the batch.
-  const args = ["--served-model-name", "heavy", "--ttft-ms", "100", "--itl-ms", "20", "--output-tokens", "100", "--max-num-seqs", "512"];
-  workers = await Promise.all([spawnEmulator(args), spawnEmulator(args)]);
-  writeFileSync(configPath, JSON.stringify({ pools: { heavy: { workers: workers.map((w) => w.url) } } }));
+  // Fixed timing: 150 tokens 20 ms apart, so every stream lasts about three seconds whatever the batch.
+  const args = ["--served-model-name", "heavy", "--ttft-ms", "100", "--itl-ms", "20", "--output-tokens", "150", "--max-num-seqs", "512"];
+  workers = await Promise.all([spawnEmulator(args), spawnEmulator(args), spawnEmulator(args)]);
+  writeFileSync(configPath, JSON.stringify({ pools: { heavy: { workers: [url(0), url(1)] } } }));
   const port = await freePort();
   gatewayUrl = `http://127.0.0.1:${port}`;
   gatewayProc = Bun.spawn([process.execPath, join(import.meta.dir, "..", "main.ts")], {
@@ -63,9 +64,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function admin(path: string, body?: unknown): Promise<Response> {
+function admin(method: string, path: string, body?: unknown): Promise<Response> {
   return fetch(`${gatewayUrl}${path}`, {
-    method: "POST",
+    method,
     headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
@@ -88,35 +89,48 @@ async function stream(client: OpenAI): Promise<{ text: string; worker: string }>
   return { text, worker: response.headers.get("x-ringgate-worker") ?? "" };
 }
 
-test(`drain and reload while ${STREAMS} streams are open: all finish with [DONE], new requests avoid the drained worker`, async () => {
+/** Which workers answer `count` short requests started now. */
+async function answering(client: OpenAI, count: number): Promise<Set<string>> {
+  const answers = await Promise.all(
+    Array.from({ length: count }, () =>
+      client.chat.completions.create({ model: "heavy", max_tokens: 2, messages: [{ role: "user", content: "hi" }] }).withResponse(),
+    ),
+  );
+  return new Set(answers.map(({ response }) => response.headers.get("x-ringgate-worker") ?? ""));
+}
+
+const url = (index: number): string => workers[index]?.url ?? "";
+
+test(`every admin action while ${STREAMS} streams are open: all finish with [DONE], none hangs, routing follows`, async () => {
   const client = new OpenAI({ baseURL: `${gatewayUrl}/v1`, apiKey: CLIENT_KEY, maxRetries: 0, timeout: 60_000 });
   const streams = Array.from({ length: STREAMS }, () => stream(client));
   await until(`${STREAMS} streams running on the workers`, 30_000, async () => ((await running()) === STREAMS ? true : undefined));
 
-  const drained = workers[0]?.url ?? "";
-  expect((await admin("/admin/pools/heavy/workers/drain", { url: drained })).status).toBe(200);
-  writeFileSync(configPath, JSON.stringify({ pools: { heavy: { workers: workers.map((w) => w.url), maxInFlight: 2_000 } } }));
-  expect((await admin("/admin/reload")).status).toBe(200);
-  expect(await running()).toBeGreaterThan(STREAMS / 2);
+  expect((await admin("POST", "/admin/pools/heavy/workers/drain", { url: url(0) })).status).toBe(200);
+  expect((await admin("POST", "/admin/pools/heavy/workers", { url: url(2) })).status).toBe(200);
+  writeFileSync(configPath, JSON.stringify({ pools: { heavy: { workers: [url(0), url(1), url(2)], maxInFlight: 2_000 } } }));
+  expect((await admin("POST", "/admin/reload")).status).toBe(200);
+  expect((await admin("DELETE", `/admin/pools/heavy/workers?url=${encodeURIComponent(url(1))}`)).status).toBe(200);
+  // Mid-way for real: the removed and the drained worker still carry their streams.
+  const mid = await Promise.all([0, 1].map(async (i) => ((await (await fetch(`${url(i)}/_emulator/state`)).json()) as { running: number }).running));
+  expect(mid.every((count) => count > STREAMS / 4)).toBe(true);
 
-  const fresh = await Promise.all(Array.from({ length: 10 }, () => stream(client)));
-  expect(new Set(fresh.map((answer) => answer.worker))).toEqual(new Set([workers[1]?.url ?? ""]));
+  expect(await answering(client, 8)).toEqual(new Set([url(2)]));
+  expect((await admin("POST", "/admin/pools/heavy/workers/undrain", { url: url(0) })).status).toBe(200);
+  expect(await answering(client, 8)).toEqual(new Set([url(0), url(2)]));
 
   const answers = await Promise.allSettled(streams);
-  const failed = answers.filter((answer) => answer.status === "rejected");
-  expect(failed).toEqual([]);
-  const texts = answers.map((answer) => (answer.status === "fulfilled" ? answer.value.text : ""));
-  expect(texts.filter((text) => !text.trimEnd().endsWith("data: [DONE]")).length).toBe(0);
-  expect(texts.filter((text) => text.includes('"error"')).length).toBe(0);
-  expect(new Set(answers.map((a) => (a.status === "fulfilled" ? a.value.worker : "")))).toEqual(new Set(workers.map((w) => w.url)));
+  expect(answers.filter((answer) => answer.status === "rejected")).toEqual([]);
+  const finished = answers.flatMap((answer) => (answer.status === "fulfilled" ? [answer.value] : []));
+  expect(finished.filter(({ text }) => !text.trimEnd().endsWith("data: [DONE]") || text.includes('"error"')).length).toBe(0);
+  expect(new Set(finished.map(({ worker }) => worker))).toEqual(new Set([url(0), url(1)]));
 
-  const view = (await (await fetch(`${gatewayUrl}/admin/pools`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as {
-    pools: { workers: { url: string; state: string; inFlight: number }[] }[];
-  };
+  const view = (await (await admin("GET", "/admin/pools")).json()) as { pools: { workers: { url: string; state: string; inFlight: number }[] }[] };
   expect(view.pools[0]?.workers.map((w) => [w.url, w.state, w.inFlight])).toEqual([
-    [drained, "drained", 0],
-    [workers[1]?.url ?? "", "healthy", 0],
+    [url(0), "healthy", 0],
+    [url(2), "healthy", 0],
   ]);
+  await until("the workers to be idle", 10_000, async () => ((await running()) === 0 ? true : undefined));
 }, 90_000);
 
 test("the log names keys, never contains them; admin actions are logged with their actor", async () => {
