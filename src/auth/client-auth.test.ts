@@ -31,6 +31,7 @@ beforeAll(async () => {
         { name: "light-only", key: "light-key-0001", pools: ["light"] },
         { name: "two-per-minute", key: "rpm-key-0001", requestsPerMinute: 2 },
         { name: "few-tokens", key: "tpm-key-0001", tokensPerMinute: 10 },
+        { name: "few-tokens-streamed", key: "tpm-stream-key-0001", tokensPerMinute: 10 },
       ],
     },
     cors: { origins: ["https://game.example"] },
@@ -125,6 +126,20 @@ describe("limits", () => {
     expect(Number(refused.headers?.get("retry-after"))).toBeGreaterThan(0);
     clockMs += 5 * 60_000;
     expect((await ask("tpm-key-0001")).status).toBe(200);
+  });
+
+  test("tokens/min counts streamed answers too (usage the gateway asked the worker for)", async () => {
+    const stream = await client("tpm-stream-key-0001").chat.completions.create({ model: "light", stream: true, max_tokens: 8, messages: [{ role: "user", content: "hi" }] });
+    let chunks = 0;
+    for await (const _chunk of stream) chunks++;
+    expect(chunks).toBeGreaterThan(1);
+    // The charge lands when the gateway records the finished stream, a moment after the client saw [DONE].
+    let status = 0;
+    for (let attempt = 0; attempt < 40 && status !== 429; attempt++) {
+      status = (await ask("tpm-stream-key-0001", "light")).status;
+      if (status !== 429) await Bun.sleep(50);
+    }
+    expect(status).toBe(429);
   });
 });
 
