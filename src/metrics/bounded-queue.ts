@@ -50,12 +50,4 @@ export class BoundedQueue<T> {
     this.#head = (this.#head + n) % this.capacity;
     this.#length -= n;
   }
-
-  /** The newest `count` items, oldest of them first. */
-  tail(count: number): T[] {
-    const n = Math.min(count, this.#length);
-    const out: T[] = [];
-    for (let i = this.#length - n; i < this.#length; i++) out.push(this.#items[(this.#head + i) % this.capacity] as T);
-    return out;
-  }
 }

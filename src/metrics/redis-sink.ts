@@ -4,7 +4,8 @@ import { logger } from "../log.ts";
 import type { RequestRecord } from "../proxy/request-record.ts";
 import { BoundedQueue } from "./bounded-queue.ts";
 import type { MetricsSink, SinkStats } from "./metrics-sink.ts";
-import { encodeEvent, encodeRecord, EVENTS_STREAM, REQUESTS_STREAM } from "./record-encoding.ts";
+import { batchXadd } from "./batch-xadd.ts";
+import { encodeEvent, encodeRecord, EVENTS_STREAM, type FlatFields, REQUESTS_STREAM } from "./record-encoding.ts";
 
 export interface RedisSinkOptions {
   redisUrl: string;
@@ -23,11 +24,12 @@ type Entry = { record: RequestRecord } | { event: WorkerEvent };
 
 const RECONNECT_BASE_MS = 100;
 const RECONNECT_MAX_MS = 2_000;
+const STOP_POLL_MS = 50;
 
 /**
- * Records go to an in-process bounded queue; a background flusher writes them with pipelined
- * `XADD … MAXLEN ~ N`, oldest first. Redis being down or slow never reaches the request path: ioredis
- * fails fast (no offline queue, one retry) and the queue waits for the reconnect.
+ * Records go to an in-process bounded queue; a background flusher writes them in batches of
+ * `XADD … MAXLEN ~ N` (one round trip per batch), oldest first. Redis being down or slow never reaches
+ * the request path: ioredis fails fast (no offline queue, one retry) and the queue waits for the reconnect.
  */
 export class RedisSink implements MetricsSink {
   readonly kind = "redis";
@@ -76,13 +78,14 @@ export class RedisSink implements MetricsSink {
     return { buffered: this.#queue.length, dropped: this.#queue.dropped, written: this.#written };
   }
 
+  /** Waits for a connection (it may be reconnecting) and writes what is buffered, within `graceMs`. */
   async stop(graceMs: number): Promise<void> {
     clearInterval(this.#timer);
+    await this.#flushing;
     const deadlineMs = this.#now() + graceMs;
-    while (this.#queue.length > 0 && this.#redis.status === "ready" && this.#now() < deadlineMs) {
-      const before = this.#written;
-      await this.#flush();
-      if (this.#written === before) break;
+    while (this.#queue.length > 0 && this.#now() < deadlineMs) {
+      if (this.#redis.status === "ready") await this.#flush();
+      else await Bun.sleep(STOP_POLL_MS);
     }
     if (this.#queue.length > 0) logger.warn({ unwritten: this.#queue.length }, "metrics: records not written to Redis at shutdown");
     this.#redis.disconnect();
@@ -96,31 +99,33 @@ export class RedisSink implements MetricsSink {
     });
   }
 
-  /** Writes batches until the queue is empty or Redis fails; a failed batch stays queued, in order. */
+  /**
+   * Writes batches until the queue is empty or Redis fails. A batch is a run of entries for one stream,
+   * written as a whole or not at all; a failed batch stays at the head of the queue, in order.
+   */
   async #flush(): Promise<void> {
     while (this.#queue.length > 0 && this.#redis.status === "ready") {
-      const batch = this.#queue.peek(this.#batchSize);
-      const pipeline = this.#redis.pipeline();
-      for (const entry of batch) {
-        const [stream, fields] = "record" in entry ? [REQUESTS_STREAM, encodeRecord(entry.record)] : [EVENTS_STREAM, encodeEvent(entry.event)];
-        pipeline.xadd(stream, "MAXLEN", "~", this.#maxLen, "*", ...fields);
-      }
-      let results: [Error | null, unknown][] | null;
+      const [stream, fields] = this.#nextBatch();
       try {
-        results = await pipeline.exec();
+        await batchXadd(this.#redis, stream, this.#maxLen, fields);
       } catch (error) {
         this.#warnConnection(error as Error);
         return;
       }
-      const delivered = leadingSuccesses(results);
-      this.#queue.discard(delivered);
-      this.#written += delivered;
-      if (delivered < batch.length) {
-        const failed = results?.[delivered]?.[0];
-        if (failed) this.#warnConnection(failed);
-        return;
-      }
+      this.#queue.discard(fields.length);
+      this.#written += fields.length;
     }
+  }
+
+  #nextBatch(): [stream: string, fields: FlatFields[]] {
+    const entries = this.#queue.peek(this.#batchSize);
+    const records = "record" in (entries[0] ?? {});
+    const fields: FlatFields[] = [];
+    for (const entry of entries) {
+      if ("record" in entry !== records) break;
+      fields.push("record" in entry ? encodeRecord(entry.record) : encodeEvent(entry.event));
+    }
+    return [records ? REQUESTS_STREAM : EVENTS_STREAM, fields];
   }
 
   #warnDrops(): void {
@@ -138,11 +143,4 @@ export class RedisSink implements MetricsSink {
     this.#lastErrorWarnMs = nowMs;
     logger.warn({ err: error.message, buffered: this.#queue.length }, "metrics: Redis unavailable, buffering records");
   }
-}
-
-function leadingSuccesses(results: [Error | null, unknown][] | null): number {
-  if (!results) return 0;
-  let count = 0;
-  while (count < results.length && !results[count]?.[0]) count++;
-  return count;
 }

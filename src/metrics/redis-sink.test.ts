@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import Redis from "ioredis";
+import type { WorkerEvent } from "../health/worker-events.ts";
+import type { RequestRecord } from "../proxy/request-record.ts";
+import { type RedisServer, startRedis } from "../testing/redis-server.ts";
+import { decodeRecord, EVENTS_STREAM, REQUESTS_STREAM } from "./record-encoding.ts";
+import { RedisSink } from "./redis-sink.ts";
+
+let redis: RedisServer;
+let reader: Redis;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  reader = new Redis(redis.url);
+});
+
+afterAll(async () => {
+  reader?.disconnect();
+  await redis?.stop();
+});
+
+function record(requestId: string): RequestRecord {
+  return {
+    ts: 1_700_000_000_000, requestId, model: "heavy", pool: "heavy", worker: "http://w:1", attempts: [], status: 200, outcome: "ok",
+    stream: false, ttftMs: undefined, latencyMs: 5, promptTokens: 3, completionTokens: 4, errorCode: undefined, gatewayOverheadMs: 0.1,
+    keyName: "game", traceparent: undefined, fallbackFrom: undefined, partial: false,
+  };
+}
+
+function event(reason: string): WorkerEvent {
+  return { ts: 1_700_000_000_000, pool: "heavy", worker: "http://w:1", state: "ejected", reason, actor: "traffic" };
+}
+
+test("batches split at the batch size and at a change of stream; each stream keeps its order", async () => {
+  const sink = new RedisSink({ redisUrl: redis.url, bufferSize: 100, flushIntervalMs: 20, streamMaxLen: 1_000, batchSize: 3 });
+  const ids = ["r1", "r2", "r3", "r4", "r5", "r6", "r7"];
+  for (const id of ids.slice(0, 5)) sink.record(record(id));
+  sink.event(event("e1"));
+  for (const id of ids.slice(5)) sink.record(record(id));
+  sink.event(event("e2"));
+  const until = Date.now() + 15_000;
+  while (sink.stats().written < 9 && Date.now() < until) await Bun.sleep(20);
+  await sink.stop(1_000);
+  expect(sink.stats()).toEqual({ buffered: 0, dropped: 0, written: 9 });
+  const records = await reader.xrange(REQUESTS_STREAM, "-", "+");
+  expect(records.map(([, fields]) => decodeRecord(fields).requestId)).toEqual(ids);
+  expect(decodeRecord(records[0]?.[1] ?? [])).toMatchObject({ pool: "heavy", promptTokens: 3, completionTokens: 4, ttftMs: undefined, latencyMs: 5 });
+  const events = await reader.xrange(EVENTS_STREAM, "-", "+");
+  expect(events.map(([, fields]) => fields[fields.indexOf("reason") + 1])).toEqual(["e1", "e2"]);
+});
+
+test("stop() waits for the connection and writes what is still buffered", async () => {
+  await reader.del(REQUESTS_STREAM);
+  const sink = new RedisSink({ redisUrl: redis.url, bufferSize: 100, flushIntervalMs: 60_000, streamMaxLen: 1_000 });
+  sink.record(record("late"));
+  await sink.stop(10_000);
+  expect(sink.stats()).toEqual({ buffered: 0, dropped: 0, written: 1 });
+  expect(await reader.xlen(REQUESTS_STREAM)).toBe(1);
+});
