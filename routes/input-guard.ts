@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import type { MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { GatewayError } from "../src/errors/catalog.ts";
@@ -20,15 +21,11 @@ const BACKSLASH = 0x5c;
  * Runs after client auth, so strangers' bodies are never read; the body limit still applies.
  */
 export function inputGuard(): MiddlewareHandler<AppEnv> {
-  const utf8 = new TextDecoder("utf-8", { fatal: true });
   return async (c, next) => {
     if (c.req.method !== "POST") return next();
     const bytes = new Uint8Array(await readBody(c.req.arrayBuffer()));
-    try {
-      utf8.decode(bytes);
-    } catch {
-      throw new GatewayError("invalid_request", "Request body is not valid UTF-8.");
-    }
+    // Validates in place, without decoding the body into a string.
+    if (!isUtf8(bytes)) throw new GatewayError("invalid_request", "Request body is not valid UTF-8.");
     if (jsonDepthExceeds(bytes, MAX_JSON_DEPTH)) {
       throw new GatewayError("invalid_request", `Request body nests JSON deeper than ${MAX_JSON_DEPTH} levels.`);
     }
