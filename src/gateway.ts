@@ -95,6 +95,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     config: () => config,
     feedback: { success: (worker) => feedback.success(worker), failure: (worker, kind) => feedback.failure(worker, kind) },
     fetch: context.fetch,
+    events,
     onFinish: (record) => finish(record),
   });
   const finish = (record: RequestRecord): void => {

@@ -87,11 +87,10 @@ export class WorkerHealth implements WorkerFeedback {
   failure(worker: Worker, kind: FailureKind): void {
     if (!this.#isMember(worker)) return;
     const status = this.#status(worker);
+    if (status.halfOpen) return this.#eject(worker, status, `trial failed: ${PASSIVE_REASONS[kind]}`);
     // Reports from requests that started before the ejection say nothing new.
-    if (status.ejectedUntilMs !== undefined && !status.halfOpen) return;
-    const reason = status.halfOpen ? `trial failed: ${PASSIVE_REASONS[kind]}` : PASSIVE_REASONS[kind];
-    if (!status.halfOpen && !this.#othersServe(worker)) return;
-    this.#eject(worker, status, reason);
+    if (status.ejectedUntilMs !== undefined || !this.#othersServe(worker)) return;
+    this.#eject(worker, status, PASSIVE_REASONS[kind]);
   }
 
   probed(worker: Worker, report: ProbeReport): void {

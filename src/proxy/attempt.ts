@@ -2,6 +2,7 @@ import type { Timeouts } from "../config/schema.ts";
 import type { TimeoutPhase } from "../errors/catalog.ts";
 import type { Worker } from "../pool/pools.ts";
 import { type FetchLike, forward } from "./forward.ts";
+import { type PendingAttempts, WorkerDown } from "./pending-attempts.ts";
 import { type AttemptResult, parseRetryAfter } from "./retry-policy.ts";
 import { SseRelay, type RelayOptions } from "./sse-relay.ts";
 import { type Usage, usageFromBody } from "./sse-events.ts";
@@ -17,6 +18,8 @@ export interface AttemptInput {
   now: () => number;
   fetch: FetchLike;
   relay: Omit<RelayOptions, "abortUpstream">;
+  /** Where health can abort this attempt while it still waits for its answer. */
+  pending?: PendingAttempts;
 }
 
 /** An attempt that may be answered to the client: its response pieces plus what was learnt. */
@@ -54,6 +57,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
   };
   // Non-stream answers arrive whole: the worker's headers come only after generation, so only the total budget applies.
   let timer = input.stream ? arm("connect", input.timeouts.connectMs) : arm("total", Number.POSITIVE_INFINITY);
+  const untrack = input.pending?.track(input.worker, controller);
   try {
     const response = await forward(input.request, input.worker, signal, input.fetch);
     if (response.status !== 200 || !input.stream) {
@@ -74,6 +78,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     return { result: failureResult(error, input.clientSignal, controller.signal) };
   } finally {
     clearTimeout(timer);
+    untrack?.();
   }
 }
 
@@ -89,6 +94,7 @@ function statusResult(response: Response): AttemptResult {
 function failureResult(error: unknown, clientSignal: AbortSignal, attemptSignal: AbortSignal): AttemptResult {
   if (clientSignal.aborted) return { kind: "client_abort" };
   if (attemptSignal.aborted && attemptSignal.reason instanceof AttemptTimeout) return { kind: "timeout", phase: attemptSignal.reason.phase };
+  if (attemptSignal.aborted && attemptSignal.reason instanceof WorkerDown) return { kind: "worker_down", reason: attemptSignal.reason.message };
   return { kind: "connect_error", message: error instanceof Error ? error.message : String(error) };
 }
 

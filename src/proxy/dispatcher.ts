@@ -1,5 +1,6 @@
 import type { GatewayConfig, Timeouts } from "../config/schema.ts";
 import { GatewayError } from "../errors/catalog.ts";
+import type { WorkerEventBus } from "../health/worker-events.ts";
 import { type FailureKind, noFeedback, type WorkerFeedback } from "../health/worker-feedback.ts";
 import type { Pool, Pools } from "../pool/pools.ts";
 import { Admission } from "./admission.ts";
@@ -9,6 +10,7 @@ import type { FetchLike } from "./forward.ts";
 import { downstreamHeaders, upstreamHeaders } from "./headers.ts";
 import { RequestTrace } from "./request-trace.ts";
 import { bodyForPool, clientWantsUsage, type JsonObject } from "./request-body.ts";
+import { PendingAttempts } from "./pending-attempts.ts";
 import type { RequestRecord } from "./request-record.ts";
 import { type AttemptResult, decide } from "./retry-policy.ts";
 import { SseRelay } from "./sse-relay.ts";
@@ -36,6 +38,8 @@ export interface DispatcherDeps {
   now?: () => number;
   /** After a finish chunk, how long to wait for the worker's `[DONE]` before adding it. */
   doneGraceMs?: number;
+  /** Worker state changes; a stuck worker's pending attempts fail over at once. */
+  events?: WorkerEventBus;
 }
 
 /**
@@ -43,9 +47,10 @@ export interface DispatcherDeps {
  * the configured fallback pools. Nothing is retried once a byte went to the client.
  */
 export class Dispatcher {
-  readonly #deps: Required<Omit<DispatcherDeps, "onFinish" | "feedback">> & Pick<DispatcherDeps, "onFinish">;
+  readonly #deps: Required<Omit<DispatcherDeps, "onFinish" | "feedback" | "events">> & Pick<DispatcherDeps, "onFinish">;
   readonly #feedback: WorkerFeedback;
   readonly #admission = new Admission();
+  readonly #pending = new PendingAttempts();
 
   constructor(deps: DispatcherDeps) {
     this.#deps = {
@@ -56,6 +61,7 @@ export class Dispatcher {
       ...deps,
     };
     this.#feedback = deps.feedback ?? noFeedback;
+    deps.events?.on((event) => this.#pending.onWorkerEvent(event));
   }
 
   async handle(request: ProxyRequest): Promise<Response> {
@@ -102,6 +108,7 @@ export class Dispatcher {
         now: this.#deps.now,
         fetch: this.#deps.fetch,
         relay: this.#relayOptions(request, timeouts, trace, pool, worker.slot),
+        pending: this.#pending,
       });
       trace.attempt(worker, outcome.result, startedMs);
       const decision = decide(outcome.result, {

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import type { EmulatorHandle } from "../../workers/emulator/server.ts";
 import type { Timeouts } from "../config/schema.ts";
-import { type EmulatedGateway, startEmulatedGateway } from "../testing/emulated-gateway.ts";
+import { type EmulatedGateway, type EmulatedGatewayOptions, startEmulatedGateway } from "../testing/emulated-gateway.ts";
 import { waitFor } from "../testing/gateway-fixture.ts";
 import { readSse } from "../testing/sse-transcript.ts";
 
@@ -18,8 +18,8 @@ afterEach(async () => {
   for (const harness of open.splice(0)) await harness.stop();
 });
 
-async function harness(pools: Record<string, number>, fallback: Record<string, string[]> = {}, timeouts: Partial<Timeouts> = {}): Promise<EmulatedGateway> {
-  const started = await startEmulatedGateway({ pools, fallback, timeouts });
+async function harness(pools: Record<string, number>, fallback: Record<string, string[]> = {}, row: Pick<FaultCase, "timeouts" | "health"> = {}): Promise<EmulatedGateway> {
+  const started = await startEmulatedGateway({ pools, fallback, timeouts: row.timeouts, health: row.health });
   open.push(started);
   return started;
 }
@@ -35,6 +35,7 @@ interface FaultCase {
   stream: boolean;
   body?: Record<string, unknown>;
   timeouts?: Partial<Timeouts>;
+  health?: EmulatedGatewayOptions["health"];
   expect: {
     status: number;
     attempts: number;
@@ -62,6 +63,7 @@ const CASES: FaultCase[] = [
   { name: "429 on every worker: the worker's 429 with a Retry-After", fault: "status:429", everyWorker: true, stream: true, expect: { status: 429, attempts: 2, retryAfter: "1" } },
   { name: "hang before headers (stream): connect budget, then failover", fault: "hang-headers", stream: true, expect: { status: 200, attempts: 2, first: "timeout_connect", end: "whole", minMs: 500 } },
   { name: "hang before headers (non-stream): bounded by the total budget", fault: "hang-headers", stream: false, timeouts: { totalMs: 1_500 }, expect: { status: 504, attempts: 1, first: "timeout_total", code: "upstream_timeout", retryAfter: "1", minMs: 1_400 } },
+  { name: "stuck engine (non-stream never answered): stuck detection fails the attempt over", fault: "stall-after:2", stream: false, health: { intervalMs: 100, stuckAfterMs: 300 }, expect: { status: 200, attempts: 2, first: "worker_down", minMs: 300, maxMs: 5_000 } },
   { name: "slow first token: first-token budget, then failover", fault: "slow-first-token:3000", stream: true, expect: { status: 200, attempts: 2, first: "timeout_first_token", end: "whole", minMs: 800 } },
   { name: "stream cut after 3 tokens", fault: "cut-after:3", stream: true, expect: { status: 200, attempts: 1, end: "inband_error", code: "upstream_error" } },
   { name: "stream stall after 3 tokens: idle budget", fault: "stall-after:3", stream: true, expect: { status: 200, attempts: 1, end: "inband_error", code: "upstream_timeout", minMs: 500 } },
@@ -74,7 +76,7 @@ const CASES: FaultCase[] = [
 
 describe("fault suite: one emulated fault per row", () => {
   test.each(CASES.map((c) => [c.name, c] as const))("%s", async (_name, row) => {
-    const h = await harness({ heavy: 2 }, {}, row.timeouts);
+    const h = await harness({ heavy: 2 }, {}, row);
     const [faulty, healthy] = h.emulators as [EmulatorHandle, EmulatorHandle];
     if (row.fault) for (const emulator of row.everyWorker ? h.emulators : [faulty]) emulator.setFault(row.fault, row.count);
     await row.before?.(h.emulators);

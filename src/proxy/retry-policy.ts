@@ -8,7 +8,9 @@ export type AttemptResult =
   | { kind: "timeout"; phase: TimeoutPhase }
   | { kind: "status"; status: number; retryAfterMs: number | undefined }
   /** The worker answered 200 to a stream and closed it before sending any event. */
-  | { kind: "empty_stream" };
+  | { kind: "empty_stream" }
+  /** Health declared the worker stuck while the attempt waited for its answer. */
+  | { kind: "worker_down"; reason: string };
 
 export type Decision =
   | { action: "respond" }

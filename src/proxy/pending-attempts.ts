@@ -1,0 +1,47 @@
+import type { WorkerEvent } from "../health/worker-events.ts";
+import type { Worker } from "../pool/pools.ts";
+
+/** Why an attempt was abandoned while it still waited for its worker's answer. */
+export class WorkerDown extends Error {}
+
+/**
+ * Health verdicts that mean nothing pending on the worker will ever answer: only a hung engine (`stuck`:
+ * requests running, no token generated). Failed probes are not enough: a dead worker fails its requests by
+ * itself, and probes that time out may only mean a busy worker, whose queue must not be piled onto others.
+ */
+const ABANDON_STATES: ReadonlySet<string> = new Set(["stuck"]);
+
+/**
+ * Attempts still waiting for their worker's headers or first token, per worker. When health declares a
+ * worker stuck they are aborted at once and fail over, instead of each waiting out its own
+ * budget (for a non-stream request that is the whole `totalMs`). Nothing reached the client yet, so a
+ * retry is safe.
+ */
+export class PendingAttempts {
+  readonly #byWorker = new Map<string, Set<AbortController>>();
+
+  /** Registers an attempt; call the returned function once it has its answer or failed. */
+  track(worker: Worker, controller: AbortController): () => void {
+    const key = workerKey(worker.pool, worker.url);
+    let set = this.#byWorker.get(key);
+    if (!set) this.#byWorker.set(key, (set = new Set()));
+    const attempts = set;
+    attempts.add(controller);
+    return () => {
+      attempts.delete(controller);
+      if (attempts.size === 0 && this.#byWorker.get(key) === attempts) this.#byWorker.delete(key);
+    };
+  }
+
+  onWorkerEvent(event: WorkerEvent): void {
+    if (!ABANDON_STATES.has(event.state)) return;
+    const attempts = this.#byWorker.get(workerKey(event.pool, event.worker));
+    if (!attempts) return;
+    const reason = new WorkerDown(`worker ${event.state}: ${event.reason}`);
+    for (const controller of [...attempts]) controller.abort(reason);
+  }
+}
+
+function workerKey(pool: string, url: string): string {
+  return `${pool} ${url}`;
+}
