@@ -100,7 +100,14 @@ describe.each(LOAD_SOURCES)("GET /metrics, worker load from the $name", ({ withH
     expect(text).toMatch(new RegExp(`ringgate_worker_kv_cache_usage_ratio\\{${labels}\\} 0\\.\\d+`));
     expect(text).toContain(`ringgate_pool_in_flight{pool="heavy"} 1\n`);
     expect(text).toContain(`ringgate_worker_in_flight{pool="heavy",worker="${emulator.url}"} 1\n`);
-    expect(text).toContain(`ringgate_worker_state{pool="heavy",worker="${emulator.url}",state="up"} 1\n`);
+    expect(text).toContain(`ringgate_worker_routing_state{pool="heavy",worker="${emulator.url}",state="up"} 1\n`);
+    if (withHealth) {
+      expect(text).toContain(`ringgate_worker_health_state{pool="heavy",worker="${emulator.url}",state="healthy"} 1\n`);
+      expect(text).toContain(`ringgate_worker_health_state{pool="heavy",worker="${emulator.url}",state="ejected"} 0\n`);
+      expect(text).toContain(`ringgate_worker_ejections_total{pool="heavy",worker="${emulator.url}"} 0\n`);
+    } else {
+      expect(text).not.toContain("ringgate_worker_health_state");
+    }
     // The recorder has no vLLM /metrics: its load is unknown, and no gpu is configured for it.
     expect(text).toContain(`ringgate_worker_scrape_up{pool="light",worker="http://127.0.0.1:${recorder.port}",gpu=""} 0\n`);
     // The worker aborts the request too; wait for that so the next scenario starts from zero.

@@ -9,6 +9,7 @@ import { RedisSink } from "./redis-sink.ts";
 import { RequestMetrics } from "./request-metrics.ts";
 import { registerStateGauges } from "./state-gauges.ts";
 import { WorkerLoadScraper, type WorkerLoadSource } from "./worker-load-scraper.ts";
+import { registerHealthGauges } from "./health-gauges.ts";
 import { healthLoadSource } from "./health-load-source.ts";
 
 /** Records the in-memory sink keeps for inspection when no Redis is configured. */
@@ -46,6 +47,7 @@ export function metricsFeature(): MetricsFeature {
         loads,
         gpuOf: (url) => context.config().metrics.workerGpus[url] ?? "",
       });
+      if (context.services.health) registerHealthGauges(registry, context.services.health);
       context.onFinish((record) => {
         requests.observe(record);
         active.record(record);
