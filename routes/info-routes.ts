@@ -34,7 +34,10 @@ export function registerInfoRoutes(app: OpenAPIHono<AppEnv>, runtime: GatewayRun
   app.openapi(modelsRoute, (c) =>
     c.json({
       object: "list" as const,
-      data: runtime.pools.names().map((id) => ({ id, object: "model" as const, created: startedS, owned_by: "ringgate" })),
+      data: runtime.pools
+        .names()
+        .filter((id) => c.get("allowedPools")?.has(id) !== false)
+        .map((id) => ({ id, object: "model" as const, created: startedS, owned_by: "ringgate" })),
     }),
   );
   app.openapi(healthRoute, (c) => c.body(null, 200));

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type EmulatorProcess, spawnEmulator } from "./testing/emulator-process.ts";
 import { freePort } from "./testing/free-port.ts";
@@ -6,13 +8,17 @@ import { waitFor } from "./testing/gateway-fixture.ts";
 
 /** `bun run start` as an operator runs it: a real process, real signals, its real stdout. */
 const MAIN = join(import.meta.dir, "main.ts");
+const MISSING_KEYS_CONFIG = join(tmpdir(), `ringgate-main-test-${process.pid}.json`);
 let worker: EmulatorProcess;
 
 beforeAll(async () => {
+  const config = { pools: { heavy: { workers: ["http://127.0.0.1:9"] } }, auth: { keysFile: "/nonexistent/keys.json" } };
+  writeFileSync(MISSING_KEYS_CONFIG, JSON.stringify(config));
   worker = await spawnEmulator(["--profile", "heavy", "--speed", "20"]);
 });
 
 afterAll(async () => {
+  rmSync(MISSING_KEYS_CONFIG, { force: true });
   await worker?.stop();
 });
 
@@ -41,6 +47,11 @@ describe("bun run start", () => {
   test.each<{ name: string; env: Record<string, string>; message: string }>([
     { name: "no pool", env: {}, message: "ringgate: pools: no pool configured" },
     { name: "a bad worker URL", env: { POOL_HEAVY: "heavy-0" }, message: 'pools.heavy.workers.0: got "heavy-0"' },
+    {
+      name: "a keys file that is missing",
+      env: { CONFIG: MISSING_KEYS_CONFIG },
+      message: "auth.keysFile: cannot read",
+    },
   ])("invalid config ($name) exits 1 with one message naming the field", async ({ env, message }) => {
     const proc = startMain(env);
     expect(await proc.exited).toBe(1);

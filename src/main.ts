@@ -18,7 +18,12 @@ export function configFromEnvOrExit(env: Record<string, string | undefined> = pr
 
 /** Runs a gateway until SIGTERM/SIGINT, then drains in-flight requests within the grace period. */
 export async function runUntilSignalled(config: GatewayConfig): Promise<GatewayHandle> {
-  const gateway = await startGateway({ config, features: defaultFeatures() });
+  const gateway = await startGateway({ config, features: defaultFeatures() }).catch((error: unknown) => {
+    // Features read more configuration (e.g. the keys file) while starting; the same one-line rule applies.
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`ringgate: ${error.message}`);
+    process.exit(1);
+  });
   logger.info({ url: gateway.url, pools: gateway.pools.names() }, "ringgate listening");
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

@@ -93,6 +93,10 @@ describe("client keys", () => {
     expect((await client("game-key-0001").models.list()).data.map((m) => m.id).sort()).toEqual(["heavy", "light"]);
   });
 
+  test("/v1/models lists only the pools the key may use", async () => {
+    expect((await client("light-key-0001").models.list()).data.map((m) => m.id)).toEqual(["light"]);
+  });
+
   test("records carry the key's name, never the key", async () => {
     records.length = 0;
     await ask("game-key-0001");

@@ -87,7 +87,8 @@ export class Pool {
   }
 
   #place(url: string, initialState: SlotState): Worker {
-    let slot = this.#bySlot.findIndex((worker) => worker === undefined);
+    // A removed worker's requests may still be in flight on its slot; reusing it would mix their counts.
+    let slot = this.#bySlot.findIndex((worker, index) => worker === undefined && this.state.inFlight(index) === 0);
     if (slot < 0) slot = this.#bySlot.length;
     if (slot >= MAX_WORKERS_PER_POOL) throw new RangeError(`pool ${this.name}: more than ${MAX_WORKERS_PER_POOL} workers`);
     const worker: Worker = Object.freeze({ pool: this.name, url, slot });

@@ -9,6 +9,9 @@ import type { StreamEnd } from "./sse-relay.ts";
 /** What a client is told to wait when every attempt failed: short, since ejections and restarts are short. */
 const EXHAUSTED_RETRY_AFTER_S = 1;
 
+/** nginx's status for "the client closed the connection before the answer"; it never goes on the wire. */
+const CLIENT_CLOSED_REQUEST = 499;
+
 /**
  * What happened to one request across its attempts; turns into the response's `x-ringgate-*` headers,
  * the error after exhaustion, and exactly one `RequestRecord` when the request is over.
@@ -94,15 +97,16 @@ export class RequestTrace {
       return new Response(last.body, { status: last.status, headers: passed });
     }
     const error = this.#exhaustedError(saturated, headers);
-    this.#status = error.status;
     this.#overheadMs = this.#now() - this.startMs - this.#workerWaitMs;
-    const outcome: RequestOutcome = this.#request.signal.aborted
-      ? "client_abort"
-      : error.code === "upstream_timeout"
-        ? "timeout"
-        : error.code === "pool_saturated" || error.code === "no_healthy_worker"
-          ? "rejected"
-          : "upstream_error";
+    if (this.#request.signal.aborted) {
+      // Nobody is left to receive the error; the record says the client went away, not that workers failed.
+      this.#status = CLIENT_CLOSED_REQUEST;
+      this.#write("client_abort", undefined, undefined, undefined, true);
+      return error.markRecorded();
+    }
+    this.#status = error.status;
+    const outcome: RequestOutcome =
+      error.code === "upstream_timeout" ? "timeout" : error.code === "pool_saturated" || error.code === "no_healthy_worker" ? "rejected" : "upstream_error";
     this.#write(outcome, error.code, undefined, undefined, false);
     return error.markRecorded();
   }
