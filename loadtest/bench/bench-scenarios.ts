@@ -7,12 +7,12 @@ import { RssSampler, treeCpuMs } from "./proc-stats.ts";
 import type { SlowStreamsResult } from "./slow-streams-client.ts";
 import { runWrk } from "./wrk-load.ts";
 
-export type ScenarioId = "nonstream-64" | "stream32-64" | "slow-256" | "slow-2000";
+export type ScenarioId = "nonstream-64" | "stream32-64" | "slow-256" | "slow-2000" | "held-2000";
 
 export interface BenchScenario {
   id: ScenarioId;
   title: string;
-  stack: "fast" | "slow";
+  stack: "fast" | "slow" | "held";
   targets: TargetName[];
 }
 
@@ -39,15 +39,19 @@ export const STACK_TIMINGS: Record<BenchScenario["stack"], StackTiming> = {
   // 1 ms between tokens keeps the 32 chunks of a stream in separate writes instead of one burst.
   fast: { ttftMs: 2, itlMs: 1 },
   slow: { ttftMs: 20, itlMs: 20 },
+  // 2,000 streams at 20 ms/chunk overload 2 shared cores (see README), so memory per open stream
+  // is also measured at a pace where every stream really is open.
+  held: { ttftMs: 20, itlMs: 250 },
 };
 
-const ALL: TargetName[] = ["direct", "nginx", "ringgate", "ringgate-no-redis"];
+const ALL: TargetName[] = ["direct", "nginx", "bun-floor", "ringgate", "ringgate-no-redis"];
 
 export const BENCH_SCENARIOS: BenchScenario[] = [
   { id: "nonstream-64", title: "(1) non-streaming, 16 tokens, 64 connections", stack: "fast", targets: ALL },
   { id: "stream32-64", title: "(2) streams of 32 chunks, 64 connections", stack: "fast", targets: ALL },
-  { id: "slow-256", title: "(3a) 256 open slow streams (20 ms/chunk): first chunk of new streams", stack: "slow", targets: ["direct", "nginx", "ringgate"] },
+  { id: "slow-256", title: "(3a) 256 open slow streams (20 ms/chunk): first chunk of new streams", stack: "slow", targets: ["direct", "nginx", "bun-floor", "ringgate"] },
   { id: "slow-2000", title: "(3b) 2,000 open slow streams (20 ms/chunk)", stack: "slow", targets: ["direct", "nginx", "ringgate"] },
+  { id: "held-2000", title: "(3c) 2,000 open streams at 250 ms/chunk: memory with every stream open", stack: "held", targets: ["direct", "nginx", "bun-floor", "ringgate"] },
 ];
 
 function chatBody(stream: boolean, maxTokens: number): object {

@@ -1,5 +1,5 @@
 // Everything the bench measures, started once and shared by all rounds: one emulated worker, and
-// in front of it nginx, ringgate with Redis and ringgate without Redis.
+// in front of it nginx, a bare Bun proxy, ringgate with Redis and ringgate without Redis.
 
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { freePort, httpOk, startProcess, tcpOpen, type ManagedProcess } from "./managed-process.ts";
 import { nginxConfig } from "./nginx-config.ts";
 
-export type TargetName = "direct" | "nginx" | "ringgate" | "ringgate-no-redis";
+export type TargetName = "direct" | "nginx" | "bun-floor" | "ringgate" | "ringgate-no-redis";
 
 export interface Target {
   name: TargetName;
@@ -74,17 +74,39 @@ async function startNginx(dir: string, upstreamPort: number): Promise<{ process:
   return { process: nginx, url: `http://127.0.0.1:${port}` };
 }
 
-async function startGateway(dir: string, name: string, workerUrl: string, redisUrl?: string): Promise<{ process: ManagedProcess; url: string }> {
+async function startBareBunProxy(dir: string, workerUrl: string): Promise<{ process: ManagedProcess; url: string }> {
+  const port = await freePort();
+  const proxy = await startProcess({
+    name: "bun-floor",
+    cmd: ["bun", join(import.meta.dir, "bare-bun-proxy.ts"), String(port), workerUrl],
+    env: { BUN_CONFIG_MAX_HTTP_REQUESTS: GATEWAY_FETCH_LIMIT },
+    stderrPath: join(dir, "bun-floor.err"),
+    ready: () => tcpOpen(port),
+  });
+  return { process: proxy, url: `http://127.0.0.1:${port}` };
+}
+
+interface GatewaySpec {
+  name: TargetName;
+  workerUrl: string;
+  redisUrl?: string;
+  /** Write a CPU profile (JSON and markdown) here when the gateway exits. */
+  profileDir?: string;
+}
+
+async function startGateway(dir: string, spec: GatewaySpec): Promise<{ process: ManagedProcess; url: string }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const profileFlags = spec.profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-md", "--cpu-prof-dir", spec.profileDir];
+  const name = spec.name;
   const gateway = await startProcess({
     name,
-    cmd: ["bun", join(REPO_ROOT, "src/main.ts")],
+    cmd: ["bun", ...profileFlags, join(REPO_ROOT, "src/main.ts")],
     env: {
       HOST: "127.0.0.1",
       PORT: String(port),
-      POOL_HEAVY: workerUrl,
-      REDIS_URL: redisUrl,
+      POOL_HEAVY: spec.workerUrl,
+      REDIS_URL: spec.redisUrl,
       LOG_LEVEL: "info",
       BUN_CONFIG_MAX_HTTP_REQUESTS: GATEWAY_FETCH_LIMIT,
     },
@@ -95,7 +117,7 @@ async function startGateway(dir: string, name: string, workerUrl: string, redisU
   return { process: gateway, url };
 }
 
-export async function startBenchStack(timing: StackTiming): Promise<BenchStack> {
+export async function startBenchStack(timing: StackTiming, profileDir?: string): Promise<BenchStack> {
   const dir = mkdtempSync(join(tmpdir(), "ringgate-bench-"));
   const started: ManagedProcess[] = [];
   const stop = async (): Promise<void> => {
@@ -110,15 +132,18 @@ export async function startBenchStack(timing: StackTiming): Promise<BenchStack> 
     const upstreamPort = Number(new URL(emulator.url).port);
     const nginx = await startNginx(dir, upstreamPort);
     started.push(nginx.process);
-    const gateway = await startGateway(dir, "ringgate", emulator.url, redis.url);
+    const floor = await startBareBunProxy(dir, emulator.url);
+    started.push(floor.process);
+    const gateway = await startGateway(dir, { name: "ringgate", workerUrl: emulator.url, redisUrl: redis.url, profileDir });
     started.push(gateway.process);
-    const bare = await startGateway(dir, "ringgate-no-redis", emulator.url);
+    const bare = await startGateway(dir, { name: "ringgate-no-redis", workerUrl: emulator.url });
     started.push(bare.process);
     return {
       emulatorPid: emulator.process.pid,
       targets: [
         { name: "direct", url: emulator.url },
         { name: "nginx", url: nginx.url, proxyPid: nginx.process.pid },
+        { name: "bun-floor", url: floor.url, proxyPid: floor.process.pid },
         { name: "ringgate", url: gateway.url, proxyPid: gateway.process.pid },
         { name: "ringgate-no-redis", url: bare.url, proxyPid: bare.process.pid },
       ],

@@ -1,4 +1,4 @@
-// `bun run bench [-- --quick] [--rounds N] [--duration-s N] [--only id,id] [--json FILE]`
+// `bun run bench [-- --quick] [--rounds N] [--duration-s N] [--only id,id] [--json FILE] [--profile DIR]`
 // Direct, nginx and ringgate (with and without Redis) side by side in one run, targets interleaved
 // and rotated each round so drift on the shared cores hits all of them alike; medians reported.
 
@@ -16,6 +16,8 @@ interface BenchOptions {
   context: MeasureContext;
   scenarios: BenchScenario[];
   jsonPath?: string;
+  /** CPU profiles of the "ringgate" target, one per stack, for explaining a missed target. */
+  profileDir?: string;
 }
 
 function parseOptions(): BenchOptions {
@@ -27,15 +29,17 @@ function parseOptions(): BenchOptions {
       "duration-s": { type: "string" },
       only: { type: "string" },
       json: { type: "string" },
+      profile: { type: "string" },
     },
   });
   const quick = values.quick === true;
   const only = values.only?.split(",");
   return {
     rounds: Number(values.rounds ?? (quick ? 1 : 3)),
-    context: { durationS: Number(values["duration-s"] ?? (quick ? 2 : 3)), probes: quick ? 15 : 30, workDir: "" },
+    context: { durationS: Number(values["duration-s"] ?? 2), probes: quick ? 15 : 30, workDir: "" },
     scenarios: BENCH_SCENARIOS.filter((s) => only === undefined || only.includes(s.id)),
     jsonPath: values.json,
+    profileDir: values.profile,
   };
 }
 
@@ -58,7 +62,7 @@ function rotated<T>(items: readonly T[], by: number): T[] {
 async function runStack(stackKind: BenchScenario["stack"], options: BenchOptions, samples: Samples): Promise<void> {
   const scenarios = options.scenarios.filter((s) => s.stack === stackKind);
   if (scenarios.length === 0) return;
-  const stack: BenchStack = await startBenchStack(STACK_TIMINGS[stackKind]);
+  const stack: BenchStack = await startBenchStack(STACK_TIMINGS[stackKind], options.profileDir);
   try {
     const workerUrl = stack.targets.find((t) => t.name === "direct")?.url ?? "";
     for (let round = 0; round < options.rounds; round++) {
@@ -92,6 +96,7 @@ async function main(): Promise<number> {
   try {
     await runStack("fast", options, samples);
     await runStack("slow", options, samples);
+    await runStack("held", options, samples);
   } finally {
     rmSync(options.context.workDir, { recursive: true, force: true });
   }

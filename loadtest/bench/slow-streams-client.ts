@@ -22,9 +22,10 @@ export interface SlowStreamsResult {
 const OPEN_BATCH = 100;
 // On 2 shared cores, 2,000 streams × 50 chunks/s outrun emulator + proxy + client together, so
 // not every stream gets its first chunk; past this wait the probes run with what is open.
-const OPEN_WAIT_MS = 6000;
+const OPEN_WAIT_MS = 4000;
 // A probe slower than this counts as failed; it keeps an overloaded target from stalling the bench.
 const PROBE_TIMEOUT_MS = 3000;
+const PROBE_PHASE_MS = 3000;
 
 function streamBody(maxTokens: number): string {
   return JSON.stringify({
@@ -86,7 +87,8 @@ export async function measureSlowStreams(url: string, streams: number, probes: n
   const openAllMs = performance.now() - openStartMs;
   const firstChunkMs: number[] = [];
   let probeFailures = 0;
-  for (let i = 0; i < probes; i++) {
+  const probeDeadline = performance.now() + PROBE_PHASE_MS;
+  for (let i = 0; i < probes && performance.now() < probeDeadline; i++) {
     try {
       firstChunkMs.push(await openStream(url, streamBody(2), AbortSignal.timeout(PROBE_TIMEOUT_MS), false));
     } catch {
