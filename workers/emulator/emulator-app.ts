@@ -30,11 +30,7 @@ const GENERATION_ROUTES: Readonly<Record<string, GenerationHandler>> = {
   "/v1/completions": handleCompletion,
 };
 
-const INJECTED_EXCEPTION: VllmError = {
-  message: "emulator: injected exception in the route handler",
-  type: "Internal Server Error",
-  code: 500,
-};
+const INJECTED_EXCEPTION_MESSAGE = "emulator: injected exception in the route handler";
 
 const JSON_DECODE_ERROR = "[{'type': 'json_invalid', 'loc': ('body', 0), 'msg': 'JSON decode error', 'input': {}}]";
 
@@ -95,7 +91,9 @@ export class EmulatorApp {
     }
     if (generation) {
       if (req.method !== "POST") return notAllowed(res);
-      return void readBody(req).then((text) => this.#generate(req, res, generation, text));
+      return void readBody(req)
+        .then((text) => this.#generate(req, res, generation, text))
+        .catch((error: unknown) => sendJson(res, 500, errorBody(this.#options.wireProfile, unexpected(error))));
     }
     if (path.startsWith("/_emulator/")) return this.#control(req, res, path);
     this.#info(req, res, path);
@@ -145,7 +143,7 @@ export class EmulatorApp {
       case "hang-headers":
         return true;
       case "exception":
-        sendJson(res, 500, errorBody(this.#options.wireProfile, INJECTED_EXCEPTION));
+        sendJson(res, 500, errorBody(this.#options.wireProfile, unexpected(new Error(INJECTED_EXCEPTION_MESSAGE))));
         return true;
       case "status":
         sendStatusFault(res, fault.status, fault.retryAfterS);
@@ -197,6 +195,11 @@ export class EmulatorApp {
     if (["/version", "/load", "/v1/models", "/metrics"].includes(path)) return notAllowed(res);
     notFound(res);
   }
+}
+
+/** What FastAPI's exception handler sends for a bug in a route: 500, reason phrase as type. */
+function unexpected(error: unknown): VllmError {
+  return { message: error instanceof Error ? error.message : String(error), type: "Internal Server Error", code: 500 };
 }
 
 /** 500 is vLLM's empty-body engine death; other codes get an OpenAI-style JSON error. */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { FAULT_SYNTAX } from "./fault-spec.ts";
-import { emulatorOptionsInput, type EmulatorOptionsInput } from "./options.ts";
+import { emulatorOptionsInput, resolveOptions, type EmulatorOptionsInput } from "./options.ts";
 import { startEmulator } from "./server.ts";
 
 /**
@@ -106,6 +106,12 @@ async function main(): Promise<void> {
   let input: EmulatorOptionsInput;
   try {
     input = parseFlags(argv);
+    resolveOptions(input);
+  } catch (error) {
+    console.error(`emulator: ${describeError(error)}\n${USAGE}`);
+    process.exit(2);
+  }
+  try {
     const handle = await startEmulator(input, {
       onDie: () => {
         console.log(JSON.stringify({ event: "died" }));
@@ -122,8 +128,8 @@ async function main(): Promise<void> {
     process.on("SIGINT", shutdown);
     console.log(JSON.stringify({ event: "listening", url: handle.url, port: handle.port, model: handle.options.servedModelName }));
   } catch (error) {
-    console.error(`emulator: ${describeError(error)}\n${USAGE}`);
-    process.exit(2);
+    console.error(`emulator: ${describeError(error)}`);
+    process.exit(1);
   }
 }
 

@@ -206,7 +206,15 @@ export class Scheduler {
   #emit(ticket: EngineTicket, atMs: number): void {
     const index = ticket.generated++;
     this.#metrics.onTokens(1);
-    const keepGoing = ticket.request.emit(index);
+    let keepGoing: boolean;
+    try {
+      keepGoing = ticket.request.emit(index);
+    } catch {
+      // One broken response must not take the engine loop (and every other stream) down.
+      keepGoing = false;
+      this.#remove(ticket);
+      this.#metrics.onFinished("abort", atMs - ticket.arrivalMs);
+    }
     if (ticket.state !== "decoding") return;
     if (ticket.generated >= ticket.request.totalTokens) {
       this.#remove(ticket);
