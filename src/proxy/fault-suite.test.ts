@@ -132,7 +132,7 @@ describe("fault suite: through the OpenAI SDK", () => {
     h.emulators[0]?.setFault("status:503", 1);
     const whole = await client.chat.completions.create({ model: "heavy", messages: [{ role: "user", content: "hi" }] });
     expect(whole.choices[0]?.message.content?.length).toBeGreaterThan(0);
-    for (const emulator of h.emulators) emulator.setFault("cut-after:2", 1);
+    for (const emulator of h.emulators) emulator.setFault("cut-after:3", 1);
     const stream = await client.chat.completions.create({ model: "heavy", messages: [{ role: "user", content: "hi" }], stream: true });
     const received: string[] = [];
     const consume = async (): Promise<void> => {
