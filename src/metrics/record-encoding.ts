@@ -10,10 +10,11 @@ export type FlatFields = string[];
 
 /**
  * A RequestRecord as the stream's flat string fields. Unknown numbers are empty strings, so a reader
- * can tell "not known" (an aborted stream without usage) from zero.
+ * can tell "not known" (an aborted stream without usage) from zero. The CONTRACT fields are always
+ * there; the extras only when they say something, which keeps the common entry small.
  */
 export function encodeRecord(record: RequestRecord): FlatFields {
-  return [
+  const fields = [
     "ts", String(record.ts),
     "request_id", record.requestId,
     "pool", record.pool,
@@ -29,12 +30,14 @@ export function encodeRecord(record: RequestRecord): FlatFields {
     "completion_tokens", optional(record.completionTokens),
     "error_code", record.errorCode ?? "",
     "gateway_overhead_ms", String(record.gatewayOverheadMs),
-    "partial", record.partial ? "1" : "0",
-    "key_name", record.keyName ?? "",
-    "traceparent", record.traceparent ?? "",
-    "fallback_from", record.fallbackFrom ?? "",
-    "attempts_detail", JSON.stringify(record.attempts),
   ];
+  if (record.partial) fields.push("partial", "1");
+  if (record.keyName) fields.push("key_name", record.keyName);
+  if (record.traceparent) fields.push("traceparent", record.traceparent);
+  if (record.fallbackFrom) fields.push("fallback_from", record.fallbackFrom);
+  // One attempt is already told by worker, status and latency.
+  if (record.attempts.length > 1) fields.push("attempts_detail", JSON.stringify(record.attempts));
+  return fields;
 }
 
 export function encodeEvent(event: WorkerEvent): FlatFields {
