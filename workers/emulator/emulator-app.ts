@@ -34,7 +34,7 @@ const INJECTED_EXCEPTION_MESSAGE = "emulator: injected exception in the route ha
 
 const JSON_DECODE_ERROR = "[{'type': 'json_invalid', 'loc': ('body', 0), 'msg': 'JSON decode error', 'input': {}}]";
 
-export function timingModelFor(options: EmulatorOptions): TimingModel {
+function timingModelFor(options: EmulatorOptions): TimingModel {
   const { speed } = options;
   if (options.ttftMs !== undefined || options.itlMs !== undefined) {
     const ttftMs = (options.ttftMs ?? 0) / speed;

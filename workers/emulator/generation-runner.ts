@@ -29,7 +29,7 @@ export interface GenerationJob {
   readonly bodyRenderer: (plan: GenerationPlan) => BodyRenderer;
 }
 
-export const SSE_HEADERS = { server: "uvicorn", "content-type": "text/event-stream; charset=utf-8" } as const;
+const SSE_HEADERS = { server: "uvicorn", "content-type": "text/event-stream; charset=utf-8" } as const;
 
 export function sendError(ctx: RequestContext, error: VllmError): void {
   sendJson(ctx.res, error.code, errorBody(ctx.options.wireProfile, error));

@@ -163,7 +163,7 @@ export function sendJson(res: ServerResponse, status: number, body: string, extr
 }
 
 /** Close after what was written so far: a FIN mid-body (no final chunk), unlike a reset that may drop buffered bytes. */
-export function cutConnection(res: ServerResponse): void {
+function cutConnection(res: ServerResponse): void {
   if (res.socket) res.socket.end();
   else res.destroy();
 }

@@ -57,7 +57,7 @@ interface TimingProfile {
 }
 
 /** Defaults from vllm-wire FACTS §8 (A40 estimates for the AWQ models). */
-export const TIMING_PROFILES: Readonly<Record<EmulatorOptions["profile"], TimingProfile>> = {
+const TIMING_PROFILES: Readonly<Record<EmulatorOptions["profile"], TimingProfile>> = {
   heavy: {
     servedModelName: "heavy",
     model: "Qwen/Qwen2.5-14B-Instruct-AWQ",

@@ -55,7 +55,6 @@ export const completionRequestSchema = z.looseObject({
 });
 
 export type ChatRequest = z.infer<typeof chatRequestSchema>;
-export type CompletionRequest = z.infer<typeof completionRequestSchema>;
 export type ChatMessage = z.infer<typeof messageSchema>;
 export type FunctionTool = z.infer<typeof functionToolSchema>;
 

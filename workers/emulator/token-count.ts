@@ -11,7 +11,7 @@ const PER_MESSAGE_OVERHEAD_TOKENS = 4;
 const GENERATION_PROMPT_TOKENS = 3;
 const TOOLS_OVERHEAD_TOKENS = 10;
 
-export function countTextTokens(text: string): number {
+function countTextTokens(text: string): number {
   return Math.ceil(text.length / CHARS_PER_TOKEN);
 }
 
