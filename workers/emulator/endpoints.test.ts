@@ -33,6 +33,19 @@ describe("POST /v1/completions", () => {
     expect(completion.usage?.completion_tokens).toBe(5);
   });
 
+  test("field order follows vLLM's CompletionResponse / CompletionResponseChoice", async () => {
+    const response = await fetch(`${thinking.url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "light", prompt: "Once upon a time" }),
+    });
+    const body = (await response.json()) as { choices: object[] };
+    expect(Object.keys(body)).toEqual(["id", "object", "created", "model", "choices", "service_tier", "system_fingerprint", "usage", "kv_transfer_params"]);
+    expect(Object.keys(body.choices[0] ?? {})).toEqual([
+      "index", "text", "logprobs", "finish_reason", "stop_reason", "token_ids", "prompt_logprobs", "prompt_token_ids",
+    ]);
+  });
+
   test("stream yields one text chunk per token, then usage", async () => {
     const stream = await sdk(thinking).completions.create({
       model: "light",
