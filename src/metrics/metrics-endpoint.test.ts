@@ -100,7 +100,7 @@ describe.each(LOAD_SOURCES)("GET /metrics, worker load from the $name", ({ withH
     expect(text).toMatch(new RegExp(`ringgate_worker_kv_cache_usage_ratio\\{${labels}\\} 0\\.\\d+`));
     expect(text).toContain(`ringgate_pool_in_flight{pool="heavy"} 1\n`);
     expect(text).toContain(`ringgate_worker_in_flight{pool="heavy",worker="${emulator.url}"} 1\n`);
-    expect(text).toContain(`ringgate_worker_routing_state{pool="heavy",worker="${emulator.url}",state="up"} 1\n`);
+    expect(text).toContain(`ringgate_worker_state{pool="heavy",worker="${emulator.url}",state="up"} 1\n`);
     if (withHealth) {
       expect(text).toContain(`ringgate_worker_health_state{pool="heavy",worker="${emulator.url}",state="healthy"} 1\n`);
       expect(text).toContain(`ringgate_worker_health_state{pool="heavy",worker="${emulator.url}",state="ejected"} 0\n`);

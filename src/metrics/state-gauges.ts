@@ -42,7 +42,7 @@ export function registerStateGauges(registry: Registry, sources: StateSources): 
     },
   });
   new Gauge({
-    name: "ringgate_worker_routing_state", help: "1 for the worker's routing slot state (up: takes traffic; down; probation: one trial may; trial: it is in flight).", labelNames: ["pool", "worker", "state"], registers,
+    name: "ringgate_worker_state", help: "1 for the worker's routing slot state (up: takes traffic; down; probation: one trial may; trial: it is in flight).", labelNames: ["pool", "worker", "state"], registers,
     collect() {
       this.reset();
       for (const pool of pools.all()) {
