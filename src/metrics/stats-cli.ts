@@ -26,6 +26,9 @@ export function parseWindowMs(text: string): number {
   return Number(match[1]) * (UNIT_MS[match[2] ?? "m"] ?? 60_000);
 }
 
+/** Not a usage mistake: reported without the usage text. */
+class RedisUnreachable extends Error {}
+
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -51,8 +54,15 @@ async function main(argv: string[]): Promise<number> {
     // A one-shot report fails fast; the aggregator keeps reconnecting with a capped backoff.
     retryStrategy: (times) => (values.follow ? Math.min(100 * 2 ** Math.min(times, 5), 2_000) : null),
   });
-  redis.on("error", () => undefined);
-  await redis.connect();
+  let lastError = "";
+  redis.on("error", (error: Error) => {
+    lastError = error.message;
+  });
+  try {
+    await redis.connect();
+  } catch (error) {
+    throw new RedisUnreachable(`cannot reach Redis at ${values.redis}: ${lastError || (error as Error).message}`);
+  }
   try {
     if (values.follow) return await follow(redis);
     const records = await readWindow(redis, Date.now() - windowMs, values.pool);
@@ -80,7 +90,8 @@ if (import.meta.main) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
-      console.error(`stats: ${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+      const message = error instanceof Error ? error.message : String(error);
+      console.error(error instanceof RedisUnreachable ? `stats: ${message}` : `stats: ${message}\n${USAGE}`);
       process.exit(1);
     },
   );

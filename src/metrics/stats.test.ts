@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { join } from "node:path";
 import type { RequestRecord } from "../proxy/request-record.ts";
+import { freePort } from "../testing/free-port.ts";
 import { type RedisServer, startRedis } from "../testing/redis-server.ts";
 import { percentile, quantiles } from "./percentiles.ts";
 import { decodeRecord, encodeRecord, REQUESTS_STREAM } from "./record-encoding.ts";
@@ -168,6 +169,14 @@ describe("bun run stats against Redis", () => {
     const { code, stderr } = await runCli(["--window", "soon"]);
     expect(code).toBe(1);
     expect(stderr).toContain("usage: bun run stats");
+  });
+
+  test("Redis unreachable: exit 1 at once, naming the URL and the reason", async () => {
+    const proc = Bun.spawn([process.execPath, join(import.meta.dir, "stats-cli.ts"), "--redis", `redis://127.0.0.1:${await freePort()}`], { stdout: "pipe", stderr: "pipe" });
+    const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^stats: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    expect(stderr).not.toContain("usage:");
   });
 
   test("--follow's aggregator rolls every record up once, including later ones", async () => {
