@@ -71,6 +71,12 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     const relay = new SseRelay(reader, { ...input.relay, abortUpstream: () => controller.abort(new AttemptTimeout("idle")) });
     const first = await relay.readFirstEvent();
     if (first === "eof") return { result: { kind: "empty_stream" } };
+    // vLLM reports failures to add a request in-band, before any token: an engine fault may go elsewhere.
+    const refusedStatus = first === "error" ? relay.workerErrorStatus() : undefined;
+    if (refusedStatus !== undefined && refusedStatus >= 500) {
+      controller.abort();
+      return { result: { kind: "status", status: refusedStatus, retryAfterMs: undefined } };
+    }
     const outcome = answered({ kind: "ok" }, response, relay, undefined);
     outcome.firstEventMs = input.now();
     return outcome;

@@ -149,7 +149,7 @@ export class Dispatcher {
         pool.state.release(slot);
         this.#admission.leave(pool);
         const worker = trace.answeredBy;
-        if (worker && end.outcome === "mid_stream_error") this.#feedback.failure(worker, "mid_stream");
+        if (worker && end.outcome === "mid_stream_error" && !end.refusedInBand) this.#feedback.failure(worker, "mid_stream");
         if (worker && end.outcome === "timeout") this.#feedback.failure(worker, "idle_timeout");
         trace.streamEnded(end);
       },

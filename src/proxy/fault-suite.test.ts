@@ -18,8 +18,8 @@ afterEach(async () => {
   for (const harness of open.splice(0)) await harness.stop();
 });
 
-async function harness(pools: Record<string, number>, fallback: Record<string, string[]> = {}, row: Pick<FaultCase, "timeouts" | "health"> = {}): Promise<EmulatedGateway> {
-  const started = await startEmulatedGateway({ pools, fallback, timeouts: row.timeouts, health: row.health });
+async function harness(pools: Record<string, number>, fallback: Record<string, string[]> = {}, row: Pick<FaultCase, "timeouts" | "health" | "emulator"> = {}): Promise<EmulatedGateway> {
+  const started = await startEmulatedGateway({ pools, fallback, timeouts: row.timeouts, health: row.health, emulator: row.emulator });
   open.push(started);
   return started;
 }
@@ -36,7 +36,11 @@ interface FaultCase {
   body?: Record<string, unknown>;
   timeouts?: Partial<Timeouts>;
   health?: EmulatedGatewayOptions["health"];
+  /** Emulator options for worker 0 (e.g. its wire profile). */
+  emulator?: EmulatedGatewayOptions["emulator"];
   expect: {
+    /** Whether live traffic ejects worker 0 (passive health). */
+    ejects: boolean;
     status: number;
     attempts: number;
     /** `result` of the first attempt (on worker 0). */
@@ -53,25 +57,27 @@ interface FaultCase {
 }
 
 const CASES: FaultCase[] = [
-  { name: "refuse: worker 0 stopped listening after it was probed healthy", before: (e) => e[0]?.stop() ?? Promise.resolve(), stream: true, expect: { status: 200, attempts: 2, first: "connect_error", end: "whole" } },
-  { name: "reset: connection dropped before any answer", fault: "reset", count: 1, stream: true, expect: { status: 200, attempts: 2, first: "connect_error", end: "whole" } },
-  { name: "500 once (engine death, empty body)", fault: "status:500", count: 1, stream: false, expect: { status: 200, attempts: 2, first: "status_500" } },
-  { name: "503 persistent on one worker", fault: "status:503", stream: true, expect: { status: 200, attempts: 2, first: "status_503", end: "whole" } },
-  { name: "503 on every worker, Retry-After too long to honour: passed through at once", fault: "status:503,retry-after:30", everyWorker: true, stream: false, expect: { status: 503, attempts: 2, first: "status_503", retryAfter: "30", maxMs: 900 } },
-  { name: "429 without Retry-After: next worker at once", fault: "status:429", count: 1, stream: false, expect: { status: 200, attempts: 2, first: "status_429", maxMs: 900 } },
-  { name: "429 with Retry-After 1 s (fits the budget): honoured", fault: "status:429,retry-after:1", count: 1, stream: false, expect: { status: 200, attempts: 2, first: "status_429", minMs: 1_000 } },
-  { name: "429 on every worker: the worker's 429 with a Retry-After", fault: "status:429", everyWorker: true, stream: true, expect: { status: 429, attempts: 2, retryAfter: "1" } },
-  { name: "hang before headers (stream): connect budget, then failover", fault: "hang-headers", stream: true, expect: { status: 200, attempts: 2, first: "timeout_connect", end: "whole", minMs: 500 } },
-  { name: "hang before headers (non-stream): bounded by the total budget", fault: "hang-headers", stream: false, timeouts: { totalMs: 1_500 }, expect: { status: 504, attempts: 1, first: "timeout_total", code: "upstream_timeout", retryAfter: "1", minMs: 1_400 } },
-  { name: "stuck engine (non-stream never answered): stuck detection fails the attempt over", fault: "stall-after:2", stream: false, health: { intervalMs: 100, stuckAfterMs: 300 }, expect: { status: 200, attempts: 2, first: "worker_down", minMs: 300, maxMs: 5_000 } },
-  { name: "slow first token: first-token budget, then failover", fault: "slow-first-token:3000", stream: true, expect: { status: 200, attempts: 2, first: "timeout_first_token", end: "whole", minMs: 800 } },
-  { name: "stream cut after 3 tokens", fault: "cut-after:3", stream: true, expect: { status: 200, attempts: 1, end: "inband_error", code: "upstream_error" } },
-  { name: "stream stall after 3 tokens: idle budget", fault: "stall-after:3", stream: true, expect: { status: 200, attempts: 1, end: "inband_error", code: "upstream_timeout", minMs: 500 } },
-  { name: "malformed chunk after 3 tokens", fault: "malformed-after:3", stream: true, expect: { status: 200, attempts: 1, end: "inband_error", code: "upstream_error" } },
-  { name: "worker's own in-band error: relayed, no [DONE]", fault: "inband-error-after:2", stream: true, expect: { status: 200, attempts: 1, end: "inband_error" } },
-  { name: "missing [DONE]: completed promptly", fault: "no-done", stream: true, expect: { status: 200, attempts: 1, end: "whole", maxMs: 1_500 } },
-  { name: "context length exceeded (non-stream): never retried", stream: false, body: { max_tokens: 1_000_000 }, expect: { status: 400, attempts: 1, first: "status_400", messageIncludes: "maximum context length" } },
-  { name: "context length exceeded (stream): never retried", stream: true, body: { max_tokens: 1_000_000 }, expect: { status: 400, attempts: 1, first: "status_400", messageIncludes: "maximum context length" } },
+  { name: "refuse: worker 0 stopped listening after it was probed healthy", before: (e) => e[0]?.stop() ?? Promise.resolve(), stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "connect_error", end: "whole" } },
+  { name: "reset: connection dropped before any answer", fault: "reset", count: 1, stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "connect_error", end: "whole" } },
+  { name: "500 once (engine death, empty body)", fault: "status:500", count: 1, stream: false, expect: { ejects: true, status: 200, attempts: 2, first: "status_500" } },
+  { name: "503 persistent on one worker", fault: "status:503", stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "status_503", end: "whole" } },
+  { name: "503 on every worker, Retry-After too long to honour: passed through at once", fault: "status:503,retry-after:30", everyWorker: true, stream: false, expect: { ejects: true, status: 503, attempts: 2, first: "status_503", retryAfter: "30", maxMs: 900 } },
+  { name: "429 without Retry-After: next worker at once", fault: "status:429", count: 1, stream: false, expect: { ejects: false, status: 200, attempts: 2, first: "status_429", maxMs: 900 } },
+  { name: "429 with Retry-After 1 s (fits the budget): honoured", fault: "status:429,retry-after:1", count: 1, stream: false, expect: { ejects: false, status: 200, attempts: 2, first: "status_429", minMs: 1_000 } },
+  { name: "429 on every worker: the worker's 429 with a Retry-After", fault: "status:429", everyWorker: true, stream: true, expect: { ejects: false, status: 429, attempts: 2, retryAfter: "1" } },
+  { name: "hang before headers (stream): connect budget, then failover", fault: "hang-headers", stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "timeout_connect", end: "whole", minMs: 500 } },
+  { name: "hang before headers (non-stream): bounded by the total budget", fault: "hang-headers", stream: false, timeouts: { totalMs: 1_500 }, expect: { ejects: false, status: 504, attempts: 1, first: "timeout_total", code: "upstream_timeout", retryAfter: "1", minMs: 1_400 } },
+  { name: "stuck engine (non-stream never answered): stuck detection fails the attempt over", fault: "stall-after:2", stream: false, health: { intervalMs: 100, stuckAfterMs: 300 }, expect: { ejects: false, status: 200, attempts: 2, first: "worker_down", minMs: 300, maxMs: 5_000 } },
+  { name: "slow first token: first-token budget, then failover", fault: "slow-first-token:3000", stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "timeout_first_token", end: "whole", minMs: 800 } },
+  { name: "stream cut after 3 tokens", fault: "cut-after:3", stream: true, expect: { ejects: true, status: 200, attempts: 1, end: "inband_error", code: "upstream_error" } },
+  { name: "stream stall after 3 tokens: idle budget", fault: "stall-after:3", stream: true, expect: { ejects: true, status: 200, attempts: 1, end: "inband_error", code: "upstream_timeout", minMs: 500 } },
+  { name: "malformed chunk after 3 tokens", fault: "malformed-after:3", stream: true, expect: { ejects: true, status: 200, attempts: 1, end: "inband_error", code: "upstream_error" } },
+  { name: "worker's own in-band error: relayed, no [DONE]", fault: "inband-error-after:2", stream: true, expect: { ejects: true, status: 200, attempts: 1, end: "inband_error" } },
+  { name: "engine error in-band before the first token (current vLLM: code 500): failover", fault: "inband-error-after:0", emulator: { wireProfile: "current" }, stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "status_500", end: "whole" } },
+  { name: "request refused in-band before the first token (priority without priority scheduling): passed on, no ejection", stream: true, body: { priority: 1 }, expect: { ejects: false, status: 200, attempts: 1, first: "ok", end: "inband_error" } },
+  { name: "missing [DONE]: completed promptly", fault: "no-done", stream: true, expect: { ejects: false, status: 200, attempts: 1, end: "whole", maxMs: 1_500 } },
+  { name: "context length exceeded (non-stream): never retried", stream: false, body: { max_tokens: 1_000_000 }, expect: { ejects: false, status: 400, attempts: 1, first: "status_400", messageIncludes: "maximum context length" } },
+  { name: "context length exceeded (stream): never retried", stream: true, body: { max_tokens: 1_000_000 }, expect: { ejects: false, status: 400, attempts: 1, first: "status_400", messageIncludes: "maximum context length" } },
 ];
 
 describe("fault suite: one emulated fault per row", () => {
@@ -112,6 +118,8 @@ describe("fault suite: one emulated fault per row", () => {
     expect(record?.attempts[0]?.worker).toBe(faulty.url);
     if (expected.first) expect(record?.attempts[0]?.result).toBe(expected.first);
     expect(record?.attempts.length).toBe(expected.attempts);
+    const worker0 = h.services.health?.snapshot().heavy?.find((worker) => worker.url === faulty.url);
+    expect(worker0 && worker0.ejections > 0).toBe(expected.ejects);
   });
 });
 

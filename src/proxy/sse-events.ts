@@ -58,6 +58,17 @@ export function parseUsage(event: Buffer): Usage | undefined {
   }
 }
 
+/** The status in an in-band error event: vLLM's `code` (a number, e.g. 400 or 500); undefined if absent. */
+export function errorStatus(event: Buffer): number | undefined {
+  try {
+    const parsed = JSON.parse(event.toString("utf8", 6)) as { error?: { code?: unknown } };
+    const code = Number(parsed.error?.code);
+    return Number.isInteger(code) && code >= 100 && code <= 599 ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Usage from a non-streaming body, found by byte search so the body is never re-encoded. */
 export function usageFromBody(body: Uint8Array): Usage | undefined {
   const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");

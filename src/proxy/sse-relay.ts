@@ -1,5 +1,5 @@
 import type { DeadlineSweeper, Watched } from "./deadline-sweeper.ts";
-import { classify, DONE_EVENT, errorEvent, eventBoundaries, hasFinishReason, parseUsage, type Usage } from "./sse-events.ts";
+import { classify, DONE_EVENT, errorEvent, errorStatus, eventBoundaries, hasFinishReason, parseUsage, type Usage } from "./sse-events.ts";
 
 export type StreamOutcome = "ok" | "client_abort" | "mid_stream_error" | "timeout";
 
@@ -11,6 +11,11 @@ export interface StreamEnd {
   usage?: Usage;
   /** The worker finished but sent no `[DONE]`; the gateway completed the stream. */
   completedDone: boolean;
+  /**
+   * The worker's own error event came before any chunk: vLLM refusing the request in-band (e.g. an
+   * unsupported `priority`), which says nothing against the worker.
+   */
+  refusedInBand?: boolean;
 }
 
 export interface RelayOptions {
@@ -51,7 +56,9 @@ export class SseRelay implements Watched {
   #pending: Uint8Array[] = [];
   #carry: Buffer | undefined;
   #sawFinish = false;
-  #sawError = false;
+  #sawChunk = false;
+  /** The worker's first error event, kept to read its status. */
+  #workerError: Buffer | undefined;
   #usage: Usage | undefined;
   #expired: "idle" | "done_grace" | undefined;
   /** Set once the stream's fate is known; no more upstream events are relayed after it. */
@@ -71,7 +78,12 @@ export class SseRelay implements Watched {
       const out = this.#process(value);
       if (out) this.#pending.push(out);
     }
-    return this.#sawError || this.#end?.outcome === "mid_stream_error" ? "error" : "chunk";
+    return this.#workerError !== undefined || this.#end?.outcome === "mid_stream_error" ? "error" : "chunk";
+  }
+
+  /** The status code in the worker's first error event (vLLM puts the HTTP status there), if any. */
+  workerErrorStatus(): number | undefined {
+    return this.#workerError && errorStatus(this.#workerError);
   }
 
   /** The client's body; call once, after `readFirstEvent` resolved with "chunk" or "error". */
@@ -147,6 +159,7 @@ export class SseRelay implements Watched {
   #inspect(event: Buffer): boolean {
     switch (classify(event)) {
       case "chunk":
+        this.#sawChunk = true;
         if (!this.#sawFinish && hasFinishReason(event)) this.#sawFinish = true;
         return false;
       case "usage":
@@ -154,12 +167,10 @@ export class SseRelay implements Watched {
         return this.#options.stripUsage;
       case "done":
         // After an error event the answer is not whole, and [DONE] would tell the client it is.
-        this.#end = this.#sawError
-          ? { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "worker error event", completedDone: false }
-          : { outcome: "ok", completedDone: false };
-        return this.#sawError;
+        this.#end = this.#workerError !== undefined ? this.#workerErrorEnd() : { outcome: "ok", completedDone: false };
+        return this.#workerError !== undefined;
       case "error":
-        this.#sawError = true;
+        this.#workerError ??= Buffer.from(event);
         return false;
       case "malformed":
         this.#end = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "malformed event", completedDone: false };
@@ -167,9 +178,13 @@ export class SseRelay implements Watched {
     }
   }
 
+  #workerErrorEnd(): StreamEnd {
+    return { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "worker error event", completedDone: false, refusedInBand: !this.#sawChunk };
+  }
+
   #onEof(controller: ReadableStreamDefaultController<Uint8Array>): void {
-    if (this.#sawError) {
-      this.#end = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "worker error event", completedDone: false };
+    if (this.#workerError !== undefined) {
+      this.#end = this.#workerErrorEnd();
     } else if (this.#sawFinish) {
       controller.enqueue(DONE_EVENT);
       this.#end = { outcome: "ok", completedDone: true };
@@ -181,14 +196,14 @@ export class SseRelay implements Watched {
 
   #onReadError(controller: ReadableStreamDefaultController<Uint8Array>, error: unknown): void {
     if (this.#reported) return;
-    if (this.#expired === "done_grace" && !this.#sawError) {
+    if (this.#expired === "done_grace" && this.#workerError === undefined) {
       controller.enqueue(DONE_EVENT);
       this.#end = { outcome: "ok", completedDone: true };
     } else if (this.#expired === "idle") {
       controller.enqueue(errorEvent("upstream_timeout", `the worker sent nothing for ${this.#options.idleMs} ms (idle timeout); the answer is incomplete`));
       this.#end = { outcome: "timeout", errorCode: "upstream_timeout", detail: "idle", completedDone: false };
     } else {
-      if (!this.#sawError) controller.enqueue(errorEvent("upstream_error", BROKEN));
+      if (this.#workerError === undefined) controller.enqueue(errorEvent("upstream_error", BROKEN));
       this.#end = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: errorMessage(error), completedDone: false };
     }
   }

@@ -1,4 +1,4 @@
-import { type EmulatorHandle, startEmulator } from "../../workers/emulator/server.ts";
+import { type EmulatorHandle, type EmulatorOptionsInput, startEmulator } from "../../workers/emulator/server.ts";
 import type { ConfigInput, Timeouts } from "../config/schema.ts";
 import type { GatewayServices } from "../gateway.ts";
 import { healthFeature } from "../health/health-feature.ts";
@@ -24,6 +24,8 @@ export interface EmulatedGatewayOptions {
   /** Merged over the pools' generated config (e.g. `maxInFlight`). */
   pool?: Record<string, unknown>;
   health?: ConfigInput["health"];
+  /** Extra options for the first emulator only (the one fault tests arm). */
+  emulator?: Partial<EmulatorOptionsInput>;
 }
 
 // 15 ms between tokens: a cut after N tokens comes well after the first event even on loaded cores.
@@ -34,7 +36,8 @@ export async function startEmulatedGateway(options: EmulatedGatewayOptions): Pro
   const emulators: EmulatorHandle[] = [];
   const pools: Record<string, Record<string, unknown>> = {};
   for (const [name, count] of Object.entries(options.pools)) {
-    const started = await Promise.all(Array.from({ length: count }, () => startEmulator({ ...EMULATOR, servedModelName: name })));
+    const first = emulators.length === 0 ? options.emulator : undefined;
+    const started = await Promise.all(Array.from({ length: count }, (_, index) => startEmulator({ ...EMULATOR, servedModelName: name, ...(index === 0 ? first : undefined) })));
     emulators.push(...started);
     pools[name] = { workers: started.map((emulator) => emulator.url), fallback: options.fallback?.[name] ?? [], ...options.pool };
   }
