@@ -40,8 +40,9 @@ describe("emulator CLI", () => {
     expect(stderr).toContain(message);
   });
 
-  test("spawnEmulator: listening line, /health 200 empty, /v1/models with the served name", async () => {
-    const emulator = await track(["--profile", "light", "--max-model-len", "8192"]);
+  test("spawnEmulator with vLLM-style flags: listening line, /health 200 empty, /v1/models with the served name", async () => {
+    const vllmFlags = ["--enable-auto-tool-choice", "--tool-call-parser", "hermes", "--quantization", "awq_marlin", "--enable-prefix-caching"];
+    const emulator = await track(["--profile", "light", "--max-model-len", "8192", ...vllmFlags]);
     const health = await fetch(`${emulator.url}/health`);
     expect([health.status, await health.text()]).toEqual([200, ""]);
     const models = (await (await fetch(`${emulator.url}/v1/models`)).json()) as { data: { id: string; root: string; max_model_len: number }[] };

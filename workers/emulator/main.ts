@@ -40,8 +40,9 @@ const FLAGS: Readonly<Record<string, FlagKind>> = {
   version: "string",
 };
 
-/** vLLM flags accepted for drop-in command lines but without effect here. */
-const IGNORED_VALUE_FLAGS = new Set(["tool-call-parser", "quantization", "gpu-memory-utilization", "dtype"]);
+/** vLLM flags accepted so deployment command lines work unchanged, but without effect here. */
+const IGNORED_VALUE_FLAGS = new Set(["tool-call-parser", "quantization", "gpu-memory-utilization", "dtype", "max-num-batched-tokens"]);
+const IGNORED_BOOLEAN_FLAGS = new Set(["enable-prefix-caching", "enable-log-requests"]);
 
 const USAGE = `usage: bun workers/emulator/main.ts [flags]
   ${Object.entries(FLAGS)
@@ -61,6 +62,7 @@ export function parseFlags(argv: readonly string[]): EmulatorOptionsInput {
       result["enableAutoToolChoice"] = false;
       continue;
     }
+    if (IGNORED_BOOLEAN_FLAGS.has(rawName)) continue;
     const kind = FLAGS[rawName];
     if (kind === undefined && !IGNORED_VALUE_FLAGS.has(rawName)) throw new Error(`unknown flag --${rawName}`);
     if (kind === "boolean" && inlineValue === undefined) {
