@@ -13,9 +13,10 @@ import { decodeRecord, REQUESTS_STREAM } from "./record-encoding.ts";
  * first; beyond it exactly the overflow is counted as dropped. Requests never wait on Redis.
  */
 
+/** `pauseMs`: the outage continues this long after half the requests, across several reconnect attempts. */
 const SCENARIOS = [
-  { name: "within the bound", bufferSize: 50, sent: 20 },
-  { name: "beyond the bound", bufferSize: 5, sent: 12 },
+  { name: "within the bound", bufferSize: 50, sent: 20, pauseMs: 1_500 },
+  { name: "beyond the bound", bufferSize: 5, sent: 12, pauseMs: 0 },
 ] as const;
 
 /** Generous: a request that waited on Redis would take seconds (ioredis' default hangs ~70 s). */
@@ -47,7 +48,7 @@ async function scrape(gateway: GatewayHandle, name: string): Promise<number> {
   return Number(match?.[1] ?? Number.NaN);
 }
 
-describe.each(SCENARIOS)("Redis outage, $name (buffer $bufferSize, $sent requests)", ({ bufferSize, sent }) => {
+describe.each(SCENARIOS)("Redis outage, $name (buffer $bufferSize, $sent requests)", ({ bufferSize, sent, pauseMs }) => {
   let redis: RedisServer;
   let gateway: GatewayHandle;
   let reader: Redis | undefined;
@@ -70,7 +71,10 @@ describe.each(SCENARIOS)("Redis outage, $name (buffer $bufferSize, $sent request
     await send(`warm-${bufferSize}`);
     expect(await poll(() => scrape(gateway, "ringgate_metrics_written_total"), (n) => n === 1)).toBe(1);
     await redis.stop();
-    for (const id of ids) await send(id);
+    for (const [index, id] of ids.entries()) {
+      if (index === sent / 2) await Bun.sleep(pauseMs);
+      await send(id);
+    }
   });
 
   afterAll(async () => {
