@@ -129,6 +129,12 @@ describe.each(LOAD_SOURCES)("GET /metrics, worker load from the $name", ({ withH
     expect(record).toMatchObject({ traceparent: TRACEPARENT, pool: "light", outcome: "ok", promptTokens: completion.usage?.prompt_tokens, completionTokens: completion.usage?.completion_tokens });
   });
 
+  test("without Redis, worker events are kept in memory", () => {
+    const event = { ts: Date.now(), pool: "heavy", worker: emulator.url, state: "drained", reason: "test", actor: "admin" };
+    gateway.events.emit(event);
+    expect((feature.sink() as MemorySink).events()).toContainEqual(event);
+  });
+
   test("latency, token and attempt series follow the records", async () => {
     const text = await metricsText();
     expect(text).toMatch(/ringgate_request_duration_seconds_count\{pool="light",worker="[^"]+",stream="false"\} 1\n/);

@@ -20,7 +20,6 @@ const STOP_FLUSH_MS = 2_000;
 export interface MetricsFeature extends GatewayFeature {
   /** The sink in use once set up (tests and /admin read it). */
   sink(): MetricsSink | undefined;
-  registry: Registry;
 }
 
 /**
@@ -33,7 +32,6 @@ export function metricsFeature(): MetricsFeature {
   let sink: MetricsSink | undefined;
   return {
     name: "metrics",
-    registry,
     sink: () => sink,
     setup(context) {
       const config = context.config();
