@@ -121,6 +121,19 @@ describe("--wire-profile current", () => {
     expect(error.error.param).toBe("max_tokens");
     expect(error.error.message).toEndWith("(parameter=max_tokens, value=100000)");
   });
+
+  test("engine faults in a stream are reported as InternalServerError/500", async () => {
+    const response = await fetch(`${current.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-emulator-fault": "inband-error-after:1" },
+      body: JSON.stringify({ model: "heavy", messages: question, stream: true }),
+    });
+    const events = parseSse(await response.text());
+    expect(events.map((event) => event.data).slice(-2)).toEqual([
+      '{"error": {"message": "EngineCore encountered an issue. See stack trace (above) for the root cause.", "type": "InternalServerError", "param": null, "code": 500}}',
+      "[DONE]",
+    ]);
+  });
 });
 
 describe("live metrics", () => {
