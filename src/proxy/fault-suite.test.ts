@@ -9,6 +9,7 @@ import type { Timeouts } from "../config/schema.ts";
 import { type EmulatedGateway, type EmulatedGatewayOptions, startEmulatedGateway } from "../testing/emulated-gateway.ts";
 import { waitFor } from "../testing/gateway-fixture.ts";
 import { readSse } from "../testing/sse-transcript.ts";
+import type { RequestOutcome } from "./request-record.ts";
 
 const MESSAGES = [{ role: "user", content: "Which way to the castle?" }];
 
@@ -41,6 +42,8 @@ interface FaultCase {
   expect: {
     /** Whether live traffic ejects worker 0 (passive health). */
     ejects: boolean;
+    /** The request record's outcome, where it matters for metrics. */
+    outcome?: RequestOutcome;
     status: number;
     attempts: number;
     /** `result` of the first attempt (on worker 0). */
@@ -66,17 +69,17 @@ const CASES: FaultCase[] = [
   { name: "429 with Retry-After 1 s (fits the budget): honoured", fault: "status:429,retry-after:1", count: 1, stream: false, expect: { ejects: false, status: 200, attempts: 2, first: "status_429", minMs: 1_000 } },
   { name: "429 on every worker: the worker's 429 with a Retry-After", fault: "status:429", everyWorker: true, stream: true, expect: { ejects: false, status: 429, attempts: 2, retryAfter: "1" } },
   { name: "hang before headers (stream): connect budget, then failover", fault: "hang-headers", stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "timeout_connect", end: "whole", minMs: 500 } },
-  { name: "hang before headers (non-stream): bounded by the total budget", fault: "hang-headers", stream: false, timeouts: { totalMs: 1_500 }, expect: { ejects: false, status: 504, attempts: 1, first: "timeout_total", code: "upstream_timeout", retryAfter: "1", minMs: 1_400 } },
+  { name: "hang before headers (non-stream): bounded by the total budget", fault: "hang-headers", stream: false, timeouts: { totalMs: 1_500 }, expect: { ejects: false, outcome: "timeout", status: 504, attempts: 1, first: "timeout_total", code: "upstream_timeout", retryAfter: "1", minMs: 1_400 } },
   { name: "stuck engine (non-stream never answered): stuck detection fails the attempt over", fault: "stall-after:2", stream: false, health: { intervalMs: 100, stuckAfterMs: 300 }, expect: { ejects: false, status: 200, attempts: 2, first: "worker_down", minMs: 300, maxMs: 5_000 } },
   { name: "slow first token: first-token budget, then failover", fault: "slow-first-token:3000", stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "timeout_first_token", end: "whole", minMs: 800 } },
-  { name: "stream cut after 3 tokens", fault: "cut-after:3", stream: true, expect: { ejects: true, status: 200, attempts: 1, end: "inband_error", code: "upstream_error" } },
-  { name: "stream stall after 3 tokens: idle budget", fault: "stall-after:3", stream: true, expect: { ejects: true, status: 200, attempts: 1, end: "inband_error", code: "upstream_timeout", minMs: 500 } },
+  { name: "stream cut after 3 tokens", fault: "cut-after:3", stream: true, expect: { ejects: true, outcome: "mid_stream_error", status: 200, attempts: 1, end: "inband_error", code: "upstream_error" } },
+  { name: "stream stall after 3 tokens: idle budget", fault: "stall-after:3", stream: true, expect: { ejects: true, outcome: "timeout", status: 200, attempts: 1, end: "inband_error", code: "upstream_timeout", minMs: 500 } },
   { name: "malformed chunk after 3 tokens", fault: "malformed-after:3", stream: true, expect: { ejects: true, status: 200, attempts: 1, end: "inband_error", code: "upstream_error" } },
   { name: "worker's own in-band error: relayed, no [DONE]", fault: "inband-error-after:2", stream: true, expect: { ejects: true, status: 200, attempts: 1, end: "inband_error" } },
   { name: "engine error in-band before the first token (current vLLM: code 500): failover", fault: "inband-error-after:0", emulator: { wireProfile: "current" }, stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "status_500", end: "whole" } },
-  { name: "request refused in-band before the first token (priority without priority scheduling): passed on, no ejection", stream: true, body: { priority: 1 }, expect: { ejects: false, status: 200, attempts: 1, first: "ok", end: "inband_error" } },
-  { name: "missing [DONE]: completed promptly", fault: "no-done", stream: true, expect: { ejects: false, status: 200, attempts: 1, end: "whole", maxMs: 1_500 } },
-  { name: "context length exceeded (non-stream): never retried", stream: false, body: { max_tokens: 1_000_000 }, expect: { ejects: false, status: 400, attempts: 1, first: "status_400", messageIncludes: "maximum context length" } },
+  { name: "request refused in-band before the first token (priority without priority scheduling): passed on, no ejection", stream: true, body: { priority: 1 }, expect: { ejects: false, outcome: "rejected", status: 200, attempts: 1, first: "ok", end: "inband_error" } },
+  { name: "missing [DONE]: completed promptly", fault: "no-done", stream: true, expect: { ejects: false, outcome: "ok", status: 200, attempts: 1, end: "whole", maxMs: 1_500 } },
+  { name: "context length exceeded (non-stream): never retried", stream: false, body: { max_tokens: 1_000_000 }, expect: { ejects: false, outcome: "rejected", status: 400, attempts: 1, first: "status_400", messageIncludes: "maximum context length" } },
   { name: "context length exceeded (stream): never retried", stream: true, body: { max_tokens: 1_000_000 }, expect: { ejects: false, status: 400, attempts: 1, first: "status_400", messageIncludes: "maximum context length" } },
 ];
 
@@ -118,6 +121,7 @@ describe("fault suite: one emulated fault per row", () => {
     expect(record?.attempts[0]?.worker).toBe(faulty.url);
     if (expected.first) expect(record?.attempts[0]?.result).toBe(expected.first);
     expect(record?.attempts.length).toBe(expected.attempts);
+    if (expected.outcome) expect(record?.outcome).toBe(expected.outcome);
     const worker0 = h.services.health?.snapshot().heavy?.find((worker) => worker.url === faulty.url);
     expect(worker0 && worker0.ejections > 0).toBe(expected.ejects);
   });

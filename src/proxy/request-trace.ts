@@ -68,7 +68,9 @@ export class RequestTrace {
   }
 
   streamEnded(end: StreamEnd): void {
-    this.#write(end.outcome, end.errorCode, end.usage?.promptTokens, end.usage?.completionTokens, end.outcome === "client_abort");
+    // A request the worker refused in-band is the client's error, like a 400, not a failed stream.
+    const outcome: RequestOutcome = end.refusedInBand ? "rejected" : end.outcome;
+    this.#write(outcome, end.errorCode, end.usage?.promptTokens, end.usage?.completionTokens, end.outcome === "client_abort");
   }
 
   answered(pool: Pool, outcome: AnsweredAttempt): void {

@@ -179,7 +179,9 @@ export class SseRelay implements Watched {
   }
 
   #workerErrorEnd(): StreamEnd {
-    return { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "worker error event", completedDone: false, refusedInBand: !this.#sawChunk };
+    const refusedInBand = !this.#sawChunk;
+    const errorCode = refusedInBand ? `upstream_${this.workerErrorStatus() ?? "error"}` : "upstream_error";
+    return { outcome: "mid_stream_error", errorCode, detail: "worker error event", completedDone: false, refusedInBand };
   }
 
   #onEof(controller: ReadableStreamDefaultController<Uint8Array>): void {
