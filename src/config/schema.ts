@@ -101,7 +101,7 @@ export const configSchema = z.strictObject({
     .default({ maxBodyBytes: 4 * 1024 * 1024, serverIdleTimeoutS: 120, shutdownGraceMs: 30_000 }),
   metrics: z
     .strictObject({
-      redisUrl: z.string().optional(),
+      redisUrl: z.string().regex(/^rediss?:\/\/\S+$/, "expected a redis:// or rediss:// URL such as redis://redis:6379").optional(),
       bufferSize: z.number().int().positive().default(50_000),
       flushIntervalMs: positiveMs.default(250),
       streamMaxLen: z.number().int().positive().default(1_000_000),
