@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest, contextLengthError, engineCrash, errorBody, inbandErrorEvent, modelNotFound, type VllmError } from "./error-wire.ts";
 import type { FaultSpec } from "./fault-spec.ts";
 import type { GenerationPlan } from "./generation-plan.ts";
-import { BodySession, sendJson, StreamSession, type BodyRenderer, type StreamRenderer, type TokenFault } from "./generation-session.ts";
+import { BodyWriter, GenerationSession, sendJson, StreamWriter, type BodyRenderer, type StreamRenderer, type TokenFault } from "./generation-session.ts";
 import type { EmulatorOptions } from "./options.ts";
 import type { SamplingRequest } from "./request-schema.ts";
 import type { Scheduler } from "./scheduler.ts";
@@ -63,16 +63,16 @@ export function runGeneration(ctx: RequestContext, job: GenerationJob): void {
   const sessionOptions = {
     plan,
     promptTokens: job.promptTokens,
-    profile: options.wireProfile,
     tokenFault: tokenFaultOf(ctx.fault),
     extraFirstTokenDelayMs: ctx.fault?.mode === "slow-first-token" ? ctx.fault.delayMs : 0,
     dieAtToken: ctx.dieHere ? (stream ? 1 : 0) : undefined,
     onDie: ctx.onDie,
     engineError: engineCrash(options.wireProfile),
   };
-  const session = stream
-    ? new StreamSession(ctx.res, sessionOptions, job.streamRenderer(continuousUsage(request)), includeUsage(request), ctx.fault?.mode === "no-done")
-    : new BodySession(ctx.res, sessionOptions, job.bodyRenderer(plan));
+  const writer = stream
+    ? new StreamWriter(ctx.res, job.streamRenderer(continuousUsage(request)), options.wireProfile, includeUsage(request), ctx.fault?.mode === "no-done")
+    : new BodyWriter(ctx.res, job.bodyRenderer(plan), options.wireProfile);
+  const session = new GenerationSession(ctx.res, sessionOptions, writer);
   if (stream) {
     ctx.res.writeHead(200, SSE_HEADERS);
     ctx.res.flushHeaders();

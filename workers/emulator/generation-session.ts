@@ -33,7 +33,6 @@ export interface TokenFault {
 export interface SessionOptions {
   readonly plan: GenerationPlan;
   readonly promptTokens: number;
-  readonly profile: WireProfile;
   readonly tokenFault: TokenFault | undefined;
   readonly extraFirstTokenDelayMs: number;
   /** Called instead of emitting this token index (die-after); undefined = never. */
@@ -45,17 +44,26 @@ export interface SessionOptions {
 const DONE = "data: [DONE]\n\n";
 const MALFORMED_EVENT = 'data: {"id":"chatcmpl-malformed","choices":[{"delta":{"content":\n\n';
 
-abstract class BaseSession implements EngineRequest {
+/** How one response shape (SSE or a JSON body) reacts to the session's token events. */
+export interface SessionWriter {
+  deliver(index: number, isLast: boolean, plan: GenerationPlan): void;
+  failMidway(error: VllmError): void;
+  malformed(): void;
+}
+
+export class GenerationSession implements EngineRequest {
   readonly promptTokens: number;
   readonly totalTokens: number;
   readonly extraFirstTokenDelayMs: number;
   readonly finishReason: "stop" | "length";
-  protected readonly res: ServerResponse;
-  protected readonly options: SessionOptions;
+  readonly #res: ServerResponse;
+  readonly #options: SessionOptions;
+  readonly #writer: SessionWriter;
 
-  constructor(res: ServerResponse, options: SessionOptions) {
-    this.res = res;
-    this.options = options;
+  constructor(res: ServerResponse, options: SessionOptions, writer: SessionWriter) {
+    this.#res = res;
+    this.#options = options;
+    this.#writer = writer;
     this.promptTokens = options.promptTokens;
     this.totalTokens = options.plan.tokens.length + (options.plan.endsWithEos ? 1 : 0);
     this.extraFirstTokenDelayMs = options.extraFirstTokenDelayMs;
@@ -63,90 +71,91 @@ abstract class BaseSession implements EngineRequest {
   }
 
   emit(index: number): boolean {
-    if (this.res.destroyed) return false;
-    if (index === this.options.dieAtToken) {
-      this.options.onDie();
+    if (this.#res.destroyed) return false;
+    if (index === this.#options.dieAtToken) {
+      this.#options.onDie();
       return false;
     }
-    const fault = this.options.tokenFault;
+    const fault = this.#options.tokenFault;
     if (fault && index === fault.tokens) {
       if (fault.mode === "cut-after") {
-        cutConnection(this.res);
+        cutConnection(this.#res);
         return false;
       }
       if (fault.mode === "stall-after") return false;
       if (fault.mode === "inband-error-after") {
-        this.failMidway(this.options.engineError);
+        this.#writer.failMidway(this.#options.engineError);
         return false;
       }
-      this.malformed();
+      this.#writer.malformed();
     }
-    this.deliver(index, index === this.totalTokens - 1);
+    this.#writer.deliver(index, index === this.totalTokens - 1, this.#options.plan);
     return true;
   }
-
-  protected abstract deliver(index: number, isLast: boolean): void;
-  protected abstract failMidway(error: VllmError): void;
-  protected abstract malformed(): void;
 }
 
-export class StreamSession extends BaseSession {
+export class StreamWriter implements SessionWriter {
+  readonly #res: ServerResponse;
   readonly #renderer: StreamRenderer;
+  readonly #profile: WireProfile;
   readonly #includeUsage: boolean;
   readonly #omitDone: boolean;
 
-  constructor(res: ServerResponse, options: SessionOptions, renderer: StreamRenderer, includeUsage: boolean, omitDone: boolean) {
-    super(res, options);
+  constructor(res: ServerResponse, renderer: StreamRenderer, profile: WireProfile, includeUsage: boolean, omitDone: boolean) {
+    this.#res = res;
     this.#renderer = renderer;
+    this.#profile = profile;
     this.#includeUsage = includeUsage;
     this.#omitDone = omitDone;
   }
 
-  protected deliver(index: number, isLast: boolean): void {
-    const { plan } = this.options;
+  deliver(index: number, isLast: boolean, plan: GenerationPlan): void {
     const completionTokens = index + 1;
     let out = index === 0 ? this.#renderer.preamble() : "";
     const token = plan.tokens[index];
     if (token) out += this.#renderer.token(token, completionTokens, isLast ? plan.finishReason : undefined);
     else out += this.#renderer.finish(plan.finishReason, completionTokens);
     if (!isLast) {
-      this.res.write(out);
+      this.#res.write(out);
       return;
     }
     if (this.#includeUsage) out += this.#renderer.usageOnly(completionTokens);
     if (!this.#omitDone) out += DONE;
-    this.res.end(out);
+    this.#res.end(out);
   }
 
-  protected failMidway(error: VllmError): void {
-    this.res.end(inbandErrorEvent(this.options.profile, error) + DONE);
+  failMidway(error: VllmError): void {
+    this.#res.end(inbandErrorEvent(this.#profile, error) + DONE);
   }
 
-  protected malformed(): void {
-    this.res.write(MALFORMED_EVENT);
+  malformed(): void {
+    this.#res.write(MALFORMED_EVENT);
   }
 }
 
-export class BodySession extends BaseSession {
+export class BodyWriter implements SessionWriter {
+  readonly #res: ServerResponse;
   readonly #renderer: BodyRenderer;
+  readonly #profile: WireProfile;
   #malformed = false;
 
-  constructor(res: ServerResponse, options: SessionOptions, renderer: BodyRenderer) {
-    super(res, options);
+  constructor(res: ServerResponse, renderer: BodyRenderer, profile: WireProfile) {
+    this.#res = res;
     this.#renderer = renderer;
+    this.#profile = profile;
   }
 
-  protected deliver(index: number, isLast: boolean): void {
+  deliver(index: number, isLast: boolean, plan: GenerationPlan): void {
     if (!isLast) return;
-    const body = this.#renderer.body(this.options.plan.tokens.length, this.options.plan.finishReason, index + 1);
-    sendJson(this.res, 200, this.#malformed ? body.slice(0, Math.floor(body.length / 2)) : body);
+    const body = this.#renderer.body(plan.tokens.length, plan.finishReason, index + 1);
+    sendJson(this.#res, 200, this.#malformed ? body.slice(0, Math.floor(body.length / 2)) : body);
   }
 
-  protected failMidway(error: VllmError): void {
-    sendJson(this.res, error.code, errorBody(this.options.profile, error));
+  failMidway(error: VllmError): void {
+    sendJson(this.#res, error.code, errorBody(this.#profile, error));
   }
 
-  protected malformed(): void {
+  malformed(): void {
     this.#malformed = true;
   }
 }
