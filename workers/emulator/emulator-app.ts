@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { z } from "zod";
 import { handleChatCompletion } from "./chat-handler.ts";
 import { handleCompletion } from "./completion-handler.ts";
 import { EngineMetrics, type FinishedReason } from "./engine-metrics.ts";
@@ -29,6 +30,13 @@ const GENERATION_ROUTES: Readonly<Record<string, GenerationHandler>> = {
   "/v1/chat/completions": handleChatCompletion,
   "/v1/completions": handleCompletion,
 };
+
+/** Body of `POST /_emulator/fault`: `{"mode":"status","arg":503,"count":2}` or `{"mode":"status:503,retry-after:2"}`. */
+const faultRequestSchema = z.object({
+  mode: z.string(),
+  arg: z.union([z.string(), z.number()]).optional(),
+  count: z.number().int().nonnegative().optional(),
+});
 
 const INJECTED_EXCEPTION_MESSAGE = "emulator: injected exception in the route handler";
 
@@ -166,9 +174,8 @@ export class EmulatorApp {
     if (req.method !== "POST") return notAllowed(res);
     void readBody(req).then((text) => {
       try {
-        const { mode, arg, count } = JSON.parse(text) as { mode?: unknown; arg?: unknown; count?: unknown };
-        const spec = parseFaultSpec(arg === undefined || arg === null ? String(mode) : `${String(mode)}:${String(arg)}`);
-        this.#faults.set(spec, typeof count === "number" ? count : undefined);
+        const { mode, arg, count } = faultRequestSchema.parse(JSON.parse(text));
+        this.#faults.set(parseFaultSpec(arg === undefined ? mode : `${mode}:${arg}`), count);
         sendJson(res, 200, JSON.stringify({ fault: this.#faults.describe() }));
       } catch (error) {
         sendJson(res, 400, JSON.stringify({ error: { message: String(error), type: "BadRequestError", param: null, code: 400 } }));

@@ -158,6 +158,9 @@ describe("fault control at run time", () => {
     await fetch(`${emulator.url}/_emulator/fault`, { method: "POST", body: JSON.stringify({ mode: "status:500" }) });
     expect((await fetch(chatUrl(), chatInit())).status).toBe(500);
     expect((await fetch(`${emulator.url}/_emulator/fault`, { method: "DELETE" })).status).toBe(200);
+    for (const invalid of ['{"mode":5}', '{"mode":"explode"}', '{"mode":"reset","count":-1}', "not json"]) {
+      expect((await fetch(`${emulator.url}/_emulator/fault`, { method: "POST", body: invalid })).status).toBe(400);
+    }
     expect((await fetch(chatUrl(), chatInit(undefined, { stream: false }))).status).toBe(200);
   });
 
