@@ -22,9 +22,12 @@ const MAIN_PATH = join(import.meta.dir, "..", "..", "workers", "emulator", "main
 const START_DEADLINE_MS = 20_000;
 const STOP_GRACE_MS = 5_000;
 
+/** `args` may name its own `--port` (e.g. to restart a worker on the same address); otherwise a free one is used. */
 export async function spawnEmulator(args: readonly string[] = []): Promise<EmulatorProcess> {
-  const port = await freePort();
-  const proc = Bun.spawn([process.execPath, MAIN_PATH, "--host", "127.0.0.1", "--port", String(port), ...args], {
+  const portIndex = args.indexOf("--port");
+  const port = portIndex >= 0 ? Number(args[portIndex + 1]) : await freePort();
+  const portArgs = portIndex >= 0 ? [] : ["--port", String(port)];
+  const proc = Bun.spawn([process.execPath, MAIN_PATH, "--host", "127.0.0.1", ...portArgs, ...args], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

@@ -68,6 +68,16 @@ describe("emulator CLI", () => {
     }
   });
 
+  test("spawnEmulator honours an explicit --port (restart on the same address)", async () => {
+    const port = await freePort();
+    const first = await track(["--port", String(port)]);
+    expect(first.url).toBe(`http://127.0.0.1:${port}`);
+    await first.stop();
+    expect(await reachable(first.url)).toBe("refused");
+    const second = await track(["--port", String(port)]);
+    expect(await reachable(second.url)).toBe(200);
+  });
+
   test("--refuse never listens", async () => {
     const emulator = await track(["--refuse"]);
     expect(await reachable(emulator.url)).toBe("refused");
