@@ -66,7 +66,10 @@ export class EmulatorApp {
   constructor(options: EmulatorOptions, onDie: () => void) {
     this.#options = options;
     this.#metrics = new EngineMetrics(options.servedModelName);
-    this.#scheduler = new Scheduler(timingModelFor(options), options.maxNumSeqs, this.#metrics);
+    // Fixed timing is for benchmarks: no KV limit, so only --max-num-seqs caps the batch.
+    const fixedTiming = options.ttftMs !== undefined || options.itlMs !== undefined;
+    const kvCacheTokens = fixedTiming ? Infinity : options.kvCacheTokens;
+    this.#scheduler = new Scheduler(timingModelFor(options), { maxNumSeqs: options.maxNumSeqs, kvCacheTokens }, this.#metrics);
     this.#faults = new FaultController(options.fault, options.faultCount);
     this.#onDie = onDie;
   }

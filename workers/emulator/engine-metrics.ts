@@ -58,6 +58,7 @@ export class EngineMetrics {
   readonly #created: string;
   #promptTokens = 0;
   #generationTokens = 0;
+  #preemptions = 0;
   readonly #finished: Record<FinishedReason, number> = { stop: 0, length: 0, abort: 0 };
   readonly #ttft = new Histogram(TTFT_BUCKETS);
   readonly #itl = new Histogram(ITL_BUCKETS);
@@ -91,6 +92,10 @@ export class EngineMetrics {
     this.#itl.observe(stepMs / 1000, batchSize);
   }
 
+  onPreempted(): void {
+    this.#preemptions++;
+  }
+
   onFinished(reason: FinishedReason, e2eMs: number): void {
     this.#finished[reason]++;
     if (reason !== "abort") this.#e2e.observe(e2eMs / 1000);
@@ -102,7 +107,7 @@ export class EngineMetrics {
       ...gauge("vllm:num_requests_running", "Number of requests in model execution batches.", labels, gauges.running),
       ...gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", labels, gauges.waiting),
       ...gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", labels, gauges.kvCacheUsage),
-      ...this.#counter("vllm:num_preemptions", "Cumulative number of preemption from the engine.", 0),
+      ...this.#counter("vllm:num_preemptions", "Cumulative number of preemption from the engine.", this.#preemptions),
       ...this.#counter("vllm:prompt_tokens", "Number of prefill tokens processed.", this.#promptTokens),
       ...this.#counter("vllm:generation_tokens", "Number of generation tokens processed.", this.#generationTokens),
       ...this.#successCounter(),

@@ -2,26 +2,30 @@ import { describe, expect, test } from "bun:test";
 import { EngineMetrics } from "./engine-metrics.ts";
 import { Scheduler, type EngineRequest, type TimingModel } from "./scheduler.ts";
 
-/** The engine loop on its own: admission cap, FCFS, step timing, stalls and aborts. */
+/** The engine loop on its own: admission cap, FCFS, step timing, KV admission/preemption, stalls and aborts. */
 
 interface Recorded extends EngineRequest {
   readonly tokenTimesMs: number[];
+  readonly indices: number[];
   readonly done: Promise<void>;
 }
 
-function request(totalTokens: number, stallAt = -1): Recorded {
+function request(totalTokens: number, stallAt = -1, promptTokens = 10): Recorded {
   const tokenTimesMs: number[] = [];
+  const indices: number[] = [];
   let finish = (): void => undefined;
   const done = new Promise<void>((resolve) => (finish = resolve));
   return {
-    promptTokens: 10,
+    promptTokens,
     totalTokens,
     extraFirstTokenDelayMs: 0,
     finishReason: "stop",
     tokenTimesMs,
+    indices,
     done,
     emit(index) {
       tokenTimesMs.push(performance.now());
+      indices.push(index);
       if (index === totalTokens - 1) finish();
       return index !== stallAt;
     },
@@ -43,7 +47,7 @@ async function pollUntil(condition: () => boolean, deadlineMs = 10_000): Promise
 
 describe("Scheduler", () => {
   test("caps the running batch and serves the queue first come, first served", async () => {
-    const scheduler = new Scheduler(timing(5, 5, 0), 2, new EngineMetrics("m"));
+    const scheduler = new Scheduler(timing(5, 5, 0), { maxNumSeqs: 2, kvCacheTokens: Infinity }, new EngineMetrics("m"));
     const requests = [request(5), request(5), request(5), request(5)];
     for (const item of requests) scheduler.submit(item);
     expect([scheduler.running, scheduler.waiting]).toEqual([2, 2]);
@@ -57,7 +61,7 @@ describe("Scheduler", () => {
   test("one token per step; steps slow down with the batch (t0 + a·B)", async () => {
     const tokens = 20;
     const soloDurationMs = async (batch: number): Promise<number> => {
-      const scheduler = new Scheduler(timing(0, 2, 1), 64, new EngineMetrics("m"));
+      const scheduler = new Scheduler(timing(0, 2, 1), { maxNumSeqs: 64, kvCacheTokens: Infinity }, new EngineMetrics("m"));
       const requests = Array.from({ length: batch }, () => request(tokens));
       const startedMs = performance.now();
       for (const item of requests) scheduler.submit(item);
@@ -74,9 +78,38 @@ describe("Scheduler", () => {
     expect(batched).toBeGreaterThan(2 * single);
   });
 
+  test("KV capacity gates admission before --max-num-seqs does", async () => {
+    const scheduler = new Scheduler(timing(5, 1, 0), { maxNumSeqs: 8, kvCacheTokens: 100 }, new EngineMetrics("m"));
+    const requests = [request(5, -1, 40), request(5, -1, 40), request(5, -1, 40)];
+    for (const item of requests) scheduler.submit(item);
+    expect([scheduler.running, scheduler.waiting, scheduler.kvTokens()]).toEqual([2, 1, 80]);
+    await Promise.all(requests.map((item) => item.done));
+    expect([scheduler.running, scheduler.waiting, scheduler.kvTokens()]).toEqual([0, 0, 0]);
+    scheduler.stop();
+  });
+
+  test("growing sequences that overflow KV preempt the newest, which resumes where it stopped", async () => {
+    const metrics = new EngineMetrics("m");
+    const scheduler = new Scheduler(timing(1, 1, 0), { maxNumSeqs: 8, kvCacheTokens: 100 }, metrics);
+    const older = request(30, -1, 40);
+    const newer = request(30, -1, 40);
+    scheduler.submit(older);
+    scheduler.submit(newer);
+    await Promise.all([older.done, newer.done]);
+    const sequence = Array.from({ length: 30 }, (_, index) => index);
+    expect(older.indices).toEqual(sequence);
+    expect(newer.indices).toEqual(sequence);
+    // The older request never waits for the newer one once the cache is full.
+    expect(older.tokenTimesMs[29] ?? Infinity).toBeLessThan(newer.tokenTimesMs[29] ?? 0);
+    const text = metrics.render({ running: 0, waiting: 0, kvCacheUsage: 0 }, {});
+    expect(text).toMatch(/^vllm:num_preemptions_total\{[^}]*\} [1-9]/m);
+    expect(scheduler.kvTokens()).toBe(0);
+    scheduler.stop();
+  });
+
   test("a stalled request keeps its slot until aborted; aborts count as finished_reason abort", async () => {
     const metrics = new EngineMetrics("m");
-    const scheduler = new Scheduler(timing(0, 1, 0), 1, metrics);
+    const scheduler = new Scheduler(timing(0, 1, 0), { maxNumSeqs: 1, kvCacheTokens: Infinity }, metrics);
     const stalled = request(50, 2);
     const abortStalled = scheduler.submit(stalled);
     const next = request(3);

@@ -1,8 +1,11 @@
 import type { EngineMetrics } from "./engine-metrics.ts";
+import { WaitingQueue } from "./waiting-queue.ts";
 
 /**
  * Continuous batching in one loop per process (never a timer per request): at most `maxNumSeqs`
- * requests run, the rest wait FCFS. An admitted request gets its first token after
+ * requests run and only while their KV fits (`kvCacheTokens`), the rest wait FCFS; when growing
+ * sequences overflow the KV cache the newest one is preempted back to the front of the queue and
+ * re-prefilled later, as vLLM V1 does. An admitted request gets its first token after
  * overhead + prefill; after that every engine step gives one token to each running request, and a
  * step takes `t0 + a·B` for a batch of B. Events are processed in virtual time, so a late timer
  * catches up instead of slowing generation down.
@@ -34,6 +37,8 @@ class EngineTicket {
   state: SlotState = "waiting";
   generated = 0;
   firstTokenAtMs = 0;
+  /** Admission order; the newest running request is the preemption victim. */
+  admittedSeq = 0;
   readonly request: EngineRequest;
   readonly arrivalMs: number;
 
@@ -46,13 +51,19 @@ class EngineTicket {
 /** Catch-up steps handled per turn before yielding to I/O (matters when the step time is ~0). */
 const MAX_EVENTS_PER_TURN = 256;
 
+export interface SchedulerLimits {
+  readonly maxNumSeqs: number;
+  /** KV capacity in tokens; Infinity disables KV admission and preemption. */
+  readonly kvCacheTokens: number;
+}
+
 export class Scheduler {
   readonly #timing: TimingModel;
-  readonly #maxNumSeqs: number;
+  readonly #limits: SchedulerLimits;
   readonly #metrics: EngineMetrics;
-  #waiting: EngineTicket[] = [];
-  #waitingHead = 0;
-  #waitingCount = 0;
+  readonly #waiting = new WaitingQueue<EngineTicket>((ticket) => ticket.state === "waiting");
+  #kvUsedTokens = 0;
+  #admissions = 0;
   readonly #prefilling = new Set<EngineTicket>();
   readonly #decoding = new Set<EngineTicket>();
   readonly #stalled = new Set<EngineTicket>();
@@ -61,9 +72,9 @@ export class Scheduler {
   #timerAtMs = Infinity;
   #advancing = false;
 
-  constructor(timing: TimingModel, maxNumSeqs: number, metrics: EngineMetrics) {
+  constructor(timing: TimingModel, limits: SchedulerLimits, metrics: EngineMetrics) {
     this.#timing = timing;
-    this.#maxNumSeqs = maxNumSeqs;
+    this.#limits = limits;
     this.#metrics = metrics;
   }
 
@@ -72,23 +83,18 @@ export class Scheduler {
   }
 
   get waiting(): number {
-    return this.#waitingCount;
+    return this.#waiting.size;
   }
 
   /** Tokens held in KV by running requests (prompt + generated so far). */
   kvTokens(): number {
-    let total = 0;
-    for (const set of [this.#prefilling, this.#decoding, this.#stalled]) {
-      for (const ticket of set) total += ticket.request.promptTokens + ticket.generated;
-    }
-    return total;
+    return this.#kvUsedTokens;
   }
 
   /** Queues a request; the returned function aborts it (no-op once it finished). */
   submit(request: EngineRequest): () => void {
     const ticket = new EngineTicket(request, performance.now());
     this.#waiting.push(ticket);
-    this.#waitingCount++;
     this.#advance();
     return () => this.#abort(ticket);
   }
@@ -96,7 +102,7 @@ export class Scheduler {
   /** Client went away (or a fault cut it): free the slot at once and count an abort. */
   #abort(ticket: EngineTicket): void {
     if (ticket.state === "done") return;
-    if (ticket.state === "waiting") this.#waitingCount--;
+    if (ticket.state === "waiting") this.#waiting.forget();
     this.#remove(ticket);
     this.#metrics.onFinished("abort", performance.now() - ticket.arrivalMs);
     this.#advance();
@@ -108,10 +114,17 @@ export class Scheduler {
   }
 
   #remove(ticket: EngineTicket): void {
+    this.#release(ticket);
+    ticket.state = "done";
+  }
+
+  /** Takes a running ticket out of the batch and frees its KV. */
+  #release(ticket: EngineTicket): void {
+    if (ticket.state === "waiting" || ticket.state === "done") return;
     this.#prefilling.delete(ticket);
     this.#decoding.delete(ticket);
     this.#stalled.delete(ticket);
-    ticket.state = "done";
+    this.#kvUsedTokens -= ticket.request.promptTokens + ticket.generated;
   }
 
   #advance(): void {
@@ -156,25 +169,37 @@ export class Scheduler {
     }, Math.max(0, atMs - performance.now()));
   }
 
+  /**
+   * FCFS admission while a batch slot is free and the head's KV fits (a lone request is always
+   * admitted, so an oversized one cannot block the queue forever). A preempted request re-prefills
+   * its prompt plus what it had generated.
+   */
   #admit(atMs: number): void {
-    while (this.#waitingCount > 0 && this.running < this.#maxNumSeqs) {
-      const ticket = this.#waiting[this.#waitingHead++] as EngineTicket;
-      if (ticket.state !== "waiting") continue;
-      this.#waitingCount--;
+    for (let ticket = this.#waiting.peek(); ticket && this.running < this.#limits.maxNumSeqs; ticket = this.#waiting.peek()) {
+      const kvNeeded = ticket.request.promptTokens + ticket.generated;
+      if (this.running > 0 && this.#kvUsedTokens + kvNeeded > this.#limits.kvCacheTokens) return;
+      this.#waiting.shift();
       ticket.state = "prefilling";
-      const delayMs = this.#timing.firstTokenDelayMs(ticket.request.promptTokens);
-      ticket.firstTokenAtMs = Math.max(atMs, ticket.arrivalMs) + delayMs + ticket.request.extraFirstTokenDelayMs;
+      ticket.admittedSeq = ++this.#admissions;
+      this.#kvUsedTokens += kvNeeded;
+      const delayMs = this.#timing.firstTokenDelayMs(kvNeeded);
+      const extraMs = ticket.generated === 0 ? ticket.request.extraFirstTokenDelayMs : 0;
+      ticket.firstTokenAtMs = Math.max(atMs, ticket.arrivalMs) + delayMs + extraMs;
       this.#prefilling.add(ticket);
-      this.#metrics.onAdmitted(Math.max(0, atMs - ticket.arrivalMs), ticket.request.promptTokens);
+      if (ticket.generated === 0) this.#metrics.onAdmitted(Math.max(0, atMs - ticket.arrivalMs), ticket.request.promptTokens);
     }
-    this.#compactWaiting();
   }
 
-  /** Drop consumed queue entries once they dominate, keeping the queue O(live requests). */
-  #compactWaiting(): void {
-    if (this.#waitingHead > 1024 && this.#waitingHead * 2 > this.#waiting.length) {
-      this.#waiting = this.#waiting.slice(this.#waitingHead);
-      this.#waitingHead = 0;
+  /** Frees KV for this step's growth by sending the newest running requests back to the queue front. */
+  #preemptForGrowth(): void {
+    while (this.#decoding.size > 1 && this.#kvUsedTokens + this.#decoding.size > this.#limits.kvCacheTokens) {
+      let victim: EngineTicket | undefined;
+      for (const ticket of this.#decoding) if (!victim || ticket.admittedSeq > victim.admittedSeq) victim = ticket;
+      if (!victim) return;
+      this.#release(victim);
+      victim.state = "waiting";
+      this.#waiting.pushFront(victim);
+      this.#metrics.onPreempted();
     }
   }
 
@@ -189,13 +214,14 @@ export class Scheduler {
       this.#prefilling.delete(ticket);
       ticket.state = "decoding";
       this.#decoding.add(ticket);
-      this.#metrics.onFirstToken(atMs - ticket.arrivalMs);
+      if (ticket.generated === 0) this.#metrics.onFirstToken(atMs - ticket.arrivalMs);
       this.#emit(ticket, atMs);
     }
     if (batchWasEmpty && this.#decoding.size > 0) this.#nextStepAtMs = earliestMs + this.#timing.stepMs(this.#decoding.size);
   }
 
   #step(atMs: number): void {
+    this.#preemptForGrowth();
     const batch = this.#decoding.size;
     const stepMs = this.#timing.stepMs(batch);
     for (const ticket of this.#decoding) this.#emit(ticket, atMs);
@@ -205,6 +231,7 @@ export class Scheduler {
 
   #emit(ticket: EngineTicket, atMs: number): void {
     const index = ticket.generated++;
+    this.#kvUsedTokens++;
     this.#metrics.onTokens(1);
     let keepGoing: boolean;
     try {
