@@ -92,7 +92,10 @@ export class Dispatcher {
     const excluded = new Set<number>();
     const maxAttempts = Math.min(config.retry.maxAttempts, Math.max(1, pool.workers().length));
     const budgetEndMs = trace.startMs + config.retry.budgetMs;
-    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    // A refused or reset connection costs nothing and says nothing about the request, so it never uses up
+    // an attempt: the next worker is always tried (each worker at most once, within the time budget).
+    let attempt = 0;
+    for (;;) {
       const worker = pool.select(excluded);
       if (!worker) break;
       excluded.add(worker.slot);
@@ -111,6 +114,7 @@ export class Dispatcher {
         pending: this.#pending,
       });
       trace.attempt(worker, outcome.result, startedMs);
+      if (outcome.result.kind !== "connect_error") attempt++;
       const decision = decide(outcome.result, {
         attempt,
         maxAttempts,

@@ -169,6 +169,24 @@ describe("cross-pool fallback", () => {
   });
 });
 
+describe("refused connections", () => {
+  test("never use up an attempt: with maxAttempts 1 the next worker still answers", async () => {
+    const h = await startEmulatedGateway({ pools: { heavy: 2 }, retry: { maxAttempts: 1 } });
+    open.push(h);
+    const [dead, alive] = h.emulators as [EmulatorHandle, EmulatorHandle];
+    await dead.stop();
+    h.emulators.shift();
+    const response = await h.fixture.post("/v1/chat/completions", { model: "heavy", messages: MESSAGES });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-ringgate-worker")).toBe(alive.url);
+    await waitFor(() => h.fixture.records.length === 1, 5_000, "the request record");
+    expect(h.fixture.records[0]?.attempts.map((attempt) => `${attempt.worker} ${attempt.result}`)).toEqual([`${dead.url} connect_error`, `${alive.url} ok`]);
+    h.emulators[0]?.setFault("status:503");
+    const failing = await h.fixture.post("/v1/chat/completions", { model: "heavy", messages: MESSAGES });
+    expect([failing.status, failing.headers.get("x-ringgate-attempts")]).toEqual([503, "1"]);
+  });
+});
+
 describe("admission", () => {
   test("past maxInFlight a short bounded wait, then 429 pool_saturated with Retry-After; the held request is unharmed", async () => {
     const h = await startEmulatedGateway({ pools: { heavy: 2 }, pool: { maxInFlight: 1, admissionWaitMs: 150 } });

@@ -24,6 +24,7 @@ export interface EmulatedGatewayOptions {
   /** Merged over the pools' generated config (e.g. `maxInFlight`). */
   pool?: Record<string, unknown>;
   health?: ConfigInput["health"];
+  retry?: ConfigInput["retry"];
   /** Extra options for the first emulator only (the one fault tests arm). */
   emulator?: Partial<EmulatorOptionsInput>;
 }
@@ -45,7 +46,7 @@ export async function startEmulatedGateway(options: EmulatedGatewayOptions): Pro
     {
       pools,
       timeouts: { ...TEST_TIMEOUTS, ...options.timeouts },
-      retry: { maxAttempts: 3, budgetMs: 5_000, maxRetryAfterMs: 2_000 },
+      retry: { maxAttempts: 3, budgetMs: 5_000, maxRetryAfterMs: 2_000, ...options.retry },
       health: { intervalMs: 60_000, timeoutMs: 1_000, ejectBaseMs: 30_000, ...options.health },
     },
     [healthFeature()],
