@@ -137,6 +137,13 @@ describe.each(variants)("compose.yaml with $name", ({ env }) => {
     const graceS = durationS(compose.services.gateway?.stop_grace_period ?? "10s");
     expect(graceS * 1000, "stop_grace_period must outlast the drain").toBeGreaterThan(config.limits.shutdownGraceMs);
   });
+
+  test("the gpu label of every pooled worker names the GPU its service is pinned to", () => {
+    const environment = { ...compose.services.gateway?.environment };
+    const config = loadConfig({ ...environment, CONFIG: resolve(REPO_ROOT, "deploy/gateway.config.json") });
+    const pinned = Object.fromEntries(workers.map(([name, service]) => [`http://${name}:8000`, gpuIds(service)[0] ?? "none"]));
+    expect(config.metrics.workerGpus).toEqual(pinned);
+  });
 });
 
 describe("compose.cpu.yaml mirrors compose.yaml without GPUs", () => {
