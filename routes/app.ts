@@ -49,7 +49,10 @@ export function createApp(runtime: GatewayRuntime, extend: (app: OpenAPIHono<App
   app.onError((error, c) => {
     const mapped = toGatewayError(error);
     if (mapped.code === "internal_error") logger.error({ err: error, requestId: c.get("requestId") }, "unhandled error");
-    if (!mapped.recorded && c.req.path.startsWith("/v1/")) runtime.onRejected(c.req.raw, c.get("requestId"), mapped.markRecorded(), c.get("keyName"));
+    if (!mapped.recorded && c.req.path.startsWith("/v1/")) {
+      const latencyMs = performance.now() - c.get("receivedAtMs");
+      runtime.onRejected({ request: c.req.raw, requestId: c.get("requestId"), error: mapped.markRecorded(), keyName: c.get("keyName"), latencyMs });
+    }
     return errorResponse(c, mapped);
   });
   return app;

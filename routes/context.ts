@@ -11,13 +11,21 @@ export interface GatewayRuntime {
   dispatcher: Dispatcher;
   config(): GatewayConfig;
   /** A request the gateway refused before routing it (validation, auth, limits, unknown model). */
-  onRejected(request: Request, requestId: string, error: GatewayError, keyName: string | undefined): void;
+  onRejected(rejection: Rejection): void;
   services: GatewayServices;
+}
+
+export interface Rejection {
+  request: Request;
+  requestId: string;
+  error: GatewayError;
+  keyName: string | undefined;
+  latencyMs: number;
 }
 
 /** Hono's per-request variables and bindings for ringgate. */
 export interface AppEnv {
   Bindings: { server?: Server<unknown> };
   /** `allowedPools` is set by client auth when the key may use only some pools. */
-  Variables: { requestId: string; keyName?: string; allowedPools?: ReadonlySet<string> };
+  Variables: { requestId: string; receivedAtMs: number; keyName?: string; allowedPools?: ReadonlySet<string> };
 }

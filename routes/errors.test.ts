@@ -112,6 +112,16 @@ describe("gateway errors", () => {
     expect(await viaGateway.text()).toBe(await direct.text());
   });
 
+  test("a rejection is recorded once, with its own latency, all of it the gateway's", async () => {
+    const response = await post({ model: "heavy", messages: [] });
+    const id = response.headers.get("x-request-id");
+    const records = fixture.records.filter((record) => record.requestId === id);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ outcome: "rejected", status: 400, errorCode: "invalid_request" });
+    expect(records[0]?.latencyMs).toBeGreaterThan(0);
+    expect(records[0]?.gatewayOverheadMs).toBe(records[0]?.latencyMs ?? -1);
+  });
+
   test("the process keeps serving after every error above", async () => {
     const response = await post({ model: "heavy", ...chat });
     expect(response.status).toBe(200);

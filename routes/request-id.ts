@@ -9,6 +9,7 @@ export function requestId(): MiddlewareHandler<AppEnv> {
     const sent = c.req.header("x-request-id");
     const id = sent && ACCEPTABLE_ID.test(sent) ? sent : crypto.randomUUID().replaceAll("-", "");
     c.set("requestId", id);
+    c.set("receivedAtMs", performance.now());
     await next();
     if (!c.res.headers.has("x-request-id")) c.res.headers.set("x-request-id", id);
   };

@@ -1,9 +1,8 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Server } from "bun";
 import { createApp } from "../routes/app.ts";
-import type { AppEnv } from "../routes/context.ts";
+import type { AppEnv, Rejection } from "../routes/context.ts";
 import type { GatewayConfig } from "./config/schema.ts";
-import type { GatewayError } from "./errors/catalog.ts";
 import { WorkerEventBus } from "./health/worker-events.ts";
 import { noFeedback, type WorkerFeedback } from "./health/worker-feedback.ts";
 import type { WorkerHealth } from "./health/worker-health.ts";
@@ -101,8 +100,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const finish = (record: RequestRecord): void => {
     for (const listener of finishListeners) listener(record);
   };
-  const onRejected = (request: Request, requestId: string, error: GatewayError, keyName: string | undefined): void =>
-    finish(rejectedRecord(request, requestId, error, keyName));
+  const onRejected = (rejection: Rejection): void => finish(rejectedRecord(rejection));
   const app = createApp({ pools, dispatcher, config: () => config, onRejected, services }, (hono) => {
     for (const register of routeRegistrations) register(hono);
   });
@@ -124,7 +122,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
 }
 
 /** The record of a request refused before routing: no pool, no worker, no tokens. */
-function rejectedRecord(request: Request, requestId: string, error: GatewayError, keyName: string | undefined): RequestRecord {
+function rejectedRecord({ request, requestId, error, keyName, latencyMs }: Rejection): RequestRecord {
+  const elapsedMs = Math.round(latencyMs * 1000) / 1000;
   return {
     ts: Date.now(),
     requestId,
@@ -136,11 +135,12 @@ function rejectedRecord(request: Request, requestId: string, error: GatewayError
     outcome: "rejected",
     stream: false,
     ttftMs: undefined,
-    latencyMs: 0,
+    latencyMs: elapsedMs,
     promptTokens: undefined,
     completionTokens: undefined,
     errorCode: error.code,
-    gatewayOverheadMs: 0,
+    // Nothing was waited on: all of a rejection's time is the gateway's.
+    gatewayOverheadMs: elapsedMs,
     keyName,
     traceparent: request.headers.get("traceparent") ?? undefined,
     fallbackFrom: undefined,
