@@ -1,4 +1,5 @@
 import type { GatewayConfig } from "../config/schema.ts";
+import { logger } from "../log.ts";
 import type { Pool, Pools, Worker } from "../pool/pools.ts";
 import type { FetchLike } from "../proxy/forward.ts";
 import { parseVllmMetrics, type WorkerLoad } from "./vllm-metrics.ts";
@@ -55,7 +56,8 @@ export class Prober {
 
   #loop(): void {
     const startedMs = this.#deps.now();
-    this.#round = this.probeAll().finally(() => {
+    // A failing round must neither stop the loop nor surface as an unhandled rejection.
+    this.#round = this.probeAll().catch((error: unknown) => logger.error({ err: error }, "health probe round failed")).finally(() => {
       if (this.#stopped) return;
       const waitMs = Math.max(0, this.#deps.config().health.intervalMs - (this.#deps.now() - startedMs));
       this.#timer = setTimeout(() => this.#loop(), waitMs);
