@@ -1,5 +1,6 @@
 import type { FinishReason, GenerationPlan } from "./generation-plan.ts";
 import type { WireProfile } from "./options.ts";
+import { jsonString } from "./json-string.ts";
 import type { PlannedToolCall } from "./tool-call.ts";
 
 /**
@@ -48,7 +49,7 @@ export class ChatChunkEncoder {
 
   content(text: string, reasoning: boolean, completionTokens: number): string {
     const key = reasoning ? this.#reasoningKey : "content";
-    return this.#chunk(`{"${key}":${JSON.stringify(text)}}`, completionTokens);
+    return this.#chunk(`{"${key}":${jsonString(text)}}`, completionTokens);
   }
 
   toolStart(call: PlannedToolCall, completionTokens: number): string {
@@ -57,11 +58,11 @@ export class ChatChunkEncoder {
   }
 
   toolArguments(fragment: string, completionTokens: number): string {
-    return this.#chunk(`{"tool_calls":[{"index":0,"function":{"arguments":${JSON.stringify(fragment)}}}]}`, completionTokens);
+    return this.#chunk(`{"tool_calls":[{"index":0,"function":{"arguments":${jsonString(fragment)}}}]}`, completionTokens);
   }
 
   finish(reason: FinishReason, text: string, completionTokens: number): string {
-    return `${this.#head}{"content":${JSON.stringify(text)}},"logprobs":null,"finish_reason":"${reason}","stop_reason":null,"token_ids":null}]${this.#usage(completionTokens)}}\n\n`;
+    return `${this.#head}{"content":${jsonString(text)}},"logprobs":null,"finish_reason":"${reason}","stop_reason":null,"token_ids":null}]${this.#usage(completionTokens)}}\n\n`;
   }
 
   usageOnly(completionTokens: number): string {

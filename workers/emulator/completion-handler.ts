@@ -1,5 +1,6 @@
 import { usageJson, type ResponseIdentity } from "./chat-wire.ts";
 import { validationError } from "./error-wire.ts";
+import { jsonString } from "./json-string.ts";
 import { planGeneration, type FinishReason, type GenerationPlan, type PlannedToken } from "./generation-plan.ts";
 import type { StreamRenderer } from "./generation-session.ts";
 import { requestIdFor, runGeneration, sendError, type RequestContext } from "./generation-runner.ts";
@@ -57,7 +58,7 @@ function completionStreamRenderer(identity: ResponseIdentity, promptTokens: numb
     continuousUsage ? usageJson({ promptTokens, completionTokens }) : "null";
   const chunk = (text: string, finish: FinishReason | undefined, completionTokens: number): string => {
     const finishJson = finish ? `"${finish}"` : "null";
-    return `${envelope}{"index":0,"text":${JSON.stringify(text)},"logprobs":null,"finish_reason":${finishJson},"stop_reason":null,"prompt_token_ids":null,"token_ids":null}],"usage":${usage(completionTokens)}}\n\n`;
+    return `${envelope}{"index":0,"text":${jsonString(text)},"logprobs":null,"finish_reason":${finishJson},"stop_reason":null,"prompt_token_ids":null,"token_ids":null}],"usage":${usage(completionTokens)}}\n\n`;
   };
   return {
     preamble: () => "",
