@@ -4,7 +4,8 @@
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, httpOk, startProcess, tcpOpen, type ManagedProcess } from "./managed-process.ts";
+import { freePort } from "../../src/testing/free-port.ts";
+import { httpOk, startProcess, tcpOpen, type ManagedProcess } from "./managed-process.ts";
 import { nginxConfig } from "./nginx-config.ts";
 
 export type TargetName = "direct" | "nginx" | "bun-floor" | "ringgate" | "ringgate-no-redis";

@@ -1,7 +1,5 @@
 // A child process the bench owns: started, polled until ready, and always stopped by its own pid.
 
-import { createServer } from "node:net";
-
 export interface ManagedProcess {
   name: string;
   pid: number;
@@ -17,19 +15,6 @@ export interface SpawnSpec {
   /** Resolves true once the process serves. */
   ready: () => Promise<boolean>;
   readyTimeoutMs?: number;
-}
-
-/** Asks the kernel for a free port; racy in theory, fine for one machine's loopback. */
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function httpOk(url: string): Promise<boolean> {

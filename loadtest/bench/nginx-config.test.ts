@@ -2,7 +2,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startProcess, tcpOpen, type ManagedProcess } from "./managed-process.ts";
+import { freePort } from "../../src/testing/free-port.ts";
+import { startProcess, tcpOpen, type ManagedProcess } from "./managed-process.ts";
 import { nginxConfig } from "./nginx-config.ts";
 
 // The upstream sends one chunk, then holds the stream until the test has seen that chunk through
