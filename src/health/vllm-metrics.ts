@@ -6,6 +6,8 @@ export interface WorkerLoad {
   kvCacheUsage: number;
   /** Monotonic counter; stuck detection watches it move. */
   generationTokensTotal: number;
+  /** Monotonic counter of prefilled prompt tokens. */
+  promptTokensTotal: number;
   /** Epoch ms of the scrape. */
   scrapedAtMs: number;
 }
@@ -16,15 +18,16 @@ const FAMILIES: Readonly<Record<string, keyof Omit<WorkerLoad, "scrapedAtMs">>> 
   "vllm:kv_cache_usage_perc": "kvCacheUsage",
   "vllm:gpu_cache_usage_perc": "kvCacheUsage",
   "vllm:generation_tokens_total": "generationTokensTotal",
+  "vllm:prompt_tokens_total": "promptTokensTotal",
 };
 
 /**
- * Reads the four numbers from Prometheus text exposition. Samples of one family are summed, because a
+ * Reads the load numbers from Prometheus text exposition. Samples of one family are summed, because a
  * worker with several engines (data parallel) reports one series per engine. Returns undefined when
  * the text has neither the running gauge nor the token counter (not a vLLM worker, or a broken scrape).
  */
 export function parseVllmMetrics(text: string, scrapedAtMs: number): WorkerLoad | undefined {
-  const load: WorkerLoad = { running: 0, waiting: 0, kvCacheUsage: 0, generationTokensTotal: 0, scrapedAtMs };
+  const load: WorkerLoad = { running: 0, waiting: 0, kvCacheUsage: 0, generationTokensTotal: 0, promptTokensTotal: 0, scrapedAtMs };
   const seen = new Set<string>();
   for (const line of text.split("\n")) {
     if (line.length === 0 || line.startsWith("#")) continue;

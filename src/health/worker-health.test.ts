@@ -162,7 +162,7 @@ describe("operator and stuck", () => {
 
   test("running > 0 with a frozen token counter for stuckAfterMs is 'stuck' until tokens move", () => {
     const { health, clock, worker, state, slot } = setup();
-    const load = (running: number, tokens: number) => ({ running, waiting: 0, kvCacheUsage: 0.1, generationTokensTotal: tokens, scrapedAtMs: clock.nowMs });
+    const load = (running: number, tokens: number) => ({ running, waiting: 0, kvCacheUsage: 0.1, generationTokensTotal: tokens, promptTokensTotal: 0, scrapedAtMs: clock.nowMs });
     const steps: [number, number, number, string][] = [
       [0, 0, 100, "healthy"],
       [100, 2, 100, "healthy"],

@@ -20,7 +20,7 @@ test.each([
   const health = new WorkerHealth({ pools, events: new WorkerEventBus(), config: () => config, now: () => nowMs });
   const worker = pools.get("heavy")?.worker(URL_A);
   if (!worker) throw new Error("worker missing");
-  if (scrapedAtMs !== undefined) health.loaded(worker, { running: 4, waiting: 1, kvCacheUsage: 0.5, generationTokensTotal: 100, scrapedAtMs });
+  if (scrapedAtMs !== undefined) health.loaded(worker, { running: 4, waiting: 1, kvCacheUsage: 0.5, generationTokensTotal: 100, promptTokensTotal: 40, scrapedAtMs });
   const [scraped] = healthLoadSource(pools, health, () => INTERVAL_MS, () => nowMs).snapshot();
   expect(scraped?.pool).toBe("heavy");
   expect(scraped?.worker).toBe(URL_A);

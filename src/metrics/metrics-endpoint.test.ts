@@ -98,6 +98,7 @@ describe.each(LOAD_SOURCES)("GET /metrics, worker load from the $name", ({ withH
     expect(text).toContain(`ringgate_worker_requests_waiting{${labels}} 0\n`);
     expect(text).toContain(`ringgate_worker_scrape_up{${labels}} 1\n`);
     expect(text).toMatch(new RegExp(`ringgate_worker_kv_cache_usage_ratio\\{${labels}\\} 0\\.\\d+`));
+    expect(text).toMatch(new RegExp(`ringgate_worker_prompt_tokens_total\\{${labels}\\} [1-9]\\d*\\n`));
     expect(text).toContain(`ringgate_pool_in_flight{pool="heavy"} 1\n`);
     expect(text).toContain(`ringgate_worker_in_flight{pool="heavy",worker="${emulator.url}"} 1\n`);
     expect(text).toContain(`ringgate_worker_state{pool="heavy",worker="${emulator.url}",state="up"} 1\n`);

@@ -78,7 +78,7 @@ function registerWorkerLoad(registry: Registry, loads: WorkerLoadSource, gpuOf: 
   new Gauge({
     name: "ringgate_worker_scrape_up", help: "1 when the last scrape of the worker's /metrics succeeded.", labelNames, registers,
     collect() {
-      for (const metric of [this, running, waiting, kv, generated]) metric.reset();
+      for (const metric of [this, running, waiting, kv, generated, prompted]) metric.reset();
       for (const scraped of loads.snapshot()) {
         const labels = { pool: scraped.pool, worker: scraped.worker, gpu: gpuOf(scraped.worker) };
         this.set(labels, scraped.load ? 1 : 0);
@@ -87,6 +87,7 @@ function registerWorkerLoad(registry: Registry, loads: WorkerLoadSource, gpuOf: 
         waiting.set(labels, scraped.load.waiting);
         kv.set(labels, scraped.load.kvCacheUsage);
         generated.inc(labels, scraped.load.generationTokensTotal);
+        prompted.inc(labels, scraped.load.promptTokensTotal);
       }
     },
   });
@@ -95,4 +96,5 @@ function registerWorkerLoad(registry: Registry, loads: WorkerLoadSource, gpuOf: 
   const waiting = new Gauge({ name: "ringgate_worker_requests_waiting", help: "vllm:num_requests_waiting as last scraped from the worker.", labelNames, registers });
   const kv = new Gauge({ name: "ringgate_worker_kv_cache_usage_ratio", help: "vllm:kv_cache_usage_perc (0..1) as last scraped from the worker.", labelNames, registers });
   const generated = new Counter({ name: "ringgate_worker_generation_tokens_total", help: "vllm:generation_tokens_total as last scraped from the worker.", labelNames, registers });
+  const prompted = new Counter({ name: "ringgate_worker_prompt_tokens_total", help: "vllm:prompt_tokens_total as last scraped from the worker.", labelNames, registers });
 }
