@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { WIRE_DIR } from "../../src/testing/wire-dir.ts";
 import { startEmulator, type EmulatorHandle } from "./server.ts";
 
 /** metrics.txt and headers.txt from vllm-wire, checked against a live emulator. */
 
-const WIRE_DIR = "/work/shared/vllm-wire";
 let emulator: EmulatorHandle;
 let keyed: EmulatorHandle;
 

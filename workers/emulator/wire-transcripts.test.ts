@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startEmulator, type EmulatorHandle, type EmulatorOptionsInput } from "./server.ts";
+import { WIRE_DIR } from "../../src/testing/wire-dir.ts";
 import { collapsedSequence, jsonShape, messageTemplate, parseSse } from "./testing/wire-structure.ts";
 
 /**
@@ -9,7 +10,6 @@ import { collapsedSequence, jsonShape, messageTemplate, parseSse } from "./testi
  * setup and the request that reproduces it.
  */
 
-const WIRE_DIR = "/work/shared/vllm-wire";
 const FAST = { speed: 50 } as const;
 
 const SETUPS = {
