@@ -19,6 +19,7 @@ function report(results: RequestResult[], extra: ExtraChecks = {}, dropped = 0, 
     loop: { fired: results.length, dropped, busyMs: 1000, maxLagMs: 0 },
     workers: [{ url: "http://w", maxWaiting: 3, maxRunning: 8, scrapes: 10, failedScrapes: 0 }],
     singleStreamTokensPerS,
+    stages: [],
     thresholds: THRESHOLDS,
     extra,
   });

@@ -5,6 +5,7 @@ import type { Thresholds } from "../scenarios/scenarios.ts";
 import type { OpenLoopStats } from "./open-loop.ts";
 import { percentile } from "./percentile.ts";
 import type { RequestResult } from "./send-request.ts";
+import type { StageSummary } from "./stage-tracker.ts";
 import type { WorkerQueueStats } from "./worker-metrics.ts";
 
 export interface PoolSummary {
@@ -47,6 +48,10 @@ export interface RunReport {
   speedupVsSingleStream?: number;
   maxLagMs: number;
   workers: WorkerQueueStats[];
+  /** Per arrival stage with traffic: a ramp's capacity curve, a burst's spikes one by one. */
+  stages: StageSummary[];
+  /** Why scheduling stopped before the last stage (ramp: the step that broke a promise). */
+  stoppedEarly?: string;
   checks: ThresholdCheck[];
   passed: boolean;
 }
@@ -65,6 +70,8 @@ export interface ReportInput {
   loop: OpenLoopStats;
   workers: WorkerQueueStats[];
   singleStreamTokensPerS?: number;
+  stages: StageSummary[];
+  stoppedEarly?: string;
   thresholds: Thresholds;
   extra: ExtraChecks;
 }
@@ -125,9 +132,11 @@ export function buildReport(input: ReportInput): RunReport {
     aggregateTokensPerS,
     maxLagMs: loop.maxLagMs,
     workers: input.workers,
+    stages: input.stages,
     checks: [],
     passed: true,
   };
+  if (input.stoppedEarly !== undefined) report.stoppedEarly = input.stoppedEarly;
   if (input.singleStreamTokensPerS !== undefined && input.singleStreamTokensPerS > 0) {
     report.singleStreamTokensPerS = input.singleStreamTokensPerS;
     report.speedupVsSingleStream = aggregateTokensPerS / input.singleStreamTokensPerS;

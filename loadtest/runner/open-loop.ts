@@ -21,20 +21,31 @@ export interface OpenLoopStats {
   maxLagMs: number;
 }
 
-/** Offsets (ms from the start) at which requests arrive, evenly spaced within each stage. */
-export function arrivalOffsetsMs(stages: readonly Stage[]): number[] {
-  const offsets: number[] = [];
+export interface Arrival {
+  /** ms from the start of the run. */
+  offsetMs: number;
+  /** Index of the stage the arrival belongs to. */
+  stage: number;
+}
+
+/** When requests arrive, evenly spaced within each stage (a rate carries over fractions). */
+export function arrivals(stages: readonly Stage[]): Arrival[] {
+  const out: Arrival[] = [];
   let stageStartMs = 0;
   let count = 0;
-  for (const stage of stages) {
+  stages.forEach((stage, index) => {
     const endCount = count + stage.ratePerS * stage.durationS;
     for (let k = Math.ceil(count - 1e-9); k < endCount - 1e-9; k++) {
-      offsets.push(stageStartMs + ((k - count) / stage.ratePerS) * 1000);
+      out.push({ offsetMs: stageStartMs + ((k - count) / stage.ratePerS) * 1000, stage: index });
     }
     count = endCount;
     stageStartMs += stage.durationS * 1000;
-  }
-  return offsets;
+  });
+  return out;
+}
+
+export function arrivalOffsetsMs(stages: readonly Stage[]): number[] {
+  return arrivals(stages).map((a) => a.offsetMs);
 }
 
 export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopStats> {

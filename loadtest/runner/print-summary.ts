@@ -10,6 +10,21 @@ function row(cells: readonly string[], widths: readonly number[]): string {
   return cells.map((cell, i) => cell.padStart(widths[i] ?? 8)).join("  ");
 }
 
+function formatStages(report: RunReport): string[] {
+  if (report.stages.length < 2 && report.stoppedEarly === undefined) return [];
+  const widths = [6, 7, 9, 7, 10, 8];
+  const lines = [row(["stage", "req/s", "requests", "errors", "TTFT p95", "tok/s"], widths) + "  breach"];
+  // Steps never reached after an early stop carry no information.
+  for (const s of report.stages.filter((stage) => stage.requests > 0)) {
+    const cells = [String(s.index + 1), fmt(s.ratePerS, 1), String(s.requests), String(s.errors), fmt(s.ttftP95Ms), fmt(s.tokensPerS)];
+    lines.push(`${row(cells, widths)}  ${s.breach ?? ""}`);
+  }
+  const passing = report.stages.filter((s) => s.breach === undefined && s.requests > 0);
+  const best = passing.reduce((max, s) => Math.max(max, s.ratePerS), 0);
+  if (report.stoppedEarly !== undefined) lines.push(`stopped early at ${report.stoppedEarly}; highest step within the promises: ${fmt(best, 1)} req/s`);
+  return lines;
+}
+
 export function formatSummary(report: RunReport): string {
   const lines: string[] = [];
   lines.push(`scenario ${report.scenario} → ${report.target}  (${report.startedAt}, ${fmt(report.wallS, 1)} s)`);
@@ -34,6 +49,7 @@ export function formatSummary(report: RunReport): string {
     tokens += `; single stream ${fmt(report.singleStreamTokensPerS)} tok/s (×${fmt(report.speedupVsSingleStream ?? 0, 1)})`;
   }
   lines.push(tokens);
+  lines.push(...formatStages(report));
   for (const w of report.workers) {
     lines.push(`worker ${w.url}: max waiting ${w.maxWaiting}, max running ${w.maxRunning} (${w.scrapes} scrapes, ${w.failedScrapes} failed)`);
   }

@@ -6,6 +6,7 @@ import { totalDurationS, type Scenario, type Stage } from "../scenarios/scenario
 import { buildReport, streamTokensPerS, type ExtraChecks, type RunReport } from "./build-report.ts";
 import { runOpenLoop } from "./open-loop.ts";
 import { sendRequest, type RequestResult } from "./send-request.ts";
+import { StageTracker } from "./stage-tracker.ts";
 import { WorkerMetricsPoller } from "./worker-metrics.ts";
 
 export interface RunOptions {
@@ -66,6 +67,11 @@ export async function runScenario(options: RunOptions): Promise<RunReport> {
   const stages = scaleStages(options.scenario.stages, options.durationScale, options.rateScale);
   const hardLimitMs = (totalDurationS(stages) + options.drainTimeoutS) * 1000;
   const stop = AbortSignal.timeout(hardLimitMs);
+  // A ramp stops scheduling at its first broken step; requests in flight may still finish.
+  const capacityReached = new AbortController();
+  let stoppedEarly: string | undefined;
+  const tracker = new StageTracker(stages);
+  const { thresholds } = options.scenario;
   const kinds = options.kinds ?? REQUEST_KINDS;
   const random = seededRandom(options.seed);
   const results: RequestResult[] = [];
@@ -76,11 +82,18 @@ export async function runScenario(options: RunOptions): Promise<RunReport> {
   const loop = await runOpenLoop({
     stages,
     maxInFlight: options.maxInFlight ?? options.scenario.maxInFlight,
-    signal: stop,
+    signal: AbortSignal.any([stop, capacityReached.signal]),
     fire: async (seq) => {
       const kind = pickKind(kinds, random());
       const signal = AbortSignal.any([stop, AbortSignal.timeout(options.requestTimeoutS * 1000)]);
-      results.push(await sendRequest(buildRequestBody(kind, seq), kind.name, { url, apiKey: options.apiKey, signal }));
+      const result = await sendRequest(buildRequestBody(kind, seq), kind.name, { url, apiKey: options.apiKey, signal });
+      results.push(result);
+      const stage = tracker.record(seq, result);
+      if (thresholds.abortOnFail !== true || stoppedEarly !== undefined) return;
+      const breach = tracker.breach(stage, thresholds);
+      if (breach === undefined) return;
+      stoppedEarly = `stage ${stage + 1} (${stages[stage]?.ratePerS ?? 0} req/s): ${breach}`;
+      capacityReached.abort();
     },
   });
   const wallMs = performance.now() - startMs;
@@ -94,7 +107,9 @@ export async function runScenario(options: RunOptions): Promise<RunReport> {
     loop,
     workers,
     singleStreamTokensPerS,
-    thresholds: options.scenario.thresholds,
+    stages: tracker.summaries(thresholds),
+    stoppedEarly,
+    thresholds,
     extra: options.extra,
   });
 }
