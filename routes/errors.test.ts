@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI, { APIError } from "openai";
 import { SlotState } from "../src/pool/pool-state.ts";
-import { closedPortUrl, type GatewayFixture, startGatewayFixture, waitFor } from "../src/testing/gateway-fixture.ts";
+import { closedPortUrl, type GatewayFixture, startGatewayFixture } from "../src/testing/gateway-fixture.ts";
+import { waitFor } from "../src/testing/poll.ts";
 import { type EmulatorHandle, startEmulator } from "../workers/emulator/server.ts";
 
 /** Every error the gateway itself produces (CONTRACT.md): status, OpenAI envelope, stable code. */

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { seededRandom } from "../loadtest/scenarios/seeded-random.ts";
 import { parseConfig } from "../src/config/load.ts";
 import { defaultFeatures } from "../src/features.ts";
 import { type GatewayHandle, startGateway } from "../src/gateway.ts";
@@ -33,18 +34,6 @@ afterAll(async () => {
   await gateway?.stop(100);
   await worker?.stop();
 });
-
-/** mulberry32: small, fast, reproducible from the printed seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -172,7 +161,7 @@ async function send(item: FuzzCase): Promise<{ status: number; error?: string }>
 }
 
 test(`fuzz: up to ${MAX_MUTATIONS} mutations in ${TIME_BUDGET_MS / 1000} s — no gateway 5xx, no hang, no crash, no leak`, async () => {
-  const mutator = new Mutator(random(SEED));
+  const mutator = new Mutator(seededRandom(SEED));
   const settle = (): number => {
     Bun.gc(true);
     return process.memoryUsage().heapUsed / 2 ** 20;

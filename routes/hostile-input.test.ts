@@ -3,6 +3,7 @@ import { parseConfig } from "../src/config/load.ts";
 import { defaultFeatures } from "../src/features.ts";
 import { type GatewayHandle, startGateway } from "../src/gateway.ts";
 import { type EmulatorProcess, spawnEmulator } from "../src/testing/emulator-process.ts";
+import { waitFor } from "../src/testing/poll.ts";
 import { MAX_JSON_DEPTH } from "./input-guard.ts";
 import { type RawExchange, rawExchange } from "./raw-client.ts";
 
@@ -194,24 +195,22 @@ describe("below HTTP: framing, floods, trickles and hang-ups", () => {
     // Within the worker's 1.5 s time to first token, so "before the answer" really is before it.
     await rawExchange(gateway.port, chunks, { waitMs: until ? 10_000 : 500, until });
     await stillServes();
-    await waitFor("no request left in flight on the gateway or the worker", async () => {
-      const state = await slowState();
-      return gateway.pools.get("slow")?.state.poolInFlight === 0 && state.running + state.waiting === 0;
-    });
+    // Each check is a request to the worker: poll every 50 ms rather than back to back.
+    await waitFor(
+      async () => {
+        const state = await slowState();
+        return gateway.pools.get("slow")?.state.poolInFlight === 0 && state.running + state.waiting === 0;
+      },
+      15_000,
+      "no request left in flight on the gateway or the worker",
+      50,
+    );
     const after = await slowState();
     expect(after.totalRequests - before.totalRequests).toBe(reachesWorker ? 1 : 0);
     // The worker saw the hang-up as an abort: the gateway cancelled its upstream request.
     expect(after.aborted - before.aborted).toBe(reachesWorker ? 1 : 0);
   }, 30_000);
 });
-
-async function waitFor(what: string, probe: () => Promise<boolean>, deadlineMs = 15_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await probe())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await Bun.sleep(50);
-  }
-}
 
 describe("memory", () => {
   test("20 rounds of every broken request: heap and RSS return to baseline", async () => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { type EmulatorHandle, startEmulator } from "../workers/emulator/server.ts";
-import { closedPortUrl, type GatewayFixture, startGatewayFixture, waitFor } from "./testing/gateway-fixture.ts";
+import { closedPortUrl, type GatewayFixture, startGatewayFixture } from "./testing/gateway-fixture.ts";
+import { waitFor } from "./testing/poll.ts";
 
 /** The product's promise (issue 3): a drop-in OpenAI endpoint over heavy/light pools, tested with the real SDK. */
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type EmulatorProcess, spawnEmulator } from "./testing/emulator-process.ts";
 import { freePort } from "./testing/free-port.ts";
-import { waitFor } from "./testing/gateway-fixture.ts";
+import { waitFor } from "./testing/poll.ts";
 
 /** `bun run start` as an operator runs it: a real process, real signals, its real stdout. */
 const MAIN = join(import.meta.dir, "main.ts");

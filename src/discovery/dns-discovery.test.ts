@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { waitFor } from "../testing/poll.ts";
 import { DnsDiscovery, type Resolver, type Scheduler, systemResolver, workerUrl } from "./dns-discovery.ts";
 
 const HOST = "heavy.ringgate.svc.cluster.local";
@@ -82,7 +83,7 @@ describe("DnsDiscovery record changes", () => {
     expect(changes).toEqual([[...initial]]);
     dns.records = after;
     clock.fire();
-    await pollUntil(() => dns.calls === 2 && clock.pending !== undefined);
+    await waitFor(() => dns.calls === 2 && clock.pending !== undefined, 5_000, "the second resolution to finish");
     if (expected === "unchanged") {
       expect(changes).toHaveLength(1);
       expect(discovery.urls).toEqual(initial);
@@ -103,7 +104,7 @@ describe("DnsDiscovery lifecycle", () => {
     expect(clock.pending?.delayMs).toBe(5_000);
     clock.fire();
     expect(clock.pending).toBeUndefined();
-    await pollUntil(() => clock.pending !== undefined);
+    await waitFor(() => clock.pending !== undefined, 5_000, "the next resolution to be scheduled");
     expect(dns.calls).toBe(2);
   });
 
@@ -115,7 +116,7 @@ describe("DnsDiscovery lifecycle", () => {
     expect(errors).toHaveLength(1);
     dns.records = ["10.0.0.3"];
     clock.fire();
-    await pollUntil(() => changes.length === 1);
+    await waitFor(() => changes.length === 1, 5_000, "the first change");
     expect(changes[0]).toEqual(["http://10.0.0.3:8000"]);
   });
 
@@ -192,17 +193,9 @@ describe("DnsDiscovery lifecycle", () => {
       },
     });
     await discovery.start();
-    await pollUntil(() => resolutions >= 3);
+    await waitFor(() => resolutions >= 3, 5_000, "three resolutions");
     discovery.stop();
     expect(changes).toHaveLength(1);
     expect(changes[0]).toContain("http://127.0.0.1:8123");
   });
 });
-
-async function pollUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met before the deadline");
-    await Bun.sleep(1);
-  }
-}

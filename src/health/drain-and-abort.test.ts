@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { type EmulatedGateway, startEmulatedGateway } from "../testing/emulated-gateway.ts";
-import { waitFor } from "../testing/gateway-fixture.ts";
+import { waitFor } from "../testing/poll.ts";
 import { readSse } from "../testing/sse-transcript.ts";
 
 const open: EmulatedGateway[] = [];

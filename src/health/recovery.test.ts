@@ -3,7 +3,8 @@
 
 import { afterAll, expect, test } from "bun:test";
 import { type EmulatorHandle, startEmulator } from "../../workers/emulator/server.ts";
-import { type GatewayFixture, startGatewayFixture, waitFor } from "../testing/gateway-fixture.ts";
+import { type GatewayFixture, startGatewayFixture } from "../testing/gateway-fixture.ts";
+import { waitFor } from "../testing/poll.ts";
 import { readSse } from "../testing/sse-transcript.ts";
 import { healthFeature } from "./health-feature.ts";
 

@@ -3,6 +3,7 @@ import OpenAI from "openai";
 import { parseConfig } from "../config/load.ts";
 import { type GatewayHandle, startGateway } from "../gateway.ts";
 import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";
+import { pollValue } from "../testing/poll.ts";
 import { MemorySink } from "./memory-sink.ts";
 import { healthFeature } from "../health/health-feature.ts";
 import { type MetricsFeature, metricsFeature } from "./metrics-feature.ts";
@@ -56,14 +57,9 @@ async function metricsText(): Promise<string> {
   return response.text();
 }
 
-async function pollMetrics(pattern: RegExp, deadlineMs = 15_000): Promise<string> {
-  const until = Date.now() + deadlineMs;
-  let text = await metricsText();
-  while (!pattern.test(text) && Date.now() < until) {
-    await Bun.sleep(50);
-    text = await metricsText();
-  }
-  return text;
+/** The last scrape: the first to match `pattern`, or the one at the deadline for the caller to assert on. */
+function pollMetrics(pattern: RegExp, deadlineMs = 15_000): Promise<string> {
+  return pollValue(metricsText, (text) => pattern.test(text), deadlineMs);
 }
 
 const LOAD_SOURCES = [

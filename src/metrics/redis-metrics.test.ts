@@ -4,6 +4,7 @@ import OpenAI from "openai";
 import { parseConfig } from "../config/load.ts";
 import { type GatewayHandle, startGateway } from "../gateway.ts";
 import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";
+import { pollValue } from "../testing/poll.ts";
 import { type RedisServer, startRedis } from "../testing/redis-server.ts";
 import { metricsFeature } from "./metrics-feature.ts";
 import { decodeRecord, EVENTS_STREAM, REQUESTS_STREAM, type StoredRecord } from "./record-encoding.ts";
@@ -128,23 +129,13 @@ const SCENARIOS: Scenario[] = [
   { name: "cut mid-stream", run: cutMidStream, expect: { outcome: "mid_stream_error", errorCode: "upstream_error", stream: true } },
 ];
 
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, deadlineMs = 15_000): Promise<T> {
-  const until = Date.now() + deadlineMs;
-  let value = await read();
-  while (!done(value) && Date.now() < until) {
-    await Bun.sleep(50);
-    value = await read();
-  }
-  return value;
-}
-
 describe("metrics in Redis, end to end", () => {
   const seen = new Map<string, Seen>();
   let stored = new Map<string, StoredRecord>();
 
   beforeAll(async () => {
     for (const [index, scenario] of SCENARIOS.entries()) seen.set(`mix-${index}`, await scenario.run(`mix-${index}`));
-    await waitFor(() => reader.xlen(REQUESTS_STREAM), (n) => n >= SCENARIOS.length);
+    await pollValue(() => reader.xlen(REQUESTS_STREAM), (n) => n >= SCENARIOS.length, 15_000);
     const entries = await reader.xrange(REQUESTS_STREAM, "-", "+");
     stored = new Map(entries.map(([, fields]) => decodeRecord(fields)).map((record) => [record.requestId, record]));
   });
@@ -211,7 +202,7 @@ describe("metrics in Redis, end to end", () => {
   test("worker state changes go to ringgate:events", async () => {
     const event = { ts: Date.now(), pool: "heavy", worker: workers[0]?.url ?? "", state: "ejected", reason: "3 connect errors", actor: "traffic" };
     gateway.events.emit(event);
-    await waitFor(() => reader.xlen(EVENTS_STREAM), (n) => n >= 1);
+    await pollValue(() => reader.xlen(EVENTS_STREAM), (n) => n >= 1, 15_000);
     const [[, fields] = ["", []]] = await reader.xrange(EVENTS_STREAM, "-", "+");
     expect(fields).toEqual(["ts", String(event.ts), "pool", "heavy", "worker", event.worker, "state", "ejected", "reason", "3 connect errors", "actor", "traffic"]);
   });

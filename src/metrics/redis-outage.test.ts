@@ -4,6 +4,7 @@ import OpenAI from "openai";
 import { parseConfig } from "../config/load.ts";
 import { type GatewayHandle, startGateway } from "../gateway.ts";
 import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";
+import { pollValue } from "../testing/poll.ts";
 import { type RedisServer, startRedis } from "../testing/redis-server.ts";
 import { metricsFeature } from "./metrics-feature.ts";
 import { decodeRecord, REQUESTS_STREAM } from "./record-encoding.ts";
@@ -32,16 +33,6 @@ afterAll(async () => {
   await emulator?.stop();
 });
 
-async function poll<T>(read: () => Promise<T>, done: (value: T) => boolean, deadlineMs = 20_000): Promise<T> {
-  const until = Date.now() + deadlineMs;
-  let value = await read();
-  while (!done(value) && Date.now() < until) {
-    await Bun.sleep(50);
-    value = await read();
-  }
-  return value;
-}
-
 async function scrape(gateway: GatewayHandle, name: string): Promise<number> {
   const text = await (await fetch(`${gateway.url}/metrics`)).text();
   const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
@@ -69,7 +60,7 @@ describe.each(SCENARIOS)("Redis outage, $name (buffer $bufferSize, $sent request
     };
     // Connected and flushing before the outage starts.
     await send(`warm-${bufferSize}`);
-    expect(await poll(() => scrape(gateway, "ringgate_metrics_written_total"), (n) => n === 1)).toBe(1);
+    expect(await pollValue(() => scrape(gateway, "ringgate_metrics_written_total"), (n) => n === 1, 20_000)).toBe(1);
     await redis.stop();
     for (const [index, id] of ids.entries()) {
       if (index === sent / 2) await Bun.sleep(pauseMs);
@@ -98,10 +89,10 @@ describe.each(SCENARIOS)("Redis outage, $name (buffer $bufferSize, $sent request
     reader = new Redis(redis.url);
     const kept = Math.min(sent, bufferSize);
     const client = reader;
-    expect(await poll(() => client.xlen(REQUESTS_STREAM), (n) => n >= kept)).toBe(kept);
+    expect(await pollValue(() => client.xlen(REQUESTS_STREAM), (n) => n >= kept, 20_000)).toBe(kept);
     const entries = await client.xrange(REQUESTS_STREAM, "-", "+");
     expect(entries.map(([, fields]) => decodeRecord(fields).requestId)).toEqual(ids.slice(0, kept));
-    expect(await poll(() => scrape(gateway, "ringgate_metrics_buffer_depth"), (n) => n === 0)).toBe(0);
+    expect(await pollValue(() => scrape(gateway, "ringgate_metrics_buffer_depth"), (n) => n === 0, 20_000)).toBe(0);
     expect(await scrape(gateway, "ringgate_metrics_dropped_total")).toBe(Math.max(0, sent - bufferSize));
     await Bun.sleep(300);
     expect(await client.xlen(REQUESTS_STREAM)).toBe(kept);
@@ -131,7 +122,7 @@ describe("Redis slow (writes paused)", () => {
   test("requests do not wait for a stalled flush, and every record lands once", async () => {
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
     await client.chat.completions.create({ model: "heavy", messages: [{ role: "user", content: "hi" }], max_tokens: 3 });
-    expect(await poll(() => admin.xlen(REQUESTS_STREAM), (n) => n === 1)).toBe(1);
+    expect(await pollValue(() => admin.xlen(REQUESTS_STREAM), (n) => n === 1, 20_000)).toBe(1);
     await admin.client("PAUSE", PAUSE_MS, "WRITE");
     const pausedAt = performance.now();
     const latenciesMs: number[] = [];
@@ -145,7 +136,7 @@ describe("Redis slow (writes paused)", () => {
     expect(Math.max(...latenciesMs)).toBeLessThan(PAUSE_MS / 2);
     // Reads still work during a WRITE pause: the flush really is held back.
     expect(await admin.xlen(REQUESTS_STREAM)).toBe(1);
-    expect(await poll(() => admin.xlen(REQUESTS_STREAM), (n) => n >= SENT + 1)).toBe(SENT + 1);
+    expect(await pollValue(() => admin.xlen(REQUESTS_STREAM), (n) => n >= SENT + 1, 20_000)).toBe(SENT + 1);
     await Bun.sleep(300);
     expect(await admin.xlen(REQUESTS_STREAM)).toBe(SENT + 1);
   });

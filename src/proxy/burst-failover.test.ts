@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";
 import { freePort } from "../testing/free-port.ts";
-import { waitFor } from "../testing/gateway-fixture.ts";
+import { waitFor } from "../testing/poll.ts";
 import type { BurstResult } from "../testing/stream-burst-client.ts";
 
 const STREAMS = 500;

@@ -7,7 +7,7 @@ import OpenAI from "openai";
 import type { EmulatorHandle } from "../../workers/emulator/server.ts";
 import type { Timeouts } from "../config/schema.ts";
 import { type EmulatedGateway, type EmulatedGatewayOptions, startEmulatedGateway } from "../testing/emulated-gateway.ts";
-import { waitFor } from "../testing/gateway-fixture.ts";
+import { waitFor } from "../testing/poll.ts";
 import { readSse } from "../testing/sse-transcript.ts";
 import type { RequestOutcome } from "./request-record.ts";
 

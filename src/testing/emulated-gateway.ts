@@ -2,7 +2,8 @@ import { type EmulatorHandle, type EmulatorOptionsInput, startEmulator } from ".
 import type { ConfigInput, Timeouts } from "../config/schema.ts";
 import type { GatewayServices } from "../gateway.ts";
 import { healthFeature } from "../health/health-feature.ts";
-import { type GatewayFixture, startGatewayFixture, waitFor } from "./gateway-fixture.ts";
+import { type GatewayFixture, startGatewayFixture } from "./gateway-fixture.ts";
+import { waitFor } from "./poll.ts";
 
 /**
  * Test harness: in-process emulated workers per pool behind an in-process gateway with health checking,

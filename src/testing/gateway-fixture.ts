@@ -40,13 +40,3 @@ export async function closedPortUrl(): Promise<string> {
   await server.stop(true);
   return url;
 }
-
-/** Polls `check` until it returns true or `timeoutMs` passes; resolves with the elapsed ms or throws. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = "condition"): Promise<number> {
-  const start = performance.now();
-  while (!(await check())) {
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(1);
-  }
-  return performance.now() - start;
-}

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnEmulator, type EmulatorProcess } from "../../src/testing/emulator-process.ts";
+import { pollValue } from "../../src/testing/poll.ts";
 
 /**
  * The timing model under load, against a spawned emulator process: batching multiplies aggregate
@@ -54,15 +55,6 @@ async function gauge(name: string): Promise<number> {
   return Number(line?.split(" ").pop());
 }
 
-async function pollUntil(condition: () => Promise<boolean>, deadlineMs: number): Promise<boolean> {
-  const endMs = performance.now() + deadlineMs;
-  while (performance.now() < endMs) {
-    if (await condition()) return true;
-    await Bun.sleep(5);
-  }
-  return false;
-}
-
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
@@ -79,11 +71,17 @@ describe("continuous batching", () => {
     const streams = Array.from({ length: CONCURRENT_STREAMS }, () => runStream());
     let peakWaiting = 0;
     let peakRunning = 0;
-    const sawQueue = pollUntil(async () => {
-      peakWaiting = Math.max(peakWaiting, await gauge("vllm:num_requests_waiting"));
-      peakRunning = Math.max(peakRunning, await gauge("vllm:num_requests_running"));
-      return peakWaiting > 0 && peakRunning === MAX_NUM_SEQS;
-    }, 10_000);
+    // Samples the gauges while the streams run; resolves false if no queue showed by the deadline.
+    const sawQueue = pollValue(
+      async () => {
+        peakWaiting = Math.max(peakWaiting, await gauge("vllm:num_requests_waiting"));
+        peakRunning = Math.max(peakRunning, await gauge("vllm:num_requests_running"));
+        return peakWaiting > 0 && peakRunning === MAX_NUM_SEQS;
+      },
+      (seen) => seen,
+      10_000,
+      5,
+    );
     const results = await Promise.all(streams);
     const batchTokensPerS = results.reduce((sum, result) => sum + result.contentChunks, 0) / ((performance.now() - batchStartMs) / 1000);
 

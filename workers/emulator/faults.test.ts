@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { waitFor } from "../../src/testing/poll.ts";
 import { startEmulator, type EmulatorHandle } from "./server.ts";
 import { rawPost } from "./testing/raw-http.ts";
 
@@ -21,14 +22,6 @@ const chatInit = (fault?: string, extra: Record<string, unknown> = {}): RequestI
 });
 
 const chatUrl = () => `${emulator.url}/v1/chat/completions`;
-
-async function pollUntil(condition: () => boolean | Promise<boolean>, deadlineMs = 10_000): Promise<void> {
-  const endMs = performance.now() + deadlineMs;
-  while (!(await condition())) {
-    if (performance.now() > endMs) throw new Error("condition not reached before the deadline");
-    await Bun.sleep(10);
-  }
-}
 
 const tokenEvents = (text: string) => text.split("\n\n").filter((event) => event.includes('"content":"') && !event.includes('"content":""'));
 
@@ -85,9 +78,9 @@ describe("stream faults via x-emulator-fault", () => {
     let text = "";
     while (tokenEvents(text).length < 2) text += new TextDecoder().decode((await reader.read()).value);
     const abortedBefore = emulator.state().aborted;
-    await pollUntil(() => emulator.state().running === 1);
+    await waitFor(() => emulator.state().running === 1, 10_000, "the request to start running", 10);
     controller.abort();
-    await pollUntil(() => emulator.state().running === 0 && emulator.state().aborted === abortedBefore + 1);
+    await waitFor(() => emulator.state().running === 0 && emulator.state().aborted === abortedBefore + 1, 10_000, "the request to be aborted", 10);
   });
 
   test("slow-first-token sends headers at once and the first token late", async () => {
@@ -191,11 +184,11 @@ describe("fault control at run time", () => {
     const controller = new AbortController();
     const request = fetch(chatUrl(), { ...chatInit(undefined, { stream, max_tokens: 5000, ignore_eos: true }), signal: controller.signal });
     const settled = request.then((response) => response.body?.getReader().read()).catch(() => undefined);
-    await pollUntil(() => emulator.state().running === 1);
+    await waitFor(() => emulator.state().running === 1, 10_000, "the request to start running", 10);
     const abortedBefore = emulator.state().aborted;
     controller.abort();
     await settled;
-    await pollUntil(() => emulator.state().running === 0 && emulator.state().aborted === abortedBefore + 1);
+    await waitFor(() => emulator.state().running === 0 && emulator.state().aborted === abortedBefore + 1, 10_000, "the request to be aborted", 10);
   });
 
   test("die-after: the Nth request dies mid-stream and the port closes", async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { waitFor } from "../../src/testing/poll.ts";
 import { EngineMetrics } from "./engine-metrics.ts";
 import { Scheduler, type EngineRequest, type TimingModel } from "./scheduler.ts";
 
@@ -36,14 +37,6 @@ const timing = (firstTokenMs: number, stepBaseMs: number, stepPerSeqMs: number):
   firstTokenDelayMs: () => firstTokenMs,
   stepMs: (batch) => stepBaseMs + stepPerSeqMs * batch,
 });
-
-async function pollUntil(condition: () => boolean, deadlineMs = 10_000): Promise<void> {
-  const endMs = performance.now() + deadlineMs;
-  while (!condition()) {
-    if (performance.now() > endMs) throw new Error("condition not reached before the deadline");
-    await Bun.sleep(2);
-  }
-}
 
 describe("Scheduler", () => {
   test("caps the running batch and serves the queue first come, first served", async () => {
@@ -114,7 +107,7 @@ describe("Scheduler", () => {
     const abortStalled = scheduler.submit(stalled);
     const next = request(3);
     scheduler.submit(next);
-    await pollUntil(() => stalled.tokenTimesMs.length === 3);
+    await waitFor(() => stalled.tokenTimesMs.length === 3, 10_000, "three tokens on the stalled request", 2);
     expect([scheduler.running, scheduler.waiting]).toEqual([1, 1]);
     abortStalled();
     await next.done;
