@@ -3,6 +3,7 @@
 
 import { buildRequestBody, pickKind, REQUEST_KINDS, type RequestKind } from "../scenarios/request-mix.ts";
 import { totalDurationS, type Scenario, type Stage } from "../scenarios/scenarios.ts";
+import { seededRandom } from "../scenarios/seeded-random.ts";
 import { buildReport, streamTokensPerS, type ExtraChecks, type RunReport } from "./build-report.ts";
 import { runOpenLoop } from "./open-loop.ts";
 import { sendRequest, type RequestResult } from "./send-request.ts";
@@ -35,18 +36,6 @@ export function chatUrl(target: string): string {
 
 export function scaleStages(stages: readonly Stage[], durationScale: number, rateScale: number): Stage[] {
   return stages.map((s) => ({ durationS: s.durationS * durationScale, ratePerS: s.ratePerS * rateScale }));
-}
-
-/** mulberry32: a seeded stream so two runs send the same mix in the same order. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function probeSingleStream(url: string, options: RunOptions): Promise<number | undefined> {
