@@ -4,9 +4,9 @@
 // Run: k6 run -e TARGET=http://<gateway>:8000 loadtest/k6/burst.ts
 
 import { SCENARIOS } from "../scenarios/scenarios.ts";
-import { gameRequest } from "./game-traffic.ts";
+import { gameTraffic } from "./game-traffic.ts";
 import { k6Options } from "./k6-options.ts";
 
 export const options = k6Options(SCENARIOS.burst);
 
-export default gameRequest;
+export default gameTraffic(SCENARIOS.burst);

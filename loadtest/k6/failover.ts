@@ -6,7 +6,7 @@
 // Run: k6 run -e TARGET=http://<gateway>:8000 loadtest/k6/failover.ts
 
 import { SCENARIOS } from "../scenarios/scenarios.ts";
-import { gameRequest } from "./game-traffic.ts";
+import { gameTraffic } from "./game-traffic.ts";
 import { k6Options } from "./k6-options.ts";
 
 export const options = k6Options(SCENARIOS.failover);
@@ -19,4 +19,4 @@ export function setup(): void {
   }
 }
 
-export default gameRequest;
+export default gameTraffic(SCENARIOS.failover);

@@ -8,9 +8,11 @@
 // Against a bare vLLM worker (which sends headers before the first token) `ttft_ms` would read
 // too low; always point these scripts at the gateway.
 
+import exec from "k6/execution";
 import http from "k6/http";
 import { Counter, Rate, Trend } from "k6/metrics";
 import { buildRequestBody, pickKind, REQUEST_KINDS, type RequestKind } from "../scenarios/request-mix.ts";
+import type { Scenario, Stage } from "../scenarios/scenarios.ts";
 
 const ttftMs = new Trend("ttft_ms", true);
 const itlMs = new Trend("itl_ms", true);
@@ -66,9 +68,24 @@ function outcomeOf(res: http.RefinedResponse<"text">, stream: boolean): Outcome 
   }
 }
 
-export function gameRequest(): void {
+/** 1-based step of the arrival profile at this moment; tags every sample for per-step results. */
+function stepAt(stages: readonly Stage[], elapsedMs: number): number {
+  let endMs = 0;
+  for (let i = 0; i < stages.length; i++) {
+    endMs += (stages[i]?.durationS ?? 0) * 1000;
+    if (elapsedMs < endMs) return i + 1;
+  }
+  return stages.length;
+}
+
+/** The k6 default function for a scenario: one game request per iteration. */
+export function gameTraffic(scenario: Scenario): () => void {
+  return () => gameRequest(stepAt(scenario.stages, Date.now() - exec.scenario.startTime));
+}
+
+function gameRequest(step: number): void {
   const kind = pickKind(kinds, Math.random());
-  const tags = { pool: kind.pool, kind: kind.name, stream: String(kind.stream) };
+  const tags = { pool: kind.pool, kind: kind.name, stream: String(kind.stream), step: String(step) };
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (apiKey !== undefined) headers.authorization = `Bearer ${apiKey}`;
   const res = http.post(`${baseUrl}/v1/chat/completions`, JSON.stringify(buildRequestBody(kind, __ITER)), {

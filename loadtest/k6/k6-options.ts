@@ -18,6 +18,23 @@ function threshold(expression: string, scenario: Scenario): Threshold {
     : expression;
 }
 
+/**
+ * k6's end-of-test summary shows a tagged sub-metric only when a threshold names it, so each step of
+ * a multi-step profile gets thresholds that always pass: the summary then lists p95 TTFT, error
+ * rate and tokens per step — the capacity curve of a ramp, each spike of a burst.
+ */
+function perStepReport(scenario: Scenario): Record<string, Threshold[]> {
+  const busySteps = scenario.stages.flatMap((stage, i) => (stage.ratePerS > 0 ? [i + 1] : []));
+  if (busySteps.length < 2) return {};
+  const out: Record<string, Threshold[]> = {};
+  for (const step of busySteps) {
+    out[`ttft_ms{step:${step}}`] = ["p(95)>=0"];
+    out[`errors{step:${step}}`] = ["rate>=0"];
+    out[`completion_tokens{step:${step}}`] = ["count>=0"];
+  }
+  return out;
+}
+
 export function k6Options(scenario: Scenario): Options {
   const peakRatePerS = Math.max(1, ...scenario.stages.map((s) => s.ratePerS));
   const { maxErrorRate, ttftP95Ms } = scenario.thresholds;
@@ -42,6 +59,7 @@ export function k6Options(scenario: Scenario): Options {
       "ttft_ms{pool:light}": [threshold(`p(95)<=${ttftP95Ms.light}`, scenario)],
       // Dropped iterations are arrivals k6 had no free VU for: requests the game sent unanswered.
       dropped_iterations: [threshold("count<=0", scenario)],
+      ...perStepReport(scenario),
     },
     summaryTrendStats: ["avg", "med", "p(90)", "p(95)", "p(99)", "max"],
   };

@@ -2,9 +2,9 @@
 // Run: k6 run -e TARGET=http://<gateway>:8000 loadtest/k6/smoke.ts
 
 import { SCENARIOS } from "../scenarios/scenarios.ts";
-import { gameRequest } from "./game-traffic.ts";
+import { gameTraffic } from "./game-traffic.ts";
 import { k6Options } from "./k6-options.ts";
 
 export const options = k6Options(SCENARIOS.smoke);
 
-export default gameRequest;
+export default gameTraffic(SCENARIOS.smoke);
