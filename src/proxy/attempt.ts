@@ -48,18 +48,23 @@ class AttemptTimeout extends Error {
  */
 export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
   const controller = new AbortController();
-  const signal = AbortSignal.any([input.clientSignal, controller.signal]);
+  // One listener instead of AbortSignal.any: the composite signal costs more than the whole retry policy.
+  const onClientAbort = (): void => controller.abort(input.clientSignal.reason);
+  input.clientSignal.addEventListener("abort", onClientAbort, { once: true });
+  const detach = (): void => input.clientSignal.removeEventListener("abort", onClientAbort);
+  let streaming = false;
   const arm = (phase: TimeoutPhase, ms: number): ReturnType<typeof setTimeout> => {
     const remaining = input.totalEndMs - input.now();
     const effective = remaining < ms ? remaining : ms;
-    const reason = new AttemptTimeout(remaining < ms ? "total" : phase);
-    return setTimeout(() => controller.abort(reason), Math.max(0, effective));
+    const expired: TimeoutPhase = remaining < ms ? "total" : phase;
+    // The Error (and its stack) is made only if the deadline really passes: most attempts never time out.
+    return setTimeout(() => controller.abort(new AttemptTimeout(expired)), Math.max(0, effective));
   };
   // Non-stream answers arrive whole: the worker's headers come only after generation, so only the total budget applies.
   let timer = input.stream ? arm("connect", input.timeouts.connectMs) : arm("total", Number.POSITIVE_INFINITY);
   const untrack = input.pending?.track(input.worker, controller);
   try {
-    const response = await forward(input.request, input.worker, signal, input.fetch);
+    const response = await forward(input.request, input.worker, controller.signal, input.fetch);
     if (response.status !== 200 || !input.stream) {
       const body = new Uint8Array(await response.arrayBuffer());
       return answered(statusResult(response), response, body, response.status === 200 ? usageFromBody(body) : undefined);
@@ -68,7 +73,14 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     timer = arm("first_token", input.timeouts.firstTokenMs);
     if (!response.body) return { result: { kind: "empty_stream" } };
     const reader = response.body.getReader();
-    const relay = new SseRelay(reader, { ...input.relay, abortUpstream: () => controller.abort(new AttemptTimeout("idle")) });
+    const relay = new SseRelay(reader, {
+      ...input.relay,
+      abortUpstream: () => controller.abort(new AttemptTimeout("idle")),
+      onEnd: (end) => {
+        detach();
+        input.relay.onEnd(end);
+      },
+    });
     const first = await relay.readFirstEvent();
     if (first === "eof") return { result: { kind: "empty_stream" } };
     // vLLM reports failures to add a request in-band, before any token: an engine fault may go elsewhere.
@@ -79,12 +91,15 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     }
     const outcome = answered({ kind: "ok" }, response, relay, undefined);
     outcome.firstEventMs = input.now();
+    // From here the relay owns the link to the client's abort and detaches it when the stream ends.
+    streaming = true;
     return outcome;
   } catch (error) {
     return { result: failureResult(error, input.clientSignal, controller.signal) };
   } finally {
     clearTimeout(timer);
     untrack?.();
+    if (!streaming) detach();
   }
 }
 
