@@ -8,15 +8,9 @@ export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
  * The signal carries the client's abort and the attempt's deadlines, so a cancelled request closes the
  * upstream connection at once and the worker frees its batch slot.
  */
-export async function forward(request: Request, worker: Worker, signal: AbortSignal, fetchImpl: FetchLike = fetch): Promise<Response> {
-  const url = new URL(request.url);
-  // A buffered body keeps Content-Length framing upstream; a stream body would go out chunked.
-  const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.arrayBuffer();
-  return fetchImpl(worker.url + url.pathname + url.search, {
-    method: request.method,
-    headers: request.headers,
-    body,
-    signal,
-    redirect: "manual",
-  });
+export function forward(request: Request, worker: Worker, signal: AbortSignal, fetchImpl: FetchLike = fetch): Promise<Response> {
+  const url = request.url;
+  const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+  // The body goes on as the request's own stream: Bun keeps its Content-Length and copies nothing.
+  return fetchImpl(worker.url + path, { method: request.method, headers: request.headers, body: request.body, signal, redirect: "manual" });
 }

@@ -28,15 +28,16 @@ export function downstreamHeaders(upstream: Headers, extra: Record<string, strin
   return copyHeaders(upstream, NOT_DOWNSTREAM, extra);
 }
 
-/** Copies end-to-end headers: never hop-by-hop ones, nor those the `Connection` header lists. */
+/**
+ * Copies end-to-end headers: never hop-by-hop ones, nor those the `Connection` header lists. Cloning
+ * natively and deleting the few unwanted names is cheaper than visiting every header in JS.
+ */
 function copyHeaders(source: Headers, drop: ReadonlySet<string>, extra: Record<string, string>): Headers {
-  const out = new Headers();
-  const connectionListed = listedInConnection(source);
-  source.forEach((value, name) => {
-    if (HOP_BY_HOP.has(name) || drop.has(name) || connectionListed.has(name)) return;
-    out.set(name, value);
-  });
-  for (const [name, value] of Object.entries(extra)) out.set(name, value);
+  const out = new Headers(source);
+  if (source.has("connection")) for (const name of listedInConnection(source)) out.delete(name);
+  for (const name of HOP_BY_HOP) out.delete(name);
+  for (const name of drop) out.delete(name);
+  for (const name in extra) out.set(name, extra[name] as string);
   return out;
 }
 

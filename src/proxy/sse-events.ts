@@ -3,12 +3,13 @@
  * or re-encodes ordinary chunks; it only looks for a few byte patterns.
  */
 const encoder = new TextEncoder();
-const EVENT_END = Buffer.from("\n\n");
-const DATA_JSON = Buffer.from("data: {");
-const DATA_DONE = Buffer.from("data: [DONE]");
-const ERROR_PREFIX = Buffer.from('data: {"error"');
 const EMPTY_CHOICES = Buffer.from('"choices":[]');
 const FINISHED = Buffer.from('"finish_reason":"');
+const DATA_PREFIX = encoder.encode("data: ");
+const DONE_BODY = encoder.encode("[DONE]");
+const ERROR_KEY = encoder.encode('{"error"');
+const LF = 0x0a;
+const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 
 export const DONE_EVENT = encoder.encode("data: [DONE]\n\n");
@@ -20,30 +21,53 @@ export interface Usage {
   completionTokens: number;
 }
 
-/** Splits `bytes` into whole events; returns the byte offset where an incomplete trailing event begins. */
-export function eventBoundaries(bytes: Buffer, ends: number[]): number {
+/**
+ * Finds the ends of the whole events in `bytes` (each ends with a blank line); returns the offset where
+ * an incomplete trailing event begins. Compact JSON has no raw newlines, so each `\n` is nearly always
+ * a boundary and the search is one native scan per event.
+ */
+export function eventBoundaries(bytes: Uint8Array, ends: number[]): number {
   ends.length = 0;
   let from = 0;
   for (;;) {
-    const at = bytes.indexOf(EVENT_END, from);
-    if (at < 0) return from;
+    const at = bytes.indexOf(LF, from);
+    if (at < 0 || at + 1 >= bytes.length) return from;
+    if (bytes[at + 1] !== LF) continue;
     from = at + 2;
     ends.push(from);
   }
 }
 
-/** `event` includes its `\n\n` terminator. */
-export function classify(event: Buffer): EventKind {
-  if (startsWith(event, DATA_DONE)) return "done";
+/**
+ * What the event at `bytes[start, end)` (its blank line included) is, from a few bytes at known places
+ * instead of slices and native compares: every chunk of every stream passes here. The usage-only chunk
+ * is looked for only after the finish chunk, which vLLM always sends first.
+ */
+export function classify(bytes: Uint8Array, start: number, end: number, afterFinish: boolean): EventKind {
+  if (!hasAt(bytes, start, DATA_PREFIX)) return "malformed";
+  const body = start + DATA_PREFIX.length;
+  if (bytes[body] !== OPEN_BRACE) return hasAt(bytes, body, DONE_BODY) ? "done" : "malformed";
   // A JSON object event ends in "}": catches a truncated object without decoding every chunk.
-  if (!startsWith(event, DATA_JSON) || event[event.length - 3] !== CLOSE_BRACE) return "malformed";
-  if (startsWith(event, ERROR_PREFIX)) return "error";
-  if (event.indexOf(EMPTY_CHOICES) >= 0) return "usage";
+  if (bytes[end - 3] !== CLOSE_BRACE) return "malformed";
+  if (hasAt(bytes, body, ERROR_KEY)) return "error";
+  if (afterFinish && indexWithin(bytes, EMPTY_CHOICES, body, end) >= 0) return "usage";
   return "chunk";
 }
 
-export function hasFinishReason(event: Buffer): boolean {
-  return event.indexOf(FINISHED) >= 0;
+export function hasFinishReason(bytes: Uint8Array, start: number, end: number): boolean {
+  return indexWithin(bytes, FINISHED, start, end) >= 0;
+}
+
+function hasAt(bytes: Uint8Array, at: number, pattern: Uint8Array): boolean {
+  if (at + pattern.length > bytes.length) return false;
+  for (let i = 0; i < pattern.length; i++) if (bytes[at + i] !== pattern[i]) return false;
+  return true;
+}
+
+function indexWithin(bytes: Uint8Array, pattern: Buffer, start: number, end: number): number {
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const at = buffer.indexOf(pattern, start);
+  return at >= 0 && at + pattern.length <= end ? at : -1;
 }
 
 /** Reads the usage object out of a usage-only chunk; undefined if it is not one after all. */
@@ -80,8 +104,4 @@ export function usageFromBody(body: Uint8Array): Usage | undefined {
 /** The gateway's own in-band error event, in the OpenAI envelope. */
 export function errorEvent(code: string, message: string, type = "server_error"): Uint8Array {
   return encoder.encode(`data: ${JSON.stringify({ error: { message, type, param: null, code } })}\n\n`);
-}
-
-function startsWith(bytes: Buffer, prefix: Buffer): boolean {
-  return bytes.length >= prefix.length && bytes.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
 }
