@@ -36,7 +36,7 @@ export interface DispatcherDeps {
   fetch?: FetchLike;
   sweeper?: DeadlineSweeper;
   now?: () => number;
-  /** After a finish chunk, how long to wait for the worker's `[DONE]` before adding it. */
+  /** After the usage chunk (the answer is whole), how long to wait for the worker's `[DONE]` before adding it. */
   doneGraceMs?: number;
   /** Worker state changes; a stuck worker's pending attempts fail over at once. */
   events?: WorkerEventBus;

@@ -29,11 +29,14 @@ export interface Usage {
 export function eventBoundaries(bytes: Uint8Array, ends: number[]): number {
   ends.length = 0;
   let from = 0;
+  let scan = 0;
   for (;;) {
-    const at = bytes.indexOf(LF, from);
+    const at = bytes.indexOf(LF, scan);
     if (at < 0 || at + 1 >= bytes.length) return from;
-    if (bytes[at + 1] !== LF) continue;
-    from = at + 2;
+    // A lone newline is inside an event (not vLLM's framing): look past it, the event has not ended.
+    scan = at + 1;
+    if (bytes[scan] !== LF) continue;
+    from = scan = at + 2;
     ends.push(from);
   }
 }

@@ -108,6 +108,32 @@ describe("SseRelay framing", () => {
     expect(end?.outcome).toBe("mid_stream_error");
   });
 
+  test("a lone newline inside an event is not a boundary; the event is malformed, nothing hangs", async () => {
+    const result = await relay([role, 'data: {"id":"c"}\nnot sse\n\n', token("A")]);
+    expect(result.text.startsWith(role)).toBe(true);
+    expect(result.text).not.toContain("not sse");
+    expect(result.end?.outcome).toBe("mid_stream_error");
+  });
+
+  test("CRLF framing (not vLLM's) never yields an event, and ends instead of spinning", async () => {
+    const crlf = role.replace("\n\n", "\r\n\r\n");
+    expect((await relay([crlf, crlf])).first).toBe("eof");
+  });
+
+  test("an event that never ends is cut off at the bound instead of growing without limit", async () => {
+    const endless = `data: {"content":"${"x".repeat(64 * 1024)}`;
+    const result = await relay([role, ...Array.from({ length: 20 }, () => endless)]);
+    expect(result.text.startsWith(role)).toBe(true);
+    expect(result.text.length).toBeLessThan(role.length + 1_000);
+    expect(result.end?.detail).toBe("malformed event");
+  });
+
+  test("a finish_reason is not the end: without the usage chunk a closed stream is cut, not completed", async () => {
+    const { text, end } = await relay([role, token("A"), finish]);
+    expect(text).not.toContain("[DONE]");
+    expect(end?.outcome).toBe("mid_stream_error");
+  });
+
   test("an empty stream is reported as such before anything reaches the client", async () => {
     expect((await relay([])).first).toBe("eof");
   });

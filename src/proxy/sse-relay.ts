@@ -20,7 +20,7 @@ export interface StreamEnd {
 
 export interface RelayOptions {
   idleMs: number;
-  /** After the finish chunk, how long to wait for `[DONE]` before sending it ourselves. */
+  /** After the usage chunk (the answer is whole), how long to wait for `[DONE]` before sending it ourselves. */
   doneGraceMs: number;
   /** Drop the usage-only chunk the gateway asked for on the client's behalf. */
   stripUsage: boolean;
@@ -41,6 +41,8 @@ export interface ChunkReader {
   cancel(reason?: unknown): Promise<void>;
 }
 
+/** Longest event the relay holds back waiting for its end (a vLLM chunk is a few hundred bytes). */
+const MAX_PARTIAL_EVENT_BYTES = 1024 * 1024;
 const MALFORMED = "the worker sent a malformed stream event; the answer is incomplete";
 const CUT = "the worker closed the stream before the answer was complete";
 const BROKEN = "the connection to the worker failed mid-stream; the answer is incomplete";
@@ -58,7 +60,14 @@ export class SseRelay implements Watched {
   readonly #ends: number[] = [];
   #pending: Uint8Array[] = [];
   #carry: Buffer | undefined;
+  /** A choice finished; the usage-only chunk can follow from now on. */
   #sawFinish = false;
+  /**
+   * The usage chunk arrived: vLLM sends it once every choice has finished (the gateway always asks for
+   * it), so only now is the answer whole. The first finish_reason is not enough: with several prompts
+   * or choices the others may still be generating.
+   */
+  #sawUsage = false;
   #sawChunk = false;
   /** The worker's first error event, kept to read its status. */
   #workerError: Buffer | undefined;
@@ -105,7 +114,7 @@ export class SseRelay implements Watched {
 
   /** Called by the sweeper when the idle or done-grace deadline passed during a read. */
   expire(): void {
-    this.#expired = this.#sawFinish ? "done_grace" : "idle";
+    this.#expired = this.#sawUsage ? "done_grace" : "idle";
     this.#options.abortUpstream();
   }
 
@@ -116,7 +125,7 @@ export class SseRelay implements Watched {
     this.#pending = [];
     for (const bytes of first) if (!(await this.#deliver(sink, bytes))) return;
     while (!this.#end) {
-      this.deadlineMs = this.#options.sweeper.now() + (this.#sawFinish ? this.#options.doneGraceMs : this.#options.idleMs);
+      this.deadlineMs = this.#options.sweeper.now() + (this.#sawUsage ? this.#options.doneGraceMs : this.#options.idleMs);
       let result: { done: boolean; value?: Uint8Array };
       try {
         result = await this.#reader.read();
@@ -178,6 +187,12 @@ export class SseRelay implements Watched {
       }
       start = end;
     }
+    if (!this.#end && this.#carry && this.#carry.length > MAX_PARTIAL_EVENT_BYTES) {
+      // No vLLM chunk is this long: the worker is not framing events, and holding more only costs memory.
+      this.#carry = undefined;
+      this.#end = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "malformed event", completedDone: false };
+      parts ??= [];
+    }
     // The usual case: whole events only, none dropped — the chunk goes on as it came.
     if (!parts) return start === bytes.length ? bytes : start > 0 ? bytes.subarray(0, start) : undefined;
     if (start > keepFrom) parts.push(bytes.subarray(keepFrom, start));
@@ -193,6 +208,7 @@ export class SseRelay implements Watched {
         if (!this.#sawFinish && hasFinishReason(bytes, start, end)) this.#sawFinish = true;
         return false;
       case "usage":
+        this.#sawUsage = true;
         this.#usage = parseUsage(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start)) ?? this.#usage;
         return this.#options.stripUsage;
       case "done":
@@ -217,7 +233,7 @@ export class SseRelay implements Watched {
   #onEof(sink: Sink): void {
     if (this.#workerError !== undefined) {
       this.#end = this.#workerErrorEnd();
-    } else if (this.#sawFinish) {
+    } else if (this.#sawUsage) {
       sink.write(DONE_EVENT);
       this.#end = { outcome: "ok", completedDone: true };
     } else {
