@@ -47,6 +47,8 @@ class AttemptTimeout extends Error {
  * request. Every phase has its own deadline; an expired one aborts only this attempt.
  */
 export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
+  // An abort listener added now would never fire: the client is already gone.
+  if (input.clientSignal.aborted) return { result: { kind: "client_abort" } };
   const controller = new AbortController();
   // One listener instead of AbortSignal.any: the composite signal costs more than the whole retry policy.
   const onClientAbort = (): void => controller.abort(input.clientSignal.reason);

@@ -129,6 +129,8 @@ export class Dispatcher {
       if (isAnswered(outcome)) trace.keepLastAnswer(outcome);
       if (decision.action !== "retry") break;
       if (decision.waitMs > 0) await honourRetryAfter(decision.waitMs, request.signal);
+      // A client that left during the wait must not cost a worker a generation nobody reads.
+      if (request.signal.aborted) break;
     }
     this.#admission.leave(pool);
     return undefined;

@@ -85,10 +85,17 @@ export class RequestTrace {
   /** The answer when every pool and attempt failed: a worker's own error if it said something, else ours. */
   exhausted(saturated: boolean): GatewayError | Response {
     const headers = { "x-ringgate-attempts": String(this.attempts.length), "x-request-id": this.#request.requestId };
+    const error = this.#exhaustedError(saturated, headers);
+    this.#overheadMs = this.#now() - this.startMs - this.#workerWaitMs;
+    if (this.#request.signal.aborted) {
+      // Nobody is left to receive the answer; the record says the client went away, not that workers failed.
+      this.#status = CLIENT_CLOSED_REQUEST;
+      this.#write("client_abort", undefined, undefined, undefined, true);
+      return error.markRecorded();
+    }
     const last = this.#lastAnswer;
     if (last && last.body instanceof Uint8Array && last.body.byteLength > 0 && this.#lastResult?.kind === "status") {
       this.#status = last.status;
-      this.#overheadMs = this.#now() - this.startMs - this.#workerWaitMs;
       this.#write(last.status < 500 ? "rejected" : "upstream_error", `upstream_${last.status}`, undefined, undefined, false);
       const passed = new Headers(last.headers);
       passed.delete("content-length");
@@ -97,14 +104,6 @@ export class RequestTrace {
       // Every worker refused for load or unavailability: tell the client when to come back.
       if ((last.status === 429 || last.status === 503) && !passed.has("retry-after")) passed.set("retry-after", String(EXHAUSTED_RETRY_AFTER_S));
       return new Response(last.body, { status: last.status, headers: passed });
-    }
-    const error = this.#exhaustedError(saturated, headers);
-    this.#overheadMs = this.#now() - this.startMs - this.#workerWaitMs;
-    if (this.#request.signal.aborted) {
-      // Nobody is left to receive the error; the record says the client went away, not that workers failed.
-      this.#status = CLIENT_CLOSED_REQUEST;
-      this.#write("client_abort", undefined, undefined, undefined, true);
-      return error.markRecorded();
     }
     this.#status = error.status;
     const outcome: RequestOutcome =
