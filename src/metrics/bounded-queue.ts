@@ -43,6 +43,13 @@ export class BoundedQueue<T> {
     return out;
   }
 
+  /** Removes `count` head items that can never be delivered; they count as dropped. */
+  drop(count: number): void {
+    const before = this.#length;
+    this.discard(count);
+    this.#dropped += before - this.#length;
+  }
+
   /** Removes `count` items from the head (after they were delivered). */
   discard(count: number): void {
     const n = Math.min(count, this.#length);

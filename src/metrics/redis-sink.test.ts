@@ -57,3 +57,42 @@ test("stop() waits for the connection and writes what is still buffered", async 
   expect(sink.stats()).toEqual({ buffered: 0, dropped: 0, written: 1 });
   expect(await reader.xlen(REQUESTS_STREAM)).toBe(1);
 });
+
+test("a lone UTF-16 surrogate (e.g. from a worker's model list) is written, not refused by Redis", async () => {
+  await reader.del(REQUESTS_STREAM, EVENTS_STREAM);
+  const sink = new RedisSink({ redisUrl: redis.url, bufferSize: 100, flushIntervalMs: 20, streamMaxLen: 1_000 });
+  sink.event(event("serves [\ud800heavy]"));
+  for (const id of ["a", "b", "c"]) sink.record(record(id));
+  await sink.stop(10_000);
+  expect(sink.stats()).toEqual({ buffered: 0, dropped: 0, written: 4 });
+  expect([await reader.xlen(EVENTS_STREAM), await reader.xlen(REQUESTS_STREAM)]).toEqual([1, 3]);
+});
+
+test("a batch Redis refuses is dropped and counted; the records behind it are still written", async () => {
+  await reader.del(REQUESTS_STREAM, EVENTS_STREAM);
+  // The events stream key holds a string: every XADD to it gets WRONGTYPE.
+  await reader.set(EVENTS_STREAM, "not a stream");
+  const sink = new RedisSink({ redisUrl: redis.url, bufferSize: 100, flushIntervalMs: 20, streamMaxLen: 1_000 });
+  sink.event(event("refused"));
+  for (const id of ["x", "y"]) sink.record(record(id));
+  await sink.stop(10_000);
+  expect(sink.stats()).toEqual({ buffered: 0, dropped: 1, written: 2 });
+  expect(await reader.xlen(REQUESTS_STREAM)).toBe(2);
+  await reader.del(EVENTS_STREAM);
+});
+
+test("stopping while Redis comes back writes every buffered record exactly once", async () => {
+  await reader.del(REQUESTS_STREAM);
+  const sink = new RedisSink({ redisUrl: redis.url, bufferSize: 20_000, flushIntervalMs: 20, streamMaxLen: 1_000_000, batchSize: 100 });
+  await redis.stop();
+  for (let i = 0; i < 5_000; i++) sink.record(record(`r${i}`));
+  const stopping = sink.stop(15_000);
+  await redis.restart();
+  await stopping;
+  reader.disconnect();
+  reader = new Redis(redis.url);
+  const ids = (await reader.xrange(REQUESTS_STREAM, "-", "+")).map(([, fields]) => decodeRecord(fields).requestId);
+  expect(ids.length).toBe(5_000);
+  expect(new Set(ids).size).toBe(5_000);
+  expect(sink.stats()).toEqual({ buffered: 0, dropped: 0, written: 5_000 });
+});

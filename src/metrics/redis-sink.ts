@@ -81,12 +81,15 @@ export class RedisSink implements MetricsSink {
   /** Waits for a connection (it may be reconnecting) and writes what is buffered, within `graceMs`. */
   async stop(graceMs: number): Promise<void> {
     clearInterval(this.#timer);
-    await this.#flushing;
     const deadlineMs = this.#now() + graceMs;
     while (this.#queue.length > 0 && this.#now() < deadlineMs) {
-      if (this.#redis.status === "ready") await this.#flush();
-      else await Bun.sleep(STOP_POLL_MS);
+      const before = this.#queue.length;
+      // Through the same single flight as the timer and the 'ready' handler, so no batch is written twice.
+      this.#kick();
+      await this.#flushing;
+      if (this.#queue.length === before) await Bun.sleep(STOP_POLL_MS);
     }
+    await this.#flushing;
     if (this.#queue.length > 0) logger.warn({ unwritten: this.#queue.length }, "metrics: records not written to Redis at shutdown");
     this.#redis.disconnect();
   }
@@ -109,8 +112,15 @@ export class RedisSink implements MetricsSink {
       try {
         await batchXadd(this.#redis, stream, this.#maxLen, fields);
       } catch (error) {
-        this.#warnConnection(error as Error);
-        return;
+        if (!isReplyError(error)) {
+          this.#warnConnection(error as Error);
+          return;
+        }
+        // Redis answered and refused (WRONGTYPE, OOM, a bad entry): retrying the same batch would block
+        // every record behind it for good. It was not written (see batchXadd), so it counts as dropped.
+        this.#queue.drop(fields.length);
+        logger.warn({ err: (error as Error).message, dropped: fields.length, stream }, "metrics: Redis refused a batch; dropped");
+        continue;
       }
       this.#queue.discard(fields.length);
       this.#written += fields.length;
@@ -143,4 +153,9 @@ export class RedisSink implements MetricsSink {
     this.#lastErrorWarnMs = nowMs;
     logger.warn({ err: error.message, buffered: this.#queue.length }, "metrics: Redis unavailable, buffering records");
   }
+}
+
+/** ioredis' error for a command Redis answered with an error, as opposed to a connection failure. */
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === "ReplyError";
 }
