@@ -22,15 +22,14 @@ export function createApp(runtime: GatewayRuntime, extend: (app: OpenAPIHono<App
     },
   });
   app.use(requestId());
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: runtime.config().limits.maxBodyBytes,
-      onError: () => {
-        throw new GatewayError("payload_too_large", `Request body is larger than ${runtime.config().limits.maxBodyBytes} bytes.`);
-      },
-    }),
-  );
+  // Built per request so a reloaded limit applies at once; Hono's bodyLimit is a plain closure.
+  app.use("/v1/*", (c, next) => {
+    const maxSize = runtime.config().limits.maxBodyBytes;
+    const onError = (): never => {
+      throw new GatewayError("payload_too_large", `Request body is larger than ${maxSize} bytes.`);
+    };
+    return bodyLimit({ maxSize, onError })(c, next);
+  });
   extend(app);
   registerProxyRoutes(app, runtime);
   registerInfoRoutes(app, runtime);

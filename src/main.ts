@@ -34,8 +34,8 @@ export async function runUntilSignalled(config: GatewayConfig): Promise<GatewayH
     logger.info("stopped");
     process.exit(0);
   };
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
+  // SIGHUP too: the re-exec parent forwards it, and a hung-up terminal should drain, not drop streams.
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => void stop(signal));
   return gateway;
 }
 

@@ -12,7 +12,10 @@ const workerUrl = z
 const positiveMs = z.number().int().positive();
 
 export const timeoutsSchema = z.strictObject({
-  /** TCP connect + response headers from the worker. */
+  /**
+   * Streams: TCP connect + the worker's response headers (vLLM sends them before scheduling).
+   * Non-streaming answers come with their headers only after generation, so `totalMs` bounds them.
+   */
   connectMs: positiveMs.default(5_000),
   /** From sending the request to the worker's first data event (prefill + queueing). */
   firstTokenMs: positiveMs.default(60_000),
