@@ -28,7 +28,11 @@ test("leaving during the Retry-After wait ends the request without a second atte
     body: JSON.stringify({ model: "heavy", messages: [{ role: "user", content: "hi" }], max_tokens: 4 }),
     signal: controller.signal,
   }).catch((error: unknown) => error);
-  await waitFor(() => busy.state().totalRequests === 1, 5_000, "the first attempt to reach the busy worker");
+  // In the wait: the busy worker answered (its slot is free) while the request still holds its admission.
+  const pool = fixture.gateway.pools.get("heavy");
+  const busySlot = pool?.worker(busy.url)?.slot ?? -1;
+  const waiting = () => busy.state().totalRequests === 1 && pool?.state.inFlight(busySlot) === 0 && pool?.state.poolInFlight === 1;
+  await waitFor(waiting, 5_000, "the gateway to be waiting out the worker's Retry-After");
   controller.abort();
   await request;
   await waitFor(() => fixture.records.length === 1, 5_000, "the request's record");
