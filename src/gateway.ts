@@ -20,6 +20,8 @@ export interface GatewayContext {
   config(): GatewayConfig;
   /** Swaps the config for new requests (in-flight ones keep theirs) and applies pool changes. */
   replaceConfig(config: GatewayConfig): void;
+  /** Called after every `replaceConfig`, for features that keep state per configured item. */
+  onConfigReplaced(listener: (config: GatewayConfig) => void): void;
   /** Register middleware and routes; runs before the proxy routes are added. */
   routes(register: (app: OpenAPIHono<AppEnv>) => void): void;
   /** Every finished request, exactly once. Listeners run on the request path: keep them O(1). */
@@ -69,6 +71,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const finishListeners: ((record: RequestRecord) => void)[] = [];
   const routeRegistrations: ((app: OpenAPIHono<AppEnv>) => void)[] = [];
   const stops: (() => Promise<void> | void)[] = [];
+  const configListeners: ((config: GatewayConfig) => void)[] = [];
   let feedback: WorkerFeedback = noFeedback;
   const services: GatewayServices = {};
   const context: GatewayContext = {
@@ -79,7 +82,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     replaceConfig: (next) => {
       config = next;
       pools.apply(next);
+      for (const listener of configListeners) listener(next);
     },
+    onConfigReplaced: (listener) => configListeners.push(listener),
     routes: (register) => routeRegistrations.push(register),
     onFinish: (listener) => finishListeners.push(listener),
     setFeedback: (next) => {

@@ -129,4 +129,5 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type GatewayConfig = z.output<typeof configSchema>;
 export type PoolConfig = z.output<typeof poolSchema>;
 export type Timeouts = z.output<typeof timeoutsSchema>;
+export type DiscoveryConfig = z.output<typeof discoverySchema>;
 export type ClientKeyConfig = z.output<typeof clientKeySchema>;

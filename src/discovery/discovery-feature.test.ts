@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { parseConfig } from "../config/load.ts";
+import type { GatewayContext, GatewayFeature } from "../gateway.ts";
+import { waitFor } from "../testing/poll.ts";
 import { type GatewayFixture, startGatewayFixture } from "../testing/gateway-fixture.ts";
 import { type EmulatorHandle, startEmulator } from "../../workers/emulator/server.ts";
 import { discoveryFeature } from "./discovery-feature.ts";
@@ -64,4 +67,20 @@ test("a record that stays keeps its slot; a removed one leaves the ring; a new o
   records = ["127.0.0.1"];
   await resolveAgain();
   expect((await ask()).status).toBe(200);
+});
+
+test("a pool whose discovery block arrives with a reload starts following its records", async () => {
+  let context: GatewayContext | undefined;
+  const capture: GatewayFeature = { name: "capture", setup: (ctx) => void (context = ctx) };
+  const reloaded = await startGatewayFixture({ pools: { heavy: { workers: [worker.url] } } }, [capture, discoveryFeature({ resolver: async () => ["127.0.0.1"] })]);
+  try {
+    const light = { discovery: { dns: "light.ringgate.svc", port: worker.port, resolveIntervalMs: 60_000 }, upstreamModel: "heavy" };
+    context?.replaceConfig(parseConfig({ pools: { heavy: { workers: [worker.url] }, light } }));
+    await waitFor(() => (reloaded.gateway.pools.get("light")?.workers().length ?? 0) === 1, 5_000, "the new pool's members");
+    const response = await reloaded.post("/v1/chat/completions", { model: "light", messages: [{ role: "user", content: "hi" }], max_tokens: 2 });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-ringgate-worker")).toBe(worker.url);
+  } finally {
+    await reloaded.stop();
+  }
 });
