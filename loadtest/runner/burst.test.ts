@@ -47,6 +47,8 @@ test("a short burst through the gateway: zero errors, batching speed-up, queuein
       "--target", gateway?.url ?? "",
       "--duration-scale", "0.15",
       "--worker-metrics", emulators.map((e) => e.url).join(","),
+      // The waiting gauge is instantaneous: on loaded CI cores a 100 ms poll could miss a short queue.
+      "--worker-metrics-interval-ms", "20",
       "--min-speedup", "3",
       "--min-waiting", "1",
       "--request-timeout-s", "20",

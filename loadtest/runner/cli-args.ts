@@ -13,6 +13,7 @@ scenarios: ${Object.keys(SCENARIOS).join(", ")}
   --max-in-flight N         open-loop bound (default: the scenario's)
   --pool heavy|light        send only that pool's request kinds
   --worker-metrics URL,...  scrape these workers' /metrics for vllm:num_requests_waiting
+  --worker-metrics-interval-ms N  how often; the gauge is instantaneous, short queues need short intervals [100]
   --probe                   measure one lone stream first (single-stream tok/s)
   --min-speedup F           fail unless aggregate tok/s >= F × single stream (implies --probe)
   --min-waiting N           fail unless some worker reported num_requests_waiting >= N
@@ -49,6 +50,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
       "max-in-flight": { type: "string" },
       pool: { type: "string" },
       "worker-metrics": { type: "string" },
+      "worker-metrics-interval-ms": { type: "string" },
       probe: { type: "boolean" },
       "min-speedup": { type: "string" },
       "min-waiting": { type: "string" },
@@ -74,6 +76,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
       rateScale: numberOption(values["rate-scale"], "rate-scale", 1),
       maxInFlight: optionalNumber(values["max-in-flight"], "max-in-flight"),
       workerMetrics: values["worker-metrics"]?.split(",").filter((u) => u !== "") ?? [],
+      workerMetricsIntervalMs: numberOption(values["worker-metrics-interval-ms"], "worker-metrics-interval-ms", 100),
       apiKey: values["api-key"],
       requestTimeoutS: numberOption(values["request-timeout-s"], "request-timeout-s", 120),
       drainTimeoutS: numberOption(values["drain-timeout-s"], "drain-timeout-s", 60),

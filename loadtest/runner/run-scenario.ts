@@ -18,6 +18,7 @@ export interface RunOptions {
   rateScale: number;
   maxInFlight?: number;
   workerMetrics: readonly string[];
+  workerMetricsIntervalMs: number;
   apiKey?: string;
   requestTimeoutS: number;
   /** Grace after the last arrival before in-flight requests are aborted as timeouts. */
@@ -64,7 +65,7 @@ export async function runScenario(options: RunOptions): Promise<RunReport> {
   const kinds = options.kinds ?? REQUEST_KINDS;
   const random = seededRandom(options.seed);
   const results: RequestResult[] = [];
-  const poller = new WorkerMetricsPoller(options.workerMetrics);
+  const poller = new WorkerMetricsPoller(options.workerMetrics, options.workerMetricsIntervalMs);
   poller.start();
   const startedAt = new Date();
   const startMs = performance.now();
