@@ -6,6 +6,7 @@ import { GatewayError } from "../src/errors/catalog.ts";
 import { logger } from "../src/log.ts";
 import type { AppEnv, GatewayRuntime } from "./context.ts";
 import { registerInfoRoutes } from "./info-routes.ts";
+import { invalidRequest } from "./json-body.ts";
 import { errorResponse, toGatewayError } from "./on-error.ts";
 import { registerProxyRoutes } from "./proxy-routes.ts";
 import { requestId } from "./request-id.ts";
@@ -14,11 +15,7 @@ import { requestId } from "./request-id.ts";
 export function createApp(runtime: GatewayRuntime, extend: (app: OpenAPIHono<AppEnv>) => void = () => undefined): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
-      if (result.success) return;
-      const issue = result.error.issues[0];
-      const param = issue?.path.map(String).join(".") || undefined;
-      const message = issue ? `${param ? `${param}: ` : ""}${issue.message}` : "invalid request body";
-      throw new GatewayError("invalid_request", message, { param });
+      if (!result.success) throw invalidRequest(result.error);
     },
   });
   app.use(requestId());

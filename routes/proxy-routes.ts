@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { GatewayError } from "../src/errors/catalog.ts";
 import type { JsonObject } from "../src/proxy/request-body.ts";
 import type { AppEnv, GatewayRuntime } from "./context.ts";
+import { jsonBody } from "./json-body.ts";
 import { chatCompletionRequestSchema, completionRequestSchema, proxiedResponses } from "./schemas.ts";
 
 const chatRoute = createRoute({
@@ -46,6 +47,9 @@ export function registerProxyRoutes(app: OpenAPIHono<AppEnv>, runtime: GatewayRu
       keyName: c.get("keyName"),
     });
   };
-  app.openapi(chatRoute, (c) => handle(c, "/v1/chat/completions", c.req.valid("json")) as never);
-  app.openapi(completionRoute, (c) => handle(c, "/v1/completions", c.req.valid("json")) as never);
+  // Documented from the route definitions, validated by jsonBody with the same schemas (see there why).
+  app.openAPIRegistry.registerPath(chatRoute);
+  app.openAPIRegistry.registerPath(completionRoute);
+  app.post(chatRoute.path, async (c) => handle(c, chatRoute.path, await jsonBody(c, chatCompletionRequestSchema)));
+  app.post(completionRoute.path, async (c) => handle(c, completionRoute.path, await jsonBody(c, completionRequestSchema)));
 }
