@@ -94,17 +94,11 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     services,
   };
   for (const feature of options.features ?? []) await feature.setup(context);
-  const dispatcher = new Dispatcher({
-    pools,
-    config: () => config,
-    feedback: { success: (worker) => feedback.success(worker), failure: (worker, kind) => feedback.failure(worker, kind) },
-    fetch: context.fetch,
-    events,
-    onFinish: (record) => finish(record),
-  });
   const finish = (record: RequestRecord): void => {
     for (const listener of finishListeners) listener(record);
   };
+  // Every feature is set up by now, so the feedback they chose is final.
+  const dispatcher = new Dispatcher({ pools, config: () => config, feedback, fetch: context.fetch, events, onFinish: finish });
   const onRejected = (rejection: Rejection): void => finish(rejectedRecord(rejection));
   const app = createApp({ pools, dispatcher, config: () => config, onRejected, services }, (hono) => {
     for (const register of routeRegistrations) register(hono);
