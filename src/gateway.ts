@@ -7,7 +7,7 @@ import { WorkerEventBus } from "./health/worker-events.ts";
 import { noFeedback, type WorkerFeedback } from "./health/worker-feedback.ts";
 import type { WorkerHealth } from "./health/worker-health.ts";
 import { logger } from "./log.ts";
-import { Pools } from "./pool/pools.ts";
+import { type MembershipChange, Pools } from "./pool/pools.ts";
 import { Dispatcher } from "./proxy/dispatcher.ts";
 import type { FetchLike } from "./proxy/forward.ts";
 import type { RequestRecord } from "./proxy/request-record.ts";
@@ -19,7 +19,7 @@ export interface GatewayContext {
   readonly fetch: FetchLike;
   config(): GatewayConfig;
   /** Swaps the config for new requests (in-flight ones keep theirs) and applies pool changes. */
-  replaceConfig(config: GatewayConfig): void;
+  replaceConfig(config: GatewayConfig): MembershipChange;
   /** Called after every `replaceConfig`, for features that keep state per configured item. */
   onConfigReplaced(listener: (config: GatewayConfig) => void): void;
   /** Register middleware and routes; runs before the proxy routes are added. */
@@ -81,8 +81,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     config: () => config,
     replaceConfig: (next) => {
       config = next;
-      pools.apply(next);
+      const change = pools.apply(next);
       for (const listener of configListeners) listener(next);
+      return change;
     },
     onConfigReplaced: (listener) => configListeners.push(listener),
     routes: (register) => routeRegistrations.push(register),

@@ -4,7 +4,7 @@ import type { GatewayConfig } from "../config/schema.ts";
 import { GatewayError } from "../errors/catalog.ts";
 import type { GatewayContext } from "../gateway.ts";
 import { logger } from "../log.ts";
-import type { Pools } from "../pool/pools.ts";
+import { emitMembership } from "../health/membership-events.ts";
 
 /**
  * Re-reads the configuration and swaps it in one step: new requests see the new config, requests in
@@ -22,23 +22,10 @@ export function reloadConfig(context: GatewayContext, load: () => GatewayConfig,
     logger.warn({ actor, action: "reload", rejected: error.message }, "admin action");
     throw new GatewayError("invalid_request", `Config reload rejected; the running config stays. ${error.message}`);
   }
-  const before = members(context.pools);
-  context.replaceConfig(next);
-  const after = members(context.pools);
+  const change = context.replaceConfig(next);
   const pools = Object.keys(next.pools);
   logger.info({ actor, action: "reload", pools }, "admin action");
-  const ts = Date.now();
-  const emit = (member: string, state: string, reason: string): void => {
-    const [pool = "", worker = ""] = member.split(" ");
-    context.events.emit({ ts, pool, worker, state, reason, actor });
-  };
-  for (const member of before) if (!after.has(member)) emit(member, "removed", "config reload: no longer listed");
-  for (const member of after) if (!before.has(member)) emit(member, "added", "config reload: newly listed");
-  emit("* *", "reloaded", `config reloaded; pools: ${pools.join(", ")}`);
+  emitMembership(context.events, change, actor, "config reload");
+  context.events.emit({ ts: Date.now(), pool: "*", worker: "*", state: "reloaded", reason: `config reloaded; pools: ${pools.join(", ")}`, actor });
   return next;
-}
-
-/** `pool url` of every current member. */
-function members(pools: Pools): Set<string> {
-  return new Set(pools.all().flatMap((pool) => pool.workers().map((worker) => `${pool.name} ${worker.url}`)));
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { parseConfig } from "../config/load.ts";
 import type { GatewayContext, GatewayFeature } from "../gateway.ts";
+import type { WorkerEvent } from "../health/worker-events.ts";
 import { waitFor } from "../testing/poll.ts";
 import { type GatewayFixture, startGatewayFixture } from "../testing/gateway-fixture.ts";
 import { type EmulatorHandle, startEmulator } from "../../workers/emulator/server.ts";
@@ -55,13 +56,17 @@ test("members resolved before listening serve traffic", async () => {
 test("a record that stays keeps its slot; a removed one leaves the ring; a new one joins", async () => {
   const pool = fixture.gateway.pools.get("heavy");
   const slotBefore = pool?.worker(worker.url)?.slot;
+  const events: WorkerEvent[] = [];
+  fixture.gateway.events.on((event) => events.push(event));
   records = ["127.0.0.1", "127.0.0.2"];
   await resolveAgain();
+  expect(events.map((e) => [e.pool, e.worker, e.state, e.actor])).toEqual([["heavy", `http://127.0.0.2:${worker.port}`, "added", "discovery"]]);
   expect(pool?.workers().map((w) => w.url)).toEqual([worker.url, `http://127.0.0.2:${worker.port}`]);
   expect(pool?.worker(worker.url)?.slot).toBe(slotBefore);
   records = [];
   await resolveAgain();
   expect(pool?.workers()).toEqual([]);
+  expect(events.filter((e) => e.state === "removed").map((e) => e.worker).sort()).toEqual([worker.url, `http://127.0.0.2:${worker.port}`]);
   const response = await ask();
   expect(response.status).toBe(503);
   records = ["127.0.0.1"];

@@ -1,5 +1,6 @@
 import type { DiscoveryConfig, GatewayConfig } from "../config/schema.ts";
 import type { GatewayContext, GatewayFeature } from "../gateway.ts";
+import { emitMembership } from "../health/membership-events.ts";
 import { logger } from "../log.ts";
 import { DnsDiscovery, type Resolver, type Scheduler } from "./dns-discovery.ts";
 
@@ -54,7 +55,7 @@ function follow(context: GatewayContext, pool: string, block: DiscoveryConfig, o
     schedule: options.schedule,
     onChange: (urls) => {
       const change = context.pools.get(pool)?.replaceWorkers(urls);
-      logger.info({ pool, dns, added: change?.added.map((w) => w.url), removed: change?.removed.map((w) => w.url) }, "pool members changed");
+      if (change) emitMembership(context.events, change, "discovery", `DNS ${dns}`);
     },
     onError: (error) => logger.warn({ err: error, pool, dns }, "worker discovery failed"),
   });

@@ -121,18 +121,30 @@ export class Pools {
 
   /**
    * Applies a reloaded config: pools keep their state and members that stay; new pools appear,
-   * removed pools disappear for new requests.
+   * removed pools disappear for new requests. Returns the members that came and went.
    */
-  apply(config: GatewayConfig): void {
-    for (const name of this.names()) if (!(name in config.pools)) this.#pools.delete(name);
+  apply(config: GatewayConfig): MembershipChange {
+    const added: Worker[] = [];
+    const removed: Worker[] = [];
+    for (const [name, pool] of this.#pools) {
+      if (name in config.pools) continue;
+      removed.push(...pool.workers());
+      this.#pools.delete(name);
+    }
     for (const [name, poolConfig] of Object.entries(config.pools)) {
       const pool = this.#pools.get(name);
       if (!pool) {
-        this.#pools.set(name, new Pool(name, poolConfig));
+        const created = new Pool(name, poolConfig);
+        this.#pools.set(name, created);
+        added.push(...created.workers());
         continue;
       }
       pool.config = poolConfig;
-      if (!poolConfig.discovery) pool.replaceWorkers(poolConfig.workers);
+      if (poolConfig.discovery) continue;
+      const change = pool.replaceWorkers(poolConfig.workers);
+      added.push(...change.added);
+      removed.push(...change.removed);
     }
+    return { added, removed };
   }
 }
