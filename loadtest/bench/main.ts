@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { gaugeValue } from "../runner/worker-metrics.ts";
+import { parseVllmMetrics } from "../../src/health/vllm-metrics.ts";
 import { startBenchStack, type BenchStack, type TargetName } from "./bench-stack.ts";
 import { BENCH_SCENARIOS, measure, STACK_TIMINGS, type BenchScenario, type MeasureContext, type Measurement } from "./bench-scenarios.ts";
 import { evaluateTargets, formatTables, formatTargets, summarize, type Samples } from "./bench-table.ts";
@@ -48,7 +48,8 @@ async function waitForIdleWorker(workerUrl: string): Promise<void> {
   const deadline = performance.now() + 20_000;
   while (performance.now() < deadline) {
     const text = await fetch(`${workerUrl}/metrics`).then((r) => r.text(), () => "");
-    if ((gaugeValue(text, "vllm:num_requests_running") ?? 0) === 0) return;
+    // A worker that does not answer is not idle: only a scrape that says 0 running counts.
+    if (parseVllmMetrics(text, 0)?.running === 0) return;
     await Bun.sleep(100);
   }
   throw new Error(`emulator at ${workerUrl} still busy after 20 s`);

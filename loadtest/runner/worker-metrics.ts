@@ -2,25 +2,14 @@
 // evidence that a burst was queued inside vLLM (continuous batching absorbing it) rather than
 // rejected or served one by one.
 
+import { parseVllmMetrics } from "../../src/health/vllm-metrics.ts";
+
 export interface WorkerQueueStats {
   url: string;
   maxWaiting: number;
   maxRunning: number;
   scrapes: number;
   failedScrapes: number;
-}
-
-/** Sums a gauge over all label sets in a Prometheus text exposition; undefined when absent. */
-export function gaugeValue(exposition: string, name: string): number | undefined {
-  let total: number | undefined;
-  for (const line of exposition.split("\n")) {
-    if (!line.startsWith(name)) continue;
-    const next = line.charAt(name.length);
-    if (next !== "{" && next !== " ") continue;
-    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
-    if (Number.isFinite(value)) total = (total ?? 0) + value;
-  }
-  return total;
 }
 
 function metricsUrl(url: string): string {
@@ -62,8 +51,9 @@ export class WorkerMetricsPoller {
       const response = await fetch(metricsUrl(stats.url), { signal: AbortSignal.timeout(2000) });
       const text = await response.text();
       stats.scrapes++;
-      stats.maxWaiting = Math.max(stats.maxWaiting, gaugeValue(text, "vllm:num_requests_waiting") ?? 0);
-      stats.maxRunning = Math.max(stats.maxRunning, gaugeValue(text, "vllm:num_requests_running") ?? 0);
+      const load = parseVllmMetrics(text, 0);
+      stats.maxWaiting = Math.max(stats.maxWaiting, load?.waiting ?? 0);
+      stats.maxRunning = Math.max(stats.maxRunning, load?.running ?? 0);
     } catch {
       stats.failedScrapes++;
     }
