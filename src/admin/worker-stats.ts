@@ -1,4 +1,5 @@
 import type { RequestRecord } from "../proxy/request-record.ts";
+import { percentile } from "../metrics/percentiles.ts";
 
 const WINDOW_SAMPLES = 100;
 
@@ -38,7 +39,7 @@ export class WorkerStats {
     const failed = samples.filter((sample) => sample.failed).length;
     return {
       samples: samples.length,
-      p50LatencyMs: latencies.length === 0 ? null : (latencies[Math.floor((latencies.length - 1) / 2)] ?? null),
+      p50LatencyMs: percentile(latencies, 50) ?? null,
       errorRate: samples.length === 0 ? null : failed / samples.length,
     };
   }
