@@ -241,7 +241,7 @@ export class WorkerHealth implements WorkerFeedback {
 
   #find(poolName: string, url: string): Worker {
     const worker = this.#deps.pools.get(poolName)?.worker(url.replace(/\/+$/, ""));
-    if (!worker) throw new GatewayError("not_found", `Pool \`${poolName}\` has no worker ${url}.`);
+    if (!worker) throw new GatewayError("not_found", `Pool \`${poolName}\` has no worker ${url}.`, { param: "url" });
     return worker;
   }
 
