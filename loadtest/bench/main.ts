@@ -1,4 +1,3 @@
-// `bun run bench [-- --quick] [--rounds N] [--duration-s N] [--only id,id] [--json FILE] [--profile DIR]`
 // Direct, nginx and ringgate (with and without Redis) side by side in one run, targets interleaved
 // and rotated each round so drift on the shared cores hits all of them alike; medians reported.
 
@@ -10,6 +9,8 @@ import { parseVllmMetrics } from "../../src/health/vllm-metrics.ts";
 import { startBenchStack, type BenchStack, type TargetName } from "./bench-stack.ts";
 import { BENCH_SCENARIOS, measure, STACK_TIMINGS, type BenchScenario, type MeasureContext, type Measurement } from "./bench-scenarios.ts";
 import { evaluateTargets, formatTables, formatTargets, summarize, type Samples } from "./bench-table.ts";
+
+const USAGE = "usage: bun run bench [-- --quick] [--rounds N] [--duration-s N] [--only id,id] [--json FILE] [--profile DIR]";
 
 interface BenchOptions {
   rounds: number;
@@ -24,6 +25,7 @@ function parseOptions(): BenchOptions {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
+      help: { type: "boolean", short: "h" },
       quick: { type: "boolean" },
       rounds: { type: "string" },
       "duration-s": { type: "string" },
@@ -32,6 +34,10 @@ function parseOptions(): BenchOptions {
       profile: { type: "string" },
     },
   });
+  if (values.help === true) {
+    console.log(`${USAGE}\nscenarios: ${BENCH_SCENARIOS.map((s) => s.id).join(", ")}`);
+    process.exit(0);
+  }
   const quick = values.quick === true;
   const only = values.only?.split(",");
   return {
@@ -55,6 +61,21 @@ async function waitForIdleWorker(workerUrl: string): Promise<void> {
   throw new Error(`emulator at ${workerUrl} still busy after 20 s`);
 }
 
+/**
+ * One unrecorded short run per target first: ringgate has far more code for the JIT to compile than
+ * nginx or the bare proxy, and the first seconds of compiling would otherwise be billed to round 1.
+ */
+async function warmUp(stack: BenchStack, scenarios: BenchScenario[], context: MeasureContext, workerUrl: string): Promise<void> {
+  const first = scenarios[0];
+  if (first === undefined || first.stack !== "fast") return;
+  for (const scenario of scenarios) {
+    for (const target of stack.targets.filter((t) => scenario.targets.includes(t.name))) {
+      await waitForIdleWorker(workerUrl);
+      await measure(scenario, target, { ...context, durationS: 1 });
+    }
+  }
+}
+
 function rotated<T>(items: readonly T[], by: number): T[] {
   const shift = by % Math.max(1, items.length);
   return [...items.slice(shift), ...items.slice(0, shift)];
@@ -66,6 +87,7 @@ async function runStack(stackKind: BenchScenario["stack"], options: BenchOptions
   const stack: BenchStack = await startBenchStack(STACK_TIMINGS[stackKind], options.profileDir);
   try {
     const workerUrl = stack.targets.find((t) => t.name === "direct")?.url ?? "";
+    await warmUp(stack, scenarios, options.context, workerUrl);
     for (let round = 0; round < options.rounds; round++) {
       for (const scenario of scenarios) {
         const byTarget = samples.get(scenario.id) ?? new Map<TargetName, Measurement[]>();
