@@ -114,6 +114,11 @@ describe("broken requests get a clear 4xx in the envelope", () => {
     expect((await post(withExtra(JSON.stringify(`\\"${"[".repeat(10_000)}`)))).status).toBe(200);
   });
 
+  test("multi-byte text and a leading byte-order mark pass the UTF-8 check", async () => {
+    const text = JSON.stringify({ ...VALID, messages: [{ role: "user", content: "Grüß dich, Pilotin 🚀 — 你好" }] });
+    expect((await post(bytes([0xef, 0xbb, 0xbf], text))).status).toBe(200);
+  });
+
   test.each(HTTP_CASES)("$name → $status $code", async (item) => {
     const response = await sendCase(item);
     const body = (await response.json()) as { error: { code: string; message: string; type: string } };

@@ -1,4 +1,3 @@
-import { isUtf8 } from "node:buffer";
 import type { MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { GatewayError } from "../src/errors/catalog.ts";
@@ -14,23 +13,35 @@ const CLOSE_BRACKET = 0x5d;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
+/** Refuses instead of substituting U+FFFD, which would forward altered text. */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
 /**
- * Checks a request body's bytes before anything parses them: invalid UTF-8 is refused (decoding would
- * silently turn it into U+FFFD and forward altered text), and so is JSON nested deeper than
- * `MAX_JSON_DEPTH` (100k `[` would overflow the stack when the body is re-serialised for the worker).
- * Runs after client auth, so strangers' bodies are never read; the body limit still applies.
+ * Checks a request body's bytes before anything parses them: invalid UTF-8 is refused, and so is JSON
+ * nested deeper than `MAX_JSON_DEPTH` (100k `[` would overflow the stack when the body is re-serialised
+ * for the worker). Runs after client auth, so strangers' bodies are never read; the body limit still
+ * applies.
  */
 export function inputGuard(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (c.req.method !== "POST") return next();
     const bytes = new Uint8Array(await readBody(c.req.arrayBuffer()));
-    // Validates in place, without decoding the body into a string.
-    if (!isUtf8(bytes)) throw new GatewayError("invalid_request", "Request body is not valid UTF-8.");
     if (jsonDepthExceeds(bytes, MAX_JSON_DEPTH)) {
       throw new GatewayError("invalid_request", `Request body nests JSON deeper than ${MAX_JSON_DEPTH} levels.`);
     }
+    // The checked text becomes the body the route parses: Hono would otherwise rebuild it from the bytes
+    // through a fresh Response on every request.
+    c.req.bodyCache.text = Promise.resolve(decodeStrict(bytes));
     return next();
   };
+}
+
+function decodeStrict(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch (error) {
+    throw new GatewayError("invalid_request", "Request body is not valid UTF-8.", { cause: error });
+  }
 }
 
 /** A body that cannot be read (client gone mid-upload) is the client's problem, not a 500. */
