@@ -27,5 +27,12 @@ export interface Rejection {
 export interface AppEnv {
   Bindings: { server?: Server<unknown> };
   /** `allowedPools` is set by client auth when the key may use only some pools. */
-  Variables: { requestId: string; receivedAtMs: number; keyName?: string; allowedPools?: ReadonlySet<string> };
+  Variables: {
+    requestId: string;
+    receivedAtMs: number;
+    keyName?: string;
+    allowedPools?: ReadonlySet<string>;
+    /** The body as text, once the input guard has checked it; the route parses this instead of re-reading. */
+    checkedBodyText?: string;
+  };
 }

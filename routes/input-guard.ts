@@ -29,9 +29,8 @@ export function inputGuard(): MiddlewareHandler<AppEnv> {
     if (jsonDepthExceeds(bytes, MAX_JSON_DEPTH)) {
       throw new GatewayError("invalid_request", `Request body nests JSON deeper than ${MAX_JSON_DEPTH} levels.`);
     }
-    // The checked text becomes the body the route parses: Hono would otherwise rebuild it from the bytes
-    // through a fresh Response on every request.
-    c.req.bodyCache.text = Promise.resolve(decodeStrict(bytes));
+    // Hono would otherwise rebuild the text from the bytes through a fresh Response for the route's parse.
+    c.set("checkedBodyText", decodeStrict(bytes));
     return next();
   };
 }

@@ -24,7 +24,8 @@ export async function jsonBody<T extends z.ZodType>(c: Context<AppEnv>, schema: 
   }
   let value: unknown;
   try {
-    value = await c.req.json();
+    const checked = c.get("checkedBodyText");
+    value = checked === undefined ? await c.req.json() : JSON.parse(checked);
   } catch (error) {
     if (error instanceof GatewayError) throw error;
     throw new GatewayError("invalid_request", "Malformed request: the body is not valid JSON.", { cause: error });
