@@ -1,6 +1,18 @@
+import type { WorkerLoad } from "../health/vllm-metrics.ts";
 import type { WorkerHealth } from "../health/worker-health.ts";
 import type { Pools } from "../pool/pools.ts";
-import type { ScrapedWorker, WorkerLoadSource } from "./worker-load-scraper.ts";
+
+export interface ScrapedWorker {
+  pool: string;
+  worker: string;
+  /** Undefined when the last scrape failed, did not look like vLLM, or is stale. */
+  load: WorkerLoad | undefined;
+}
+
+/** Where /metrics reads the workers' load from at scrape time. */
+export interface WorkerLoadSource {
+  snapshot(): ScrapedWorker[];
+}
 
 /** Probe rounds a scrape may be old before its load counts as unknown (a missed round is not an outage). */
 const STALE_AFTER_ROUNDS = 3;

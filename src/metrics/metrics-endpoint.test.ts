@@ -1,17 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { parseConfig } from "../config/load.ts";
+import type { GatewayConfig } from "../config/schema.ts";
 import { type GatewayHandle, startGateway } from "../gateway.ts";
 import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";
 import { pollValue } from "../testing/poll.ts";
-import { MemorySink } from "./memory-sink.ts";
 import { healthFeature } from "../health/health-feature.ts";
+import { MemorySink } from "./memory-sink.ts";
 import { type MetricsFeature, metricsFeature } from "./metrics-feature.ts";
 
 /**
  * GET /metrics without Redis (in-memory sink): live in-flight and state gauges from the pool state,
- * the emulator's load re-exported with pool/worker/gpu labels (from our own scraper, or from the health
- * prober's scrapes when the health feature runs), and trace headers reaching the worker.
+ * the emulator's load from the health prober's scrapes re-exported with pool/worker/gpu labels, health
+ * states, and trace headers reaching the worker. Metrics refuses to start without the health feature.
  */
 
 const TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -62,20 +63,23 @@ function pollMetrics(pattern: RegExp, deadlineMs = 15_000): Promise<string> {
   return pollValue(metricsText, (text) => pattern.test(text), deadlineMs);
 }
 
-const LOAD_SOURCES = [
-  { name: "own scraper", withHealth: false },
-  { name: "health prober's scrapes", withHealth: true },
-] as const;
+function gatewayConfig(): GatewayConfig {
+  return parseConfig({
+    pools: { heavy: { workers: [emulator.url] }, light: { workers: [`http://127.0.0.1:${recorder.port}`] } },
+    health: { intervalMs: 100, timeoutMs: 1_000, checkModel: false },
+    metrics: { workerGpus: { [emulator.url]: "1" } },
+  });
+}
 
-describe.each(LOAD_SOURCES)("GET /metrics, worker load from the $name", ({ withHealth }) => {
+test("metrics without the health feature refuses to start", async () => {
+  const started = startGateway({ config: gatewayConfig(), port: 0, hostname: "127.0.0.1", features: [metricsFeature()] });
+  await expect(started).rejects.toThrow("the metrics feature needs the health feature set up before it");
+});
+
+describe("GET /metrics, worker load from the health prober's scrapes", () => {
   beforeAll(async () => {
-    const config = parseConfig({
-      pools: { heavy: { workers: [emulator.url] }, light: { workers: [`http://127.0.0.1:${recorder.port}`] } },
-      health: { intervalMs: 100, timeoutMs: 1_000, checkModel: false },
-      metrics: { workerGpus: { [emulator.url]: "1" } },
-    });
     feature = metricsFeature();
-    gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features: withHealth ? [healthFeature(), feature] : [feature] });
+    gateway = await startGateway({ config: gatewayConfig(), port: 0, hostname: "127.0.0.1", features: [healthFeature(), feature] });
     client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
   });
 
@@ -98,13 +102,9 @@ describe.each(LOAD_SOURCES)("GET /metrics, worker load from the $name", ({ withH
     expect(text).toContain(`ringgate_pool_in_flight{pool="heavy"} 1\n`);
     expect(text).toContain(`ringgate_worker_in_flight{pool="heavy",worker="${emulator.url}"} 1\n`);
     expect(text).toContain(`ringgate_worker_state{pool="heavy",worker="${emulator.url}",state="up"} 1\n`);
-    if (withHealth) {
-      expect(text).toContain(`ringgate_worker_health_state{pool="heavy",worker="${emulator.url}",state="healthy"} 1\n`);
-      expect(text).toContain(`ringgate_worker_health_state{pool="heavy",worker="${emulator.url}",state="ejected"} 0\n`);
-      expect(text).toContain(`ringgate_worker_ejections_total{pool="heavy",worker="${emulator.url}"} 0\n`);
-    } else {
-      expect(text).not.toContain("ringgate_worker_health_state");
-    }
+    expect(text).toContain(`ringgate_worker_health_state{pool="heavy",worker="${emulator.url}",state="healthy"} 1\n`);
+    expect(text).toContain(`ringgate_worker_health_state{pool="heavy",worker="${emulator.url}",state="ejected"} 0\n`);
+    expect(text).toContain(`ringgate_worker_ejections_total{pool="heavy",worker="${emulator.url}"} 0\n`);
     // The recorder has no vLLM /metrics: its load is unknown, and no gpu is configured for it.
     expect(text).toContain(`ringgate_worker_scrape_up{pool="light",worker="http://127.0.0.1:${recorder.port}",gpu=""} 0\n`);
     // The worker aborts the request too; wait for that so the next scenario starts from zero.

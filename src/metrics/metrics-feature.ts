@@ -1,14 +1,13 @@
 import { Registry } from "prom-client";
 import { registerMetricsRoutes } from "../../routes/metrics-routes.ts";
 import type { GatewayConfig } from "../config/schema.ts";
-import type { GatewayContext, GatewayFeature } from "../gateway.ts";
+import type { GatewayFeature } from "../gateway.ts";
 import { logger } from "../log.ts";
 import { MemorySink } from "./memory-sink.ts";
 import type { MetricsSink } from "./metrics-sink.ts";
 import { RedisSink } from "./redis-sink.ts";
 import { RequestMetrics } from "./request-metrics.ts";
 import { registerStateGauges } from "./state-gauges.ts";
-import { WorkerLoadScraper, type WorkerLoadSource } from "./worker-load-scraper.ts";
 import { registerHealthGauges } from "./health-gauges.ts";
 import { healthLoadSource } from "./health-load-source.ts";
 
@@ -24,8 +23,9 @@ export interface MetricsFeature extends GatewayFeature {
 
 /**
  * Observability: every finished request goes to Prometheus series and to the sink (Redis Streams, or
- * memory without REDIS_URL); worker events go to the sink too; workers' load is scraped and re-exported
- * on GET /metrics. The sink is chosen from the start-up config; a reload does not switch it.
+ * memory without REDIS_URL); worker events go to the sink too; the workers' load the health prober
+ * scrapes is re-exported on GET /metrics. The sink is chosen from the start-up config; a reload does
+ * not switch it.
  */
 export function metricsFeature(): MetricsFeature {
   const registry = new Registry();
@@ -34,18 +34,19 @@ export function metricsFeature(): MetricsFeature {
     name: "metrics",
     sink: () => sink,
     setup(context) {
-      const config = context.config();
-      const active = createSink(config);
+      const health = context.services.health;
+      // Worker load and health states come from the health registry, whose prober already scrapes the workers.
+      if (!health) throw new Error("the metrics feature needs the health feature set up before it");
+      const active = createSink(context.config());
       sink = active;
       const requests = new RequestMetrics(registry);
-      const loads = workerLoads(context);
       registerStateGauges(registry, {
         pools: context.pools,
         sink: active,
-        loads,
+        loads: healthLoadSource(context.pools, health, () => context.config().health.intervalMs),
         gpuOf: (url) => context.config().metrics.workerGpus[url] ?? "",
       });
-      if (context.services.health) registerHealthGauges(registry, context.services.health);
+      registerHealthGauges(registry, health);
       context.onFinish((record) => {
         requests.observe(record);
         active.record(record);
@@ -55,21 +56,6 @@ export function metricsFeature(): MetricsFeature {
       context.onStop(() => active.stop(STOP_FLUSH_MS));
     },
   };
-}
-
-/** Health's probe-loop scrapes when the health feature runs (set up earlier), else our own scraper. */
-function workerLoads(context: GatewayContext): WorkerLoadSource {
-  const health = context.services.health;
-  if (health) return healthLoadSource(context.pools, health, () => context.config().health.intervalMs);
-  const scraper = new WorkerLoadScraper({
-    pools: context.pools,
-    fetch: context.fetch,
-    intervalMs: () => context.config().health.intervalMs,
-    timeoutMs: () => context.config().health.timeoutMs,
-  });
-  scraper.start();
-  context.onStop(() => scraper.stop());
-  return scraper;
 }
 
 function createSink(config: GatewayConfig): MetricsSink {

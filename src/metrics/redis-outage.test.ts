@@ -3,6 +3,7 @@ import Redis from "ioredis";
 import OpenAI from "openai";
 import { parseConfig } from "../config/load.ts";
 import { type GatewayHandle, startGateway } from "../gateway.ts";
+import { healthFeature } from "../health/health-feature.ts";
 import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";
 import { pollValue } from "../testing/poll.ts";
 import { type RedisServer, startRedis } from "../testing/redis-server.ts";
@@ -50,7 +51,7 @@ describe.each(SCENARIOS)("Redis outage, $name (buffer $bufferSize, $sent request
   beforeAll(async () => {
     redis = await startRedis();
     const config = parseConfig({ pools: { heavy: { workers: [emulator.url] } }, metrics: { redisUrl: redis.url, bufferSize, flushIntervalMs: 50 } });
-    gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features: [metricsFeature()] });
+    gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features: [healthFeature(), metricsFeature()] });
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
     const send = async (id: string): Promise<void> => {
       const started = performance.now();
@@ -110,7 +111,7 @@ describe("Redis slow (writes paused)", () => {
     redis = await startRedis();
     admin = new Redis(redis.url);
     const config = parseConfig({ pools: { heavy: { workers: [emulator.url] } }, metrics: { redisUrl: redis.url, flushIntervalMs: 50 } });
-    gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features: [metricsFeature()] });
+    gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features: [healthFeature(), metricsFeature()] });
   });
 
   afterAll(async () => {

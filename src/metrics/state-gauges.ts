@@ -2,7 +2,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { SlotState } from "../pool/pool-state.ts";
 import type { Pools } from "../pool/pools.ts";
 import type { MetricsSink } from "./metrics-sink.ts";
-import type { WorkerLoadSource } from "./worker-load-scraper.ts";
+import type { WorkerLoadSource } from "./health-load-source.ts";
 
 const STATE_NAMES: Readonly<Record<number, string>> = {
   [SlotState.Up]: "up",
