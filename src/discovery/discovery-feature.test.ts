@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { parseConfig } from "../config/load.ts";
 import type { GatewayContext, GatewayFeature } from "../gateway.ts";
 import type { WorkerEvent } from "../health/worker-events.ts";
+import { ManualSchedule } from "../testing/manual-schedule.ts";
 import { waitFor } from "../testing/poll.ts";
 import { type GatewayFixture, startGatewayFixture } from "../testing/gateway-fixture.ts";
 import { type EmulatorHandle, startEmulator } from "../../workers/emulator/server.ts";
@@ -11,18 +12,13 @@ import { discoveryFeature } from "./discovery-feature.ts";
 let worker: EmulatorHandle;
 let fixture: GatewayFixture;
 let records: string[] = ["127.0.0.1"];
-let tick: (() => void) | undefined;
+const clock = new ManualSchedule();
 
 beforeAll(async () => {
   worker = await startEmulator({ host: "127.0.0.1", port: 0, profile: "heavy", speed: 50 });
   const feature = discoveryFeature({
     resolver: async () => records,
-    schedule: (callback) => {
-      tick = callback;
-      return () => {
-        tick = undefined;
-      };
-    },
+    schedule: clock.schedule,
   });
   fixture = await startGatewayFixture(
     { pools: { heavy: { discovery: { dns: "heavy.ringgate.svc", port: worker.port, resolveIntervalMs: 1_000 } } } },
@@ -37,12 +33,8 @@ afterAll(async () => {
 
 /** Fires the scheduled re-resolution and waits until it ran. */
 async function resolveAgain(): Promise<void> {
-  const pending = tick;
-  expect(pending).toBeDefined();
-  tick = undefined;
-  pending?.();
-  const start = performance.now();
-  while (tick === undefined && performance.now() - start < 2_000) await Bun.sleep(1);
+  clock.advanceToNext();
+  await waitFor(() => clock.pending.length === 1, 2_000, "the next resolution to be scheduled");
 }
 
 const ask = () => fixture.post("/v1/chat/completions", { model: "heavy", messages: [{ role: "user", content: "hi" }], max_tokens: 2 });

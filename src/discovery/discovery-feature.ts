@@ -2,11 +2,12 @@ import type { DiscoveryConfig, GatewayConfig } from "../config/schema.ts";
 import type { GatewayContext, GatewayFeature } from "../gateway.ts";
 import { emitMembership } from "../health/membership-events.ts";
 import { logger } from "../log.ts";
-import { DnsDiscovery, type Resolver, type Scheduler } from "./dns-discovery.ts";
+import type { Schedule } from "../timing/schedule.ts";
+import { DnsDiscovery, type Resolver } from "./dns-discovery.ts";
 
 export interface DiscoveryFeatureOptions {
   resolver?: Resolver;
-  schedule?: Scheduler;
+  schedule?: Schedule;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { ManualSchedule } from "../testing/manual-schedule.ts";
 import { waitFor } from "../testing/poll.ts";
-import { DnsDiscovery, type Resolver, type Scheduler, systemResolver, workerUrl } from "./dns-discovery.ts";
+import { DnsDiscovery, type Resolver, systemResolver, workerUrl } from "./dns-discovery.ts";
 
 const HOST = "heavy.ringgate.svc.cluster.local";
 
@@ -16,30 +17,10 @@ class FakeDns {
   };
 }
 
-/** A clock that only advances when the test fires the pending timer. */
-class ManualScheduler {
-  pending: { callback: () => void; delayMs: number } | undefined;
-  cancelled = 0;
-  readonly schedule: Scheduler = (callback, delayMs) => {
-    const entry = { callback, delayMs };
-    this.pending = entry;
-    return () => {
-      if (this.pending === entry) this.pending = undefined;
-      this.cancelled += 1;
-    };
-  };
-  fire(): void {
-    const entry = this.pending;
-    if (!entry) throw new Error("no timer pending");
-    this.pending = undefined;
-    entry.callback();
-  }
-}
-
 function setup(records: string[]) {
   const dns = new FakeDns();
   dns.records = records;
-  const clock = new ManualScheduler();
+  const clock = new ManualSchedule();
   const changes: string[][] = [];
   const errors: Error[] = [];
   const discovery = new DnsDiscovery({
@@ -82,8 +63,8 @@ describe("DnsDiscovery record changes", () => {
     const initial = await discovery.start();
     expect(changes).toEqual([[...initial]]);
     dns.records = after;
-    clock.fire();
-    await waitFor(() => dns.calls === 2 && clock.pending !== undefined, 5_000, "the second resolution to finish");
+    clock.advanceToNext();
+    await waitFor(() => dns.calls === 2 && clock.pending.length === 1, 5_000, "the second resolution to finish");
     if (expected === "unchanged") {
       expect(changes).toHaveLength(1);
       expect(discovery.urls).toEqual(initial);
@@ -101,10 +82,10 @@ describe("DnsDiscovery lifecycle", () => {
   test("schedules the next resolution only after the previous one finished, at the configured interval", async () => {
     const { clock, dns, discovery } = setup(["10.0.0.1"]);
     await discovery.start();
-    expect(clock.pending?.delayMs).toBe(5_000);
-    clock.fire();
-    expect(clock.pending).toBeUndefined();
-    await waitFor(() => clock.pending !== undefined, 5_000, "the next resolution to be scheduled");
+    expect(clock.pending.map((timer) => timer.delayMs)).toEqual([5_000]);
+    clock.advanceToNext();
+    expect(clock.pending).toEqual([]);
+    await waitFor(() => clock.pending.length === 1, 5_000, "the next resolution to be scheduled");
     expect(dns.calls).toBe(2);
   });
 
@@ -115,7 +96,7 @@ describe("DnsDiscovery lifecycle", () => {
     expect(changes).toEqual([]);
     expect(errors).toHaveLength(1);
     dns.records = ["10.0.0.3"];
-    clock.fire();
+    clock.advanceToNext();
     await waitFor(() => changes.length === 1, 5_000, "the first change");
     expect(changes[0]).toEqual(["http://10.0.0.3:8000"]);
   });
@@ -130,7 +111,7 @@ describe("DnsDiscovery lifecycle", () => {
     const changes: string[][] = [];
     const discovery = new DnsDiscovery({
       host: HOST, port: 8000, resolveIntervalMs: 1_000, resolver,
-      schedule: new ManualScheduler().schedule, onChange: (urls) => changes.push(urls), onError: () => {},
+      schedule: new ManualSchedule().schedule, onChange: (urls) => changes.push(urls), onError: () => {},
     });
     const both = Promise.all([discovery.refresh(), discovery.refresh()]);
     release(["10.0.0.4"]);
@@ -145,7 +126,7 @@ describe("DnsDiscovery lifecycle", () => {
     const { clock, dns, changes, discovery } = setup(["10.0.0.1"]);
     await discovery.start();
     discovery.stop();
-    expect(clock.pending).toBeUndefined();
+    expect(clock.pending).toEqual([]);
     expect(clock.cancelled).toBe(1);
     dns.records = ["10.0.0.2"];
     await discovery.refresh();
@@ -156,7 +137,7 @@ describe("DnsDiscovery lifecycle", () => {
   test("an onChange that throws is reported and does not stop discovery", async () => {
     const dns = new FakeDns();
     dns.records = ["10.0.0.1"];
-    const clock = new ManualScheduler();
+    const clock = new ManualSchedule();
     const errors: Error[] = [];
     const discovery = new DnsDiscovery({
       host: HOST, port: 8000, resolveIntervalMs: 1_000, resolver: dns.resolver, schedule: clock.schedule,
@@ -167,7 +148,7 @@ describe("DnsDiscovery lifecycle", () => {
     });
     await discovery.start();
     expect(errors[0]?.message).toContain("pool rejected");
-    expect(clock.pending).toBeDefined();
+    expect(clock.pending).toHaveLength(1);
   });
 
   test.each([

@@ -1,10 +1,8 @@
 import { lookup } from "node:dns/promises";
+import { type Schedule, timerSchedule } from "../timing/schedule.ts";
 
 /** Resolves a host name to its current IPv4/IPv6 addresses; swapped for a scripted one in tests. */
 export type Resolver = (host: string) => Promise<string[]>;
-
-/** Runs `callback` once after `delayMs` and returns a cancel function; swapped for a manual clock in tests. */
-export type Scheduler = (callback: () => void, delayMs: number) => () => void;
 
 export interface DnsDiscoveryOptions {
   /** Headless-service name whose A/AAAA records are the pool's members. */
@@ -16,20 +14,13 @@ export interface DnsDiscoveryOptions {
   /** Resolution failures (the last known set stays) and exceptions thrown by `onChange`. */
   onError: (error: Error) => void;
   resolver?: Resolver;
-  schedule?: Scheduler;
+  schedule?: Schedule;
 }
 
 /** getaddrinfo via node:dns, so /etc/hosts and the cluster's search domains apply as for any client. */
 export const systemResolver: Resolver = async (host) => {
   const records = await lookup(host, { all: true });
   return records.map((record) => record.address);
-};
-
-export const timerScheduler: Scheduler = (callback, delayMs) => {
-  const timer = setTimeout(callback, delayMs);
-  // Discovery alone must not keep a process (or a test runner) alive.
-  timer.unref();
-  return () => clearTimeout(timer);
 };
 
 /** `http://<ip>:<port>`, with IPv6 literals in brackets as URLs require. */
@@ -47,7 +38,7 @@ type State = "idle" | "running" | "stopped";
 export class DnsDiscovery {
   readonly #options: DnsDiscoveryOptions;
   readonly #resolver: Resolver;
-  readonly #schedule: Scheduler;
+  readonly #schedule: Schedule;
   #urls: string[] = [];
   #state: State = "idle";
   #cancelTimer: (() => void) | undefined;
@@ -63,7 +54,7 @@ export class DnsDiscovery {
     }
     this.#options = options;
     this.#resolver = options.resolver ?? systemResolver;
-    this.#schedule = options.schedule ?? timerScheduler;
+    this.#schedule = options.schedule ?? timerSchedule;
   }
 
   /** The last successfully resolved member URLs (sorted). */

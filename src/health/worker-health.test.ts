@@ -3,29 +3,9 @@ import { parseConfig } from "../config/load.ts";
 import { SlotState } from "../pool/pool-state.ts";
 import { Pools, type Worker } from "../pool/pools.ts";
 import { selectSlot } from "../pool/ring.ts";
+import { ManualSchedule } from "../testing/manual-schedule.ts";
 import { type WorkerEvent, WorkerEventBus } from "./worker-events.ts";
 import { type ProbeReport, WorkerHealth } from "./worker-health.ts";
-
-/** A clock the test moves by hand; cooldown timers fire when it passes them. */
-class ManualClock {
-  nowMs = 1_000_000;
-  readonly #timers = new Set<{ atMs: number; callback: () => void }>();
-
-  schedule = (callback: () => void, delayMs: number): (() => void) => {
-    const timer = { atMs: this.nowMs + delayMs, callback };
-    this.#timers.add(timer);
-    return () => this.#timers.delete(timer);
-  };
-
-  advance(ms: number): void {
-    this.nowMs += ms;
-    for (const timer of [...this.#timers].sort((a, b) => a.atMs - b.atMs)) {
-      if (timer.atMs > this.nowMs) continue;
-      this.#timers.delete(timer);
-      timer.callback();
-    }
-  }
-}
 
 const URLS = ["http://w0:8000", "http://w1:8000", "http://w2:8000"];
 
@@ -38,8 +18,8 @@ function setup(workers: readonly string[] = URLS) {
   const events: WorkerEvent[] = [];
   const bus = new WorkerEventBus();
   bus.on((event) => events.push(event));
-  const clock = new ManualClock();
-  const health = new WorkerHealth({ pools, events: bus, config: () => config, now: () => clock.nowMs, schedule: clock.schedule });
+  const clock = new ManualSchedule(1_000_000);
+  const health = new WorkerHealth({ pools, events: bus, config: () => config, now: clock.now, schedule: clock.schedule });
   const pool = pools.get("heavy");
   if (!pool) throw new Error("no pool");
   const worker = (index: number): Worker => pool.workers()[index] as Worker;

@@ -2,20 +2,11 @@ import type { GatewayConfig } from "../config/schema.ts";
 import { GatewayError } from "../errors/catalog.ts";
 import { SlotState } from "../pool/pool-state.ts";
 import type { Pool, Pools, Worker } from "../pool/pools.ts";
+import { type Schedule, timerSchedule } from "../timing/schedule.ts";
 import type { WorkerEventBus } from "./worker-events.ts";
 import type { FailureKind, WorkerFeedback } from "./worker-feedback.ts";
 import { deriveState, type LastProbe, slotStateFor, type WorkerStateName, WorkerStatus } from "./worker-status.ts";
 import type { WorkerLoad } from "./vllm-metrics.ts";
-
-/** Runs `callback` once after `delayMs`; returns a cancel function. Swapped for a manual clock in tests. */
-export type Schedule = (callback: () => void, delayMs: number) => () => void;
-
-export const timerSchedule: Schedule = (callback, delayMs) => {
-  const timer = setTimeout(callback, delayMs);
-  // A pending cooldown must not keep a process (or a test runner) alive.
-  timer.unref();
-  return () => clearTimeout(timer);
-};
 
 /** One probe's result as the prober hands it over. */
 export interface ProbeReport {
