@@ -22,6 +22,7 @@ export class WorkerControl {
   }
 
   drain(poolName: string, url: string, actor: string): WorkerSnapshot {
+    // The registry finds the worker; checking the pool first makes an unknown pool's 404 name `pool`.
     this.#pool(poolName);
     const snapshot = this.#health.drain(poolName, url, actor);
     logger.info({ actor, action: "drain", pool: poolName, worker: snapshot.url }, "admin action");
@@ -51,8 +52,7 @@ export class WorkerControl {
 
   remove(poolName: string, url: string, actor: string): Worker {
     const pool = this.#pool(poolName);
-    const worker = pool.worker(baseUrl(url));
-    if (!worker) throw new GatewayError("not_found", `Pool \`${poolName}\` has no worker ${url}.`, { param: "url" });
+    const worker = this.#health.find(poolName, url);
     pool.removeWorker(worker.url);
     this.#emit(worker, "removed", "operator removed the worker; in-flight requests finish", actor);
     return worker;
@@ -71,7 +71,7 @@ export class WorkerControl {
   }
 }
 
-/** Config stores worker URLs without trailing slashes; admin input is matched the same way. */
+/** Config stores worker URLs without trailing slashes; an added one is stored the same way. */
 function baseUrl(url: string): string {
   return url.replace(/\/+$/, "");
 }

@@ -137,7 +137,7 @@ describe("operator and stuck", () => {
     health.undrain("heavy", "http://w1:8000", "ops");
     expect([state(1), slot(1)]).toEqual(["healthy", SlotState.Up]);
     expect(events.map((event) => `${event.state}/${event.actor}`)).toEqual(["drained/ops", "undrained/ops"]);
-    expect(() => health.drain("heavy", "http://nope:1", "ops")).toThrow("has no worker");
+    expect(() => health.drain("heavy", "http://nope:1", "ops")).toThrow(expect.objectContaining({ code: "not_found", param: "url" }));
   });
 
   test("running > 0 with a frozen token counter for stuckAfterMs is 'stuck' until tokens move", () => {

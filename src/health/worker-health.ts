@@ -128,9 +128,19 @@ export class WorkerHealth implements WorkerFeedback {
     this.#apply(worker, status, "probe");
   }
 
+  /**
+   * The member worker an operator names by pool and URL (trailing slashes ignored, as config stores
+   * them). Throws a 404 naming `url` when the pool has no such worker.
+   */
+  find(poolName: string, url: string): Worker {
+    const worker = this.#deps.pools.get(poolName)?.worker(url.replace(/\/+$/, ""));
+    if (!worker) throw new GatewayError("not_found", `Pool \`${poolName}\` has no worker ${url}.`, { param: "url" });
+    return worker;
+  }
+
   /** Operator: no new requests go to the worker; streams in flight finish. */
   drain(poolName: string, url: string, actor: string): WorkerSnapshot {
-    const worker = this.#find(poolName, url);
+    const worker = this.find(poolName, url);
     const status = this.#status(worker);
     status.drainedBy = actor;
     this.#apply(worker, status, actor, "drained");
@@ -138,7 +148,7 @@ export class WorkerHealth implements WorkerFeedback {
   }
 
   undrain(poolName: string, url: string, actor: string): WorkerSnapshot {
-    const worker = this.#find(poolName, url);
+    const worker = this.find(poolName, url);
     const status = this.#status(worker);
     status.drainedBy = undefined;
     this.#apply(worker, status, actor, "undrained");
@@ -228,12 +238,6 @@ export class WorkerHealth implements WorkerFeedback {
 
   #isMember(worker: Worker): boolean {
     return this.#deps.pools.get(worker.pool)?.worker(worker.url) === worker;
-  }
-
-  #find(poolName: string, url: string): Worker {
-    const worker = this.#deps.pools.get(poolName)?.worker(url.replace(/\/+$/, ""));
-    if (!worker) throw new GatewayError("not_found", `Pool \`${poolName}\` has no worker ${url}.`, { param: "url" });
-    return worker;
   }
 
   #snapshotOf(worker: Worker): WorkerSnapshot {
