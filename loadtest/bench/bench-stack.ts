@@ -4,7 +4,9 @@
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnEmulator } from "../../src/testing/emulator-process.ts";
 import { freePort } from "../../src/testing/free-port.ts";
+import { startRedis } from "../../src/testing/redis-server.ts";
 import { httpOk, startProcess, tcpOpen, type ManagedProcess } from "./managed-process.ts";
 import { nginxConfig } from "./nginx-config.ts";
 
@@ -33,31 +35,6 @@ const REPO_ROOT = join(import.meta.dir, "..", "..");
 // The gateway proxies with fetch, which Bun caps at 256 concurrent requests unless this is set at
 // start-up; the 2,000-stream scenario needs more, as production would.
 const GATEWAY_FETCH_LIMIT = "16384";
-
-async function startEmulator(dir: string, timing: StackTiming): Promise<{ process: ManagedProcess; url: string }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const process = await startProcess({
-    name: "emulator",
-    cmd: ["bun", join(REPO_ROOT, "workers/emulator/main.ts"), "--host", "127.0.0.1", "--port", String(port),
-      "--served-model-name", "heavy", "--ttft-ms", String(timing.ttftMs), "--itl-ms", String(timing.itlMs),
-      "--max-num-seqs", "4096"],
-    stderrPath: join(dir, "emulator.err"),
-    ready: () => httpOk(`${url}/health`),
-  });
-  return { process, url };
-}
-
-async function startRedis(dir: string): Promise<{ process: ManagedProcess; url: string }> {
-  const port = await freePort();
-  const process = await startProcess({
-    name: "redis",
-    cmd: ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    stderrPath: join(dir, "redis.err"),
-    ready: () => tcpOpen(port),
-  });
-  return { process, url: `redis://127.0.0.1:${port}` };
-}
 
 async function startNginx(dir: string, upstreamPort: number): Promise<{ process: ManagedProcess; url: string }> {
   const port = await freePort();
@@ -120,18 +97,18 @@ async function startGateway(dir: string, spec: GatewaySpec): Promise<{ process: 
 
 export async function startBenchStack(timing: StackTiming, profileDir?: string): Promise<BenchStack> {
   const dir = mkdtempSync(join(tmpdir(), "ringgate-bench-"));
-  const started: ManagedProcess[] = [];
+  const started: { stop(): Promise<void> }[] = [];
   const stop = async (): Promise<void> => {
     for (const p of started.reverse()) await p.stop();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const emulator = await startEmulator(dir, timing);
-    started.push(emulator.process);
-    const redis = await startRedis(dir);
-    started.push(redis.process);
-    const upstreamPort = Number(new URL(emulator.url).port);
-    const nginx = await startNginx(dir, upstreamPort);
+    const emulator = await spawnEmulator(["--served-model-name", "heavy", "--ttft-ms", String(timing.ttftMs),
+      "--itl-ms", String(timing.itlMs), "--max-num-seqs", "4096"]);
+    started.push(emulator);
+    const redis = await startRedis();
+    started.push(redis);
+    const nginx = await startNginx(dir, emulator.port);
     started.push(nginx.process);
     const floor = await startBareBunProxy(dir, emulator.url);
     started.push(floor.process);
@@ -140,7 +117,7 @@ export async function startBenchStack(timing: StackTiming, profileDir?: string):
     const bare = await startGateway(dir, { name: "ringgate-no-redis", workerUrl: emulator.url });
     started.push(bare.process);
     return {
-      emulatorPid: emulator.process.pid,
+      emulatorPid: emulator.proc.pid,
       targets: [
         { name: "direct", url: emulator.url },
         { name: "nginx", url: nginx.url, proxyPid: nginx.process.pid },

@@ -1,4 +1,8 @@
 // A child process the bench owns: started, polled until ready, and always stopped by its own pid.
+// Redis and the emulator come from src/testing; this is for what only the bench runs (nginx, the
+// bare Bun proxy, the gateway under test), whose stderr goes to a file for start-up errors.
+
+import { waitFor } from "../../src/testing/poll.ts";
 
 export interface ManagedProcess {
   name: string;
@@ -51,14 +55,17 @@ export async function startProcess(spec: SpawnSpec): Promise<ManagedProcess> {
     if (!exited) child.kill("SIGKILL");
     await child.exited;
   };
-  const deadline = performance.now() + (spec.readyTimeoutMs ?? 15_000);
-  while (!(await spec.ready())) {
-    if (child.exitCode !== null || performance.now() > deadline) {
-      await stop();
-      const stderr = await Bun.file(spec.stderrPath).text();
-      throw new Error(`${spec.name} did not become ready (exit ${child.exitCode}): ${stderr.slice(-2000)}`);
-    }
-    await Bun.sleep(50);
+  try {
+    const serving = async (): Promise<boolean> => {
+      if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
+      return spec.ready();
+    };
+    await waitFor(serving, spec.readyTimeoutMs ?? 15_000, `${spec.name} to serve`, 50);
+  } catch (error) {
+    await stop();
+    const stderr = await Bun.file(spec.stderrPath).text();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`${spec.name} did not become ready (${reason}): ${stderr.slice(-2000)}`);
   }
   return { name: spec.name, pid: child.pid, stop };
 }
