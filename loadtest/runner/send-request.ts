@@ -1,7 +1,7 @@
 // One chat completion as the game would send it, timed from the client's side.
 
 import type { ChatRequestBody, KindName, PoolName } from "../scenarios/request-mix.ts";
-import { readSseEvents } from "./sse-reader.ts";
+import { readSseEvents } from "../../src/testing/sse-transcript.ts";
 
 export type ErrorClass =
   | "http_4xx"
