@@ -3,7 +3,7 @@
 
 import { join } from "node:path";
 import type { StackTiming, Target, TargetName } from "./bench-stack.ts";
-import { RssSampler, treeCpuMs } from "./proc-stats.ts";
+import { type CpuSplit, RssSampler, treeCpuMs, treeCpuSplit } from "./proc-stats.ts";
 import type { SlowStreamsResult } from "./slow-streams-client.ts";
 import { runWrk } from "./wrk-load.ts";
 
@@ -23,6 +23,8 @@ export interface Measurement {
   firstChunkP50Ms?: number;
   firstChunkP99Ms?: number;
   cpuMsPerRequest?: number;
+  /** `cpuMsPerRequest` by thread: which part of the process the overhead is in. */
+  cpuSplitMsPerRequest?: CpuSplit;
   /** Slow-stream scenarios: streams that had their first chunk when the probes ran. */
   streamsOpen?: number;
   peakRssMb?: number;
@@ -74,6 +76,7 @@ export async function measure(scenario: BenchScenario, target: Target, context: 
   const pid = target.proxyPid;
   const sampler = pid === undefined ? undefined : new RssSampler(pid);
   const cpuBeforeMs = pid === undefined ? 0 : treeCpuMs(pid);
+  const splitBefore = pid === undefined ? undefined : treeCpuSplit(pid);
   sampler?.start();
   const result: Measurement = { errors: 0 };
   let requests = 0;
@@ -99,6 +102,14 @@ export async function measure(scenario: BenchScenario, target: Target, context: 
     requests = streams + context.probes;
   }
   result.peakRssMb = sampler?.stop();
-  if (pid !== undefined && requests > 0) result.cpuMsPerRequest = (treeCpuMs(pid) - cpuBeforeMs) / requests;
+  if (pid !== undefined && splitBefore !== undefined && requests > 0) {
+    result.cpuMsPerRequest = (treeCpuMs(pid) - cpuBeforeMs) / requests;
+    const after = treeCpuSplit(pid);
+    result.cpuSplitMsPerRequest = {
+      eventLoopMs: (after.eventLoopMs - splitBefore.eventLoopMs) / requests,
+      fetchMs: (after.fetchMs - splitBefore.fetchMs) / requests,
+      otherMs: (after.otherMs - splitBefore.otherMs) / requests,
+    };
+  }
   return result;
 }

@@ -3,6 +3,7 @@
 import { median } from "../runner/percentile.ts";
 import type { TargetName } from "./bench-stack.ts";
 import type { BenchScenario, Measurement, ScenarioId } from "./bench-scenarios.ts";
+import type { CpuSplit } from "./proc-stats.ts";
 
 export type Samples = Map<ScenarioId, Map<TargetName, Measurement[]>>;
 type Summary = Map<ScenarioId, Map<TargetName, Measurement>>;
@@ -22,6 +23,14 @@ function medianOf(values: readonly Measurement[], pick: (m: Measurement) => numb
   return numbers.length === 0 ? undefined : median(numbers);
 }
 
+function medianSplit(values: readonly Measurement[]): CpuSplit | undefined {
+  const eventLoopMs = medianOf(values, (m) => m.cpuSplitMsPerRequest?.eventLoopMs);
+  const fetchMs = medianOf(values, (m) => m.cpuSplitMsPerRequest?.fetchMs);
+  const otherMs = medianOf(values, (m) => m.cpuSplitMsPerRequest?.otherMs);
+  if (eventLoopMs === undefined || fetchMs === undefined || otherMs === undefined) return undefined;
+  return { eventLoopMs, fetchMs, otherMs };
+}
+
 export function summarize(samples: Samples): Summary {
   const summary: Summary = new Map();
   for (const [scenario, byTarget] of samples) {
@@ -34,6 +43,7 @@ export function summarize(samples: Samples): Summary {
         firstChunkP50Ms: medianOf(values, (m) => m.firstChunkP50Ms),
         firstChunkP99Ms: medianOf(values, (m) => m.firstChunkP99Ms),
         cpuMsPerRequest: medianOf(values, (m) => m.cpuMsPerRequest),
+        cpuSplitMsPerRequest: medianSplit(values),
         streamsOpen: medianOf(values, (m) => m.streamsOpen),
         peakRssMb: medianOf(values, (m) => m.peakRssMb),
         errors: values.reduce((sum, m) => sum + m.errors, 0),
@@ -96,6 +106,27 @@ export function formatTables(scenarios: readonly BenchScenario[], summary: Summa
           String(m.errors),
         ]),
       );
+    }
+  }
+  return out.join("\n");
+}
+
+const SPLIT_HEADERS = ["target", "event loop", "fetch thread", "GC, JIT, other", "total"];
+
+/**
+ * The CPU columns by thread, in µs per request: Bun's fetch does its socket work on its own thread,
+ * so this shows whether an overhead is the runtime's HTTP client or JS on the event loop.
+ */
+export function formatCpuSplit(scenarios: readonly BenchScenario[], summary: Summary): string {
+  const out: string[] = [];
+  const us = (ms: number): string => (ms * 1000).toFixed(0).padStart(14);
+  for (const scenario of scenarios) {
+    const rows = [...(summary.get(scenario.id) ?? [])].filter(([, m]) => m.cpuSplitMsPerRequest !== undefined);
+    if (rows.length === 0) continue;
+    out.push("", `${scenario.title}: CPU µs per request by thread`, [SPLIT_HEADERS[0]?.padEnd(18), ...SPLIT_HEADERS.slice(1).map((h) => h.padStart(14))].join(" "));
+    for (const [name, m] of rows) {
+      const split = m.cpuSplitMsPerRequest as CpuSplit;
+      out.push([name.padEnd(18), us(split.eventLoopMs), us(split.fetchMs), us(split.otherMs), us(m.cpuMsPerRequest ?? 0)].join(" "));
     }
   }
   return out.join("\n");

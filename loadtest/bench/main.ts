@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { parseVllmMetrics } from "../../src/health/vllm-metrics.ts";
 import { startBenchStack, type BenchStack, type TargetName } from "./bench-stack.ts";
 import { BENCH_SCENARIOS, measure, STACK_TIMINGS, type BenchScenario, type MeasureContext, type Measurement } from "./bench-scenarios.ts";
-import { evaluateTargets, formatTables, formatTargets, summarize, type Samples } from "./bench-table.ts";
+import { evaluateTargets, formatCpuSplit, formatTables, formatTargets, summarize, type Samples } from "./bench-table.ts";
 
 const USAGE = "usage: bun run bench [-- --quick] [--rounds N] [--duration-s N] [--only id,id] [--json FILE] [--profile DIR]";
 
@@ -127,6 +127,7 @@ async function main(): Promise<number> {
   const checks = evaluateTargets(summary);
   console.log(`ringgate bench ${header}; ${options.rounds} round(s), medians`);
   console.log(formatTables(options.scenarios, summary));
+  console.log(formatCpuSplit(options.scenarios, summary));
   console.log(`\ntargets\n${formatTargets(checks)}`);
   if (options.jsonPath !== undefined) {
     const plain = Object.fromEntries([...summary].map(([id, rows]) => [id, Object.fromEntries(rows)]));

@@ -1,7 +1,7 @@
 // CPU time and memory of a process tree, read from /proc. CPU seconds per request is the fairest
 // overhead figure on 2 shared cores: throughput there mostly measures who wins the scheduler.
 
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 const CLOCK_TICKS_PER_S = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
 
@@ -24,18 +24,51 @@ export function processTree(pid: number): number[] {
   return pids;
 }
 
-/** utime + stime of all threads, in ms; 0 for a process that is gone. */
-function cpuMsOf(pid: number): number {
-  const stat = readText(`/proc/${pid}/stat`);
-  if (stat === undefined) return 0;
+/** utime + stime from a stat file, in ms, and the thread's name; undefined for one that is gone. */
+function readStat(path: string): { name: string; cpuMs: number } | undefined {
+  const stat = readText(path);
+  if (stat === undefined) return undefined;
   // Fields after the parenthesised command name, which may itself contain spaces.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / CLOCK_TICKS_PER_S;
+  return { name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), cpuMs: (ticks * 1000) / CLOCK_TICKS_PER_S };
 }
 
 export function treeCpuMs(pid: number): number {
-  return processTree(pid).reduce((sum, p) => sum + cpuMsOf(p), 0);
+  return processTree(pid).reduce((sum, p) => sum + (readStat(`/proc/${p}/stat`)?.cpuMs ?? 0), 0);
+}
+
+/** Where a proxy's CPU goes, by thread. */
+export interface CpuSplit {
+  /** The event-loop (main) thread of each process: all of nginx; Bun's JS, Bun.serve and the body pipes. */
+  eventLoopMs: number;
+  /** Bun's fetch runs its sockets on its own "HTTP Client" thread. */
+  fetchMs: number;
+  /** Everything else: GC helpers, the JIT, the allocator's scavenger, threads that have exited. */
+  otherMs: number;
+}
+
+export function treeCpuSplit(pid: number): CpuSplit {
+  let eventLoopMs = 0;
+  let fetchMs = 0;
+  let totalMs = 0;
+  for (const p of processTree(pid)) {
+    totalMs += readStat(`/proc/${p}/stat`)?.cpuMs ?? 0;
+    eventLoopMs += readStat(`/proc/${p}/task/${p}/stat`)?.cpuMs ?? 0;
+    for (const tid of readTaskIds(p)) {
+      const thread = readStat(`/proc/${p}/task/${tid}/stat`);
+      if (thread?.name === "HTTP Client") fetchMs += thread.cpuMs;
+    }
+  }
+  return { eventLoopMs, fetchMs, otherMs: Math.max(0, totalMs - eventLoopMs - fetchMs) };
+}
+
+function readTaskIds(pid: number): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
 }
 
 function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
