@@ -3,6 +3,7 @@ import { type EmulatorHandle, startEmulator } from "../../workers/emulator/serve
 import { parseConfig } from "../config/load.ts";
 import { Pools } from "../pool/pools.ts";
 import { closedPortUrl } from "../testing/gateway-fixture.ts";
+import { ManualSchedule } from "../testing/manual-schedule.ts";
 import { waitFor } from "../testing/poll.ts";
 import { Prober } from "./prober.ts";
 import { type WorkerEvent, WorkerEventBus } from "./worker-events.ts";
@@ -73,4 +74,30 @@ test("probes classify real workers: healthy with load, wrong model, still loadin
     await prober.probeAll();
     return stateOf(stalled.url)?.state === "healthy";
   }, 10_000, "stuck worker recovers once its batch moves");
+});
+
+test("rounds repeat every interval, counted from each round's start, until stopped", async () => {
+  const config = parseConfig({ pools: { heavy: { workers: [healthy.url] } }, health: { intervalMs: 1_000, timeoutMs: 1_000 } });
+  const pools = new Pools(config);
+  const health = new WorkerHealth({ pools, events: new WorkerEventBus(), config: () => config });
+  const clock = new ManualSchedule(0);
+  let probes = 0;
+  const countingFetch = (url: string, init: RequestInit): Promise<Response> => {
+    if (url.endsWith("/health")) {
+      probes += 1;
+      // The round takes 300 ms on the manual clock, so the next one is due 700 ms after it ends.
+      clock.advance(300);
+    }
+    return fetch(url, init);
+  };
+  const prober = new Prober({ pools, health, config: () => config, fetch: countingFetch, now: clock.now, schedule: clock.schedule });
+  await prober.start();
+  await waitFor(() => clock.pending.length === 1, 5_000, "next round scheduled");
+  expect([probes, clock.pending[0]?.delayMs]).toEqual([1, 700]);
+  clock.advanceToNext();
+  await waitFor(() => probes === 2 && clock.pending.length === 1, 5_000, "second round");
+  await prober.stop();
+  expect(clock.pending).toEqual([]);
+  clock.advance(10_000);
+  expect(probes).toBe(2);
 });

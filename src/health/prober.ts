@@ -2,6 +2,7 @@ import type { GatewayConfig } from "../config/schema.ts";
 import { logger } from "../log.ts";
 import type { Pool, Pools, Worker } from "../pool/pools.ts";
 import type { FetchLike } from "../proxy/forward.ts";
+import { type Schedule, timerSchedule } from "../timing/schedule.ts";
 import { parseVllmMetrics, type WorkerLoad } from "./vllm-metrics.ts";
 import type { ProbeReport, WorkerHealth } from "./worker-health.ts";
 
@@ -12,6 +13,7 @@ export interface ProberDeps {
   fetch: FetchLike;
   /** Epoch ms. */
   now?: () => number;
+  schedule?: Schedule;
 }
 
 interface ProbeResult {
@@ -26,12 +28,12 @@ interface ProbeResult {
  */
 export class Prober {
   readonly #deps: Required<ProberDeps>;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #cancelNext: (() => void) | undefined;
   #stopped = false;
   #round: Promise<void> | undefined;
 
   constructor(deps: ProberDeps) {
-    this.#deps = { now: Date.now, ...deps };
+    this.#deps = { now: Date.now, schedule: timerSchedule, ...deps };
   }
 
   /** Probes at once, then every interval (measured from the start of a round); resolves after the first round. */
@@ -43,7 +45,7 @@ export class Prober {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    this.#cancelNext?.();
     await this.#round;
   }
 
@@ -60,8 +62,7 @@ export class Prober {
     this.#round = this.probeAll().catch((error: unknown) => logger.error({ err: error }, "health probe round failed")).finally(() => {
       if (this.#stopped) return;
       const waitMs = Math.max(0, this.#deps.config().health.intervalMs - (this.#deps.now() - startedMs));
-      this.#timer = setTimeout(() => this.#loop(), waitMs);
-      this.#timer.unref();
+      this.#cancelNext = this.#deps.schedule(() => this.#loop(), waitMs);
     });
   }
 
