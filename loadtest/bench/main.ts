@@ -6,7 +6,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseVllmMetrics } from "../../src/health/vllm-metrics.ts";
-import { startBenchStack, type BenchStack, type TargetName } from "./bench-stack.ts";
+import { startBenchStack, type BenchStack, type Target, type TargetName } from "./bench-stack.ts";
 import { BENCH_SCENARIOS, measure, STACK_TIMINGS, type BenchScenario, type MeasureContext, type Measurement } from "./bench-scenarios.ts";
 import { evaluateTargets, formatCpuSplit, formatTables, formatTargets, summarize, type Samples } from "./bench-table.ts";
 
@@ -76,6 +76,21 @@ async function warmUp(stack: BenchStack, scenarios: BenchScenario[], context: Me
   }
 }
 
+/**
+ * An overload scenario (3b) can leave ringgate's health checks with the worker ejected for a probe
+ * interval or two after the worker is idle again; measuring then would count correct 503s as the
+ * next scenario's errors. Other targets have no health state to wait for.
+ */
+async function waitForReadyGateway(target: Target): Promise<void> {
+  if (!target.name.startsWith("ringgate")) return;
+  const deadline = performance.now() + 30_000;
+  while (performance.now() < deadline) {
+    if ((await fetch(`${target.url}/ready`).then((r) => r.status, () => 0)) === 200) return;
+    await Bun.sleep(100);
+  }
+  throw new Error(`${target.name} not ready after 30 s`);
+}
+
 function rotated<T>(items: readonly T[], by: number): T[] {
   const shift = by % Math.max(1, items.length);
   return [...items.slice(shift), ...items.slice(0, shift)];
@@ -94,6 +109,7 @@ async function runStack(stackKind: BenchScenario["stack"], options: BenchOptions
         samples.set(scenario.id, byTarget);
         for (const target of rotated(stack.targets.filter((t) => scenario.targets.includes(t.name)), round)) {
           await waitForIdleWorker(workerUrl);
+          await waitForReadyGateway(target);
           const m = await measure(scenario, target, options.context);
           byTarget.set(target.name, [...(byTarget.get(target.name) ?? []), m]);
           console.error(`round ${round + 1}/${options.rounds} ${scenario.id} ${target.name}: ${JSON.stringify(m)}`);
