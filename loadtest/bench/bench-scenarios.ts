@@ -108,7 +108,8 @@ export async function measure(scenario: BenchScenario, target: Target, context: 
     result.cpuSplitMsPerRequest = {
       eventLoopMs: (after.eventLoopMs - splitBefore.eventLoopMs) / requests,
       fetchMs: (after.fetchMs - splitBefore.fetchMs) / requests,
-      otherMs: (after.otherMs - splitBefore.otherMs) / requests,
+      // /proc counts in 10 ms ticks: with few requests a difference can come out a tick below zero.
+      otherMs: Math.max(0, after.otherMs - splitBefore.otherMs) / requests,
     };
   }
   return result;
