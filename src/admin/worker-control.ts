@@ -1,3 +1,4 @@
+import { canonicalWorkerUrl } from "../config/schema.ts";
 import { GatewayError } from "../errors/catalog.ts";
 import type { WorkerEvent, WorkerEventBus } from "../health/worker-events.ts";
 import type { WorkerHealth, WorkerSnapshot } from "../health/worker-health.ts";
@@ -38,7 +39,7 @@ export class WorkerControl {
 
   add(poolName: string, rawUrl: string, actor: string): Worker {
     const pool = this.#pool(poolName);
-    const url = baseUrl(rawUrl);
+    const url = canonicalWorkerUrl(rawUrl);
     if (pool.worker(url)) throw new GatewayError("invalid_request", `Pool \`${poolName}\` already has the worker ${url}.`, { param: "url" });
     let worker: Worker;
     try {
@@ -69,9 +70,4 @@ export class WorkerControl {
     logger.info({ actor, action: state, pool: worker.pool, worker: worker.url }, "admin action");
     this.#events.emit(event);
   }
-}
-
-/** Config stores worker URLs without trailing slashes; an added one is stored the same way. */
-function baseUrl(url: string): string {
-  return url.replace(/\/+$/, "");
 }

@@ -5,9 +5,14 @@ import { z } from "zod";
  * state (health, in-flight, ejections) never lives here.
  */
 
+/** Worker URLs are kept without trailing slashes, so one worker has one spelling everywhere. */
+export function canonicalWorkerUrl(url: string): string {
+  return url.replace(/\/+$/, "");
+}
+
 const workerUrl = z
   .url({ protocol: /^https?$/, error: "expected an http(s) base URL such as http://heavy-0:8000" })
-  .transform((url) => url.replace(/\/+$/, ""));
+  .transform(canonicalWorkerUrl);
 
 const positiveMs = z.number().int().positive();
 

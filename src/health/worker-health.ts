@@ -133,7 +133,7 @@ export class WorkerHealth implements WorkerFeedback {
    * them). Throws a 404 naming `url` when the pool has no such worker.
    */
   find(poolName: string, url: string): Worker {
-    const worker = this.#deps.pools.get(poolName)?.worker(url.replace(/\/+$/, ""));
+    const worker = this.#deps.pools.get(poolName)?.worker(url);
     if (!worker) throw new GatewayError("not_found", `Pool \`${poolName}\` has no worker ${url}.`, { param: "url" });
     return worker;
   }

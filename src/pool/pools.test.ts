@@ -16,6 +16,15 @@ test("workers that stay keep their slot and state across a membership change", (
   expect(pool?.state.state(b?.slot ?? -1)).toBe(SlotState.Down);
 });
 
+test("one worker has one URL: trailing slashes neither find another worker nor add a second one", () => {
+  const pool = new Pools(parseConfig({ pools: { heavy: { workers: ["http://a:1/"] } } })).get("heavy");
+  expect(pool?.workers().map((w) => w.url)).toEqual(["http://a:1"]);
+  expect(pool?.worker("http://a:1//")?.url).toBe("http://a:1");
+  expect(pool?.addWorker("http://a:1/")).toBe(pool?.worker("http://a:1"));
+  expect(pool?.addWorker("http://c:1/").url).toBe("http://c:1");
+  expect(pool?.workers()).toHaveLength(2);
+});
+
 test("a removed worker's slot is not reused while its requests are still in flight", () => {
   const pool = new Pools(config).get("heavy");
   const a = pool?.worker("http://a:1");

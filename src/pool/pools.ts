@@ -1,4 +1,4 @@
-import type { GatewayConfig, PoolConfig } from "../config/schema.ts";
+import { canonicalWorkerUrl, type GatewayConfig, type PoolConfig } from "../config/schema.ts";
 import { MAX_WORKERS_PER_POOL, PoolState, SlotState } from "./pool-state.ts";
 import { selectSlot } from "./ring.ts";
 
@@ -45,8 +45,10 @@ export class Pool {
     return this.#bySlot.filter((worker): worker is Worker => worker !== undefined);
   }
 
+  /** The member with this URL, however many trailing slashes an operator typed. */
   worker(url: string): Worker | undefined {
-    return this.#bySlot.find((worker) => worker?.url === url);
+    const wanted = canonicalWorkerUrl(url);
+    return this.#bySlot.find((worker) => worker?.url === wanted);
   }
 
   /** The next worker that can serve, skipping `exclude`d slots; undefined when none is left. */
@@ -77,7 +79,7 @@ export class Pool {
   }
 
   addWorker(url: string, initialState: SlotState = SlotState.Up): Worker {
-    return this.worker(url) ?? this.#place(url, initialState);
+    return this.worker(url) ?? this.#place(canonicalWorkerUrl(url), initialState);
   }
 
   removeWorker(url: string): Worker | undefined {
