@@ -5,7 +5,7 @@ import { Pools } from "../pool/pools.ts";
 import { closedPortUrl } from "../testing/gateway-fixture.ts";
 import { ManualSchedule } from "../testing/manual-schedule.ts";
 import { waitFor } from "../testing/poll.ts";
-import { Prober } from "./prober.ts";
+import { Prober, probeWorker } from "./prober.ts";
 import { type WorkerEvent, WorkerEventBus } from "./worker-events.ts";
 import { WorkerHealth } from "./worker-health.ts";
 
@@ -100,4 +100,22 @@ test("rounds repeat every interval, counted from each round's start, until stopp
   expect(clock.pending).toEqual([]);
   clock.advance(10_000);
   expect(probes).toBe(2);
+});
+
+test("a worker that accepts but does not answer /health in time is reported as timed out, not refused", async () => {
+  // A real listener that never answers: what an overloaded API server looks like from the prober.
+  const silent = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Promise<Response>(() => undefined) });
+  try {
+    const url = `http://127.0.0.1:${silent.port}`;
+    const config = parseConfig({ pools: { heavy: { workers: [url] } }, health: { timeoutMs: 200 } });
+    const pool = new Pools(config).get("heavy");
+    const worker = pool?.worker(url);
+    if (!pool || !worker) throw new Error("no worker");
+    const { report } = await probeWorker(pool, worker, fetch, config, Date.now);
+    expect(report).toMatchObject({ ok: false, refused: false, timedOut: true, detail: "no answer within 200 ms" });
+    const refusedReport = (await probeWorker(pool, { ...worker, url: refusedUrl }, fetch, config, Date.now)).report;
+    expect(refusedReport).toMatchObject({ ok: false, refused: true, timedOut: false });
+  } finally {
+    await silent.stop(true);
+  }
 });

@@ -80,9 +80,9 @@ export async function probeWorker(pool: Pool, worker: Worker, fetchImpl: FetchLi
   const signal = AbortSignal.timeout(config.health.timeoutMs);
   const headers: Record<string, string> = pool.config.workerApiKey ? { authorization: `Bearer ${pool.config.workerApiKey}` } : {};
   const get = (path: string): Promise<Response> => fetchImpl(worker.url + path, { method: "GET", headers, signal });
-  const done = (ok: boolean, detail: string, refused = false, load?: WorkerLoad): ProbeResult => ({
-    report: { ok, refused, detail, latencyMs: now() - startedMs },
-    load,
+  const done = (ok: boolean, detail: string, extra: { refused?: boolean; timedOut?: boolean; load?: WorkerLoad } = {}): ProbeResult => ({
+    report: { ok, refused: extra.refused ?? false, timedOut: extra.timedOut ?? false, detail, latencyMs: now() - startedMs },
+    load: extra.load,
   });
   try {
     const health = await get("/health");
@@ -92,10 +92,10 @@ export async function probeWorker(pool: Pool, worker: Worker, fetchImpl: FetchLi
       config.health.checkModel ? missingModel(get, pool.upstreamModel) : undefined,
       scrapeLoad(get, now),
     ]);
-    return modelProblem ? done(false, modelProblem, false, load) : done(true, "/health 200", false, load);
+    return modelProblem ? done(false, modelProblem, { load }) : done(true, "/health 200", { load });
   } catch (error) {
-    if (signal.aborted) return done(false, `no answer within ${config.health.timeoutMs} ms`);
-    return done(false, errorText(error), isRefused(error));
+    if (signal.aborted) return done(false, `no answer within ${config.health.timeoutMs} ms`, { timedOut: true });
+    return done(false, errorText(error), { refused: isRefused(error) });
   }
 }
 

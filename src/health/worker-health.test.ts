@@ -31,6 +31,7 @@ function setup(workers: readonly string[] = URLS) {
 const pass: ProbeReport = { ok: true, refused: false, detail: "/health 200", latencyMs: 1 };
 const refused: ProbeReport = { ok: false, refused: true, detail: "ECONNREFUSED", latencyMs: 1 };
 const broken: ProbeReport = { ok: false, refused: false, detail: "/health answered 503", latencyMs: 1 };
+const silent: ProbeReport = { ok: false, refused: false, timedOut: true, detail: "no answer within 2000 ms", latencyMs: 2_000 };
 
 describe("passive ejection", () => {
   test("eject → cooldown → one half-open trial → recovered, backoff reset", () => {
@@ -125,6 +126,31 @@ describe("active probes", () => {
     health.probed(worker(0), pass);
     health.probed(worker(0), pass);
     expect(state(0)).toBe("probation");
+  });
+});
+
+describe("a probe that times out while traffic gets answers", () => {
+  // Default health timing: interval 5 s + timeout 2 s is the window in which an answer excuses a timeout.
+  test.each([
+    { name: "timeouts, no traffic: unhealthy", failure: silent, answeredAgoMs: undefined, state: "unhealthy" },
+    { name: "timeouts while the worker answers requests: busy, stays healthy", failure: silent, answeredAgoMs: 3_000, state: "healthy" },
+    { name: "timeouts, last answer before the previous round: unhealthy", failure: silent, answeredAgoMs: 7_001, state: "unhealthy" },
+    { name: "a 503 from /health is not excused by traffic", failure: broken, answeredAgoMs: 0, state: "unhealthy" },
+    { name: "a refused connection is not excused by traffic", failure: refused, answeredAgoMs: 0, state: "unhealthy" },
+  ])("$name", ({ failure, answeredAgoMs, state: expected }) => {
+    const { health, clock, worker, state, slot } = setup();
+    health.probed(worker(0), pass);
+    for (let round = 0; round < 3; round++) {
+      if (answeredAgoMs !== undefined) {
+        health.success(worker(0));
+        clock.advance(answeredAgoMs);
+      }
+      health.probed(worker(0), failure);
+      clock.advance(5_000);
+    }
+    expect(state(0)).toBe(expected);
+    expect(slot(0)).toBe(expected === "healthy" ? SlotState.Up : SlotState.Down);
+    if (expected === "healthy") expect(health.snapshot().heavy?.[0]?.lastProbe?.detail).toMatch(/busy, not failing$/);
   });
 });
 

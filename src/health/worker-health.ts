@@ -13,6 +13,8 @@ export interface ProbeReport {
   ok: boolean;
   /** The worker refused the connection (uvicorn not listening yet while vLLM loads). */
   refused: boolean;
+  /** No answer within `health.timeoutMs`: a dead worker, or one too busy to answer quickly. */
+  timedOut?: boolean;
   detail: string;
   latencyMs: number;
 }
@@ -68,7 +70,9 @@ export class WorkerHealth implements WorkerFeedback {
   /** Hot path: a no-op unless the worker is on trial. */
   success(worker: Worker): void {
     const status = this.#statuses.get(worker);
-    if (!status?.halfOpen || !this.#isMember(worker)) return;
+    if (!status) return;
+    status.lastAnsweredMs = this.#deps.now();
+    if (!status.halfOpen || !this.#isMember(worker)) return;
     status.halfOpen = false;
     status.ejectedUntilMs = undefined;
     status.ejectionStreak = 0;
@@ -97,6 +101,10 @@ export class WorkerHealth implements WorkerFeedback {
         status.probeReason = "probe passed";
         status.everHealthy = true;
       }
+    } else if (report.timedOut && this.#answeredSinceLastRound(status, health)) {
+      // Under a burst the worker's HTTP loop can be slow to answer /health while it serves every
+      // request: taking it out of rotation for that would turn load into an outage.
+      status.lastProbe.detail = `${report.detail}, but it answered requests meanwhile: busy, not failing`;
     } else {
       status.probeFails++;
       status.probePasses = 0;
@@ -109,6 +117,12 @@ export class WorkerHealth implements WorkerFeedback {
       }
     }
     this.#apply(worker, status, "probe");
+  }
+
+  /** Traffic got an answer from the worker within the last probe round (interval plus timeout). */
+  #answeredSinceLastRound(status: WorkerStatus, health: GatewayConfig["health"]): boolean {
+    const answeredMs = status.lastAnsweredMs;
+    return answeredMs !== undefined && this.#deps.now() - answeredMs <= health.intervalMs + health.timeoutMs;
   }
 
   /** The prober's scrape of the worker's /metrics; drives stuck detection. */

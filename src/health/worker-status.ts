@@ -26,6 +26,8 @@ export class WorkerStatus {
   /** A worker that never passed a probe and refuses connections is booting, not failing. */
   everHealthy = false;
   lastProbe: LastProbe | undefined;
+  /** Epoch ms of the last answer live traffic got from the worker (passive proof of life). */
+  lastAnsweredMs: number | undefined;
   /** Passive ejection: set while ejected or half-open; epoch ms when the cooldown ends. */
   ejectedUntilMs: number | undefined;
   /** Cooldown over: the next request is the trial that decides. */
