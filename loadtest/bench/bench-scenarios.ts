@@ -3,7 +3,7 @@
 
 import { join } from "node:path";
 import type { StackTiming, Target, TargetName } from "./bench-stack.ts";
-import { type CpuSplit, RssSampler, treeCpuMs, treeCpuSplit } from "./proc-stats.ts";
+import { type CpuSplit, cpuPerRequest, RssSampler, treeCpuSnapshot } from "./proc-stats.ts";
 import type { SlowStreamsResult } from "./slow-streams-client.ts";
 import { runWrk } from "./wrk-load.ts";
 
@@ -75,8 +75,7 @@ async function runSlowStreamsClient(url: string, streams: number, probes: number
 export async function measure(scenario: BenchScenario, target: Target, context: MeasureContext): Promise<Measurement> {
   const pid = target.proxyPid;
   const sampler = pid === undefined ? undefined : new RssSampler(pid);
-  const cpuBeforeMs = pid === undefined ? 0 : treeCpuMs(pid);
-  const splitBefore = pid === undefined ? undefined : treeCpuSplit(pid);
+  const cpuBefore = pid === undefined ? undefined : treeCpuSnapshot(pid);
   sampler?.start();
   const result: Measurement = { errors: 0 };
   let requests = 0;
@@ -102,15 +101,10 @@ export async function measure(scenario: BenchScenario, target: Target, context: 
     requests = streams + context.probes;
   }
   result.peakRssMb = sampler?.stop();
-  if (pid !== undefined && splitBefore !== undefined && requests > 0) {
-    result.cpuMsPerRequest = (treeCpuMs(pid) - cpuBeforeMs) / requests;
-    const after = treeCpuSplit(pid);
-    result.cpuSplitMsPerRequest = {
-      eventLoopMs: (after.eventLoopMs - splitBefore.eventLoopMs) / requests,
-      fetchMs: (after.fetchMs - splitBefore.fetchMs) / requests,
-      // /proc counts in 10 ms ticks: with few requests a difference can come out a tick below zero.
-      otherMs: Math.max(0, after.otherMs - splitBefore.otherMs) / requests,
-    };
+  if (pid !== undefined && cpuBefore !== undefined && requests > 0) {
+    const cpu = cpuPerRequest(cpuBefore, treeCpuSnapshot(pid), requests);
+    result.cpuMsPerRequest = cpu.totalMs;
+    result.cpuSplitMsPerRequest = cpu.split;
   }
   return result;
 }

@@ -6,6 +6,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseVllmMetrics } from "../../src/health/vllm-metrics.ts";
+import { waitFor } from "../../src/testing/poll.ts";
 import { startBenchStack, type BenchStack, type Target, type TargetName } from "./bench-stack.ts";
 import { BENCH_SCENARIOS, measure, STACK_TIMINGS, type BenchScenario, type MeasureContext, type Measurement } from "./bench-scenarios.ts";
 import { evaluateTargets, formatCpuSplit, formatTables, formatTargets, summarize, type Samples } from "./bench-table.ts";
@@ -51,14 +52,12 @@ function parseOptions(): BenchOptions {
 
 /** Aborted slow streams keep the emulator busy for a moment; the next target must start clean. */
 async function waitForIdleWorker(workerUrl: string): Promise<void> {
-  const deadline = performance.now() + 20_000;
-  while (performance.now() < deadline) {
+  const idle = async (): Promise<boolean> => {
     const text = await fetch(`${workerUrl}/metrics`).then((r) => r.text(), () => "");
     // A worker that does not answer is not idle: only a scrape that says 0 running counts.
-    if (parseVllmMetrics(text, 0)?.running === 0) return;
-    await Bun.sleep(100);
-  }
-  throw new Error(`emulator at ${workerUrl} still busy after 20 s`);
+    return parseVllmMetrics(text, 0)?.running === 0;
+  };
+  await waitFor(idle, 20_000, `emulator at ${workerUrl} to be idle`, 100);
 }
 
 /**
@@ -83,12 +82,8 @@ async function warmUp(stack: BenchStack, scenarios: BenchScenario[], context: Me
  */
 async function waitForReadyGateway(target: Target): Promise<void> {
   if (!target.name.startsWith("ringgate")) return;
-  const deadline = performance.now() + 30_000;
-  while (performance.now() < deadline) {
-    if ((await fetch(`${target.url}/ready`).then((r) => r.status, () => 0)) === 200) return;
-    await Bun.sleep(100);
-  }
-  throw new Error(`${target.name} not ready after 30 s`);
+  const ready = async (): Promise<boolean> => (await fetch(`${target.url}/ready`).then((r) => r.status, () => 0)) === 200;
+  await waitFor(ready, 30_000, `${target.name} /ready`, 100);
 }
 
 function rotated<T>(items: readonly T[], by: number): T[] {

@@ -34,35 +34,46 @@ function readStat(path: string): { name: string; cpuMs: number } | undefined {
   return { name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), cpuMs: (ticks * 1000) / CLOCK_TICKS_PER_S };
 }
 
-export function treeCpuMs(pid: number): number {
-  return processTree(pid).reduce((sum, p) => sum + (readStat(`/proc/${p}/stat`)?.cpuMs ?? 0), 0);
-}
-
-/** Where a proxy's CPU goes, by thread. */
-export interface CpuSplit {
-  /** The event-loop (main) thread of each process: all of nginx; Bun's JS, Bun.serve and the body pipes. */
+/** Cumulative CPU of a process tree at one moment, by thread kind. */
+export interface CpuSnapshot {
+  totalMs: number;
+  /** The main thread of each process: all of nginx; Bun's JS, Bun.serve and the body pipes. */
   eventLoopMs: number;
   /** Bun's fetch runs its sockets on its own "HTTP Client" thread. */
+  fetchMs: number;
+}
+
+/** Where a proxy's CPU went between two snapshots, per request. */
+export interface CpuSplit {
+  eventLoopMs: number;
   fetchMs: number;
   /** Everything else: GC helpers, the JIT, the allocator's scavenger, threads that have exited. */
   otherMs: number;
 }
 
-export function treeCpuSplit(pid: number): CpuSplit {
-  let eventLoopMs = 0;
-  let fetchMs = 0;
-  let totalMs = 0;
+export function treeCpuSnapshot(pid: number): CpuSnapshot {
+  const snapshot: CpuSnapshot = { totalMs: 0, eventLoopMs: 0, fetchMs: 0 };
   for (const p of processTree(pid)) {
-    totalMs += readStat(`/proc/${p}/stat`)?.cpuMs ?? 0;
-    eventLoopMs += readStat(`/proc/${p}/task/${p}/stat`)?.cpuMs ?? 0;
+    // The process's own stat also counts threads that have exited.
+    snapshot.totalMs += readStat(`/proc/${p}/stat`)?.cpuMs ?? 0;
+    snapshot.eventLoopMs += readStat(`/proc/${p}/task/${p}/stat`)?.cpuMs ?? 0;
     for (const tid of readTaskIds(p)) {
       const thread = readStat(`/proc/${p}/task/${tid}/stat`);
-      if (thread?.name === "HTTP Client") fetchMs += thread.cpuMs;
+      if (thread?.name === "HTTP Client") snapshot.fetchMs += thread.cpuMs;
     }
   }
-  // Unclamped: the files are read one after another, so a snapshot may be a tick off; differences of
-  // two snapshots are what the bench reports.
-  return { eventLoopMs, fetchMs, otherMs: totalMs - eventLoopMs - fetchMs };
+  return snapshot;
+}
+
+/** CPU per request between two snapshots: the total, and how it splits by thread. */
+export function cpuPerRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number): { totalMs: number; split: CpuSplit } {
+  const totalMs = after.totalMs - before.totalMs;
+  const eventLoopMs = after.eventLoopMs - before.eventLoopMs;
+  const fetchMs = after.fetchMs - before.fetchMs;
+  // /proc counts in 10 ms ticks and the files are read one after another: with few requests the
+  // remainder can come out a tick below zero.
+  const otherMs = Math.max(0, totalMs - eventLoopMs - fetchMs);
+  return { totalMs: totalMs / requests, split: { eventLoopMs: eventLoopMs / requests, fetchMs: fetchMs / requests, otherMs: otherMs / requests } };
 }
 
 function readTaskIds(pid: number): string[] {
