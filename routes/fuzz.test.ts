@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { seededRandom } from "../loadtest/scenarios/seeded-random.ts";
+import { seededRandom } from "../loadtest/scenarios/seeded-random.js";
 import { parseConfig } from "../src/config/load.ts";
 import { defaultFeatures } from "../src/features.ts";
 import { type GatewayHandle, startGateway } from "../src/gateway.ts";

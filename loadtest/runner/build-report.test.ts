@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { Thresholds } from "../scenarios/scenarios.ts";
+import type { Thresholds } from "../scenarios/scenarios.js";
 import { buildReport, type ExtraChecks } from "./build-report.ts";
 import type { RequestResult } from "./send-request.ts";
 

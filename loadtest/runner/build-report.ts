@@ -1,7 +1,7 @@
 // Turns raw per-request results into the run report and checks it against the scenario's promises.
 
-import type { PoolName } from "../scenarios/request-mix.ts";
-import type { Thresholds } from "../scenarios/scenarios.ts";
+import type { PoolName } from "../scenarios/request-mix.js";
+import type { Thresholds } from "../scenarios/scenarios.js";
 import type { OpenLoopStats } from "./open-loop.ts";
 import { percentile } from "./percentile.ts";
 import type { RequestResult } from "./send-request.ts";

@@ -1,8 +1,8 @@
 // Command line of `bun run loadtest -- <scenario> --target URL [...]`.
 
 import { parseArgs } from "node:util";
-import { REQUEST_KINDS, type PoolName } from "../scenarios/request-mix.ts";
-import { SCENARIOS, type ScenarioName } from "../scenarios/scenarios.ts";
+import { REQUEST_KINDS, type PoolName } from "../scenarios/request-mix.js";
+import { SCENARIOS, type ScenarioName } from "../scenarios/scenarios.js";
 import type { RunOptions } from "./run-scenario.ts";
 
 export const USAGE = `usage: bun run loadtest -- <scenario> --target URL [options]

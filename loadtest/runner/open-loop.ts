@@ -1,7 +1,7 @@
 // Open-loop arrivals: requests start on the schedule, not when earlier ones finish, so a slow
 // server sees the queue build up exactly as a game burst would build it (closed loops hide that).
 
-import type { Stage } from "../scenarios/scenarios.ts";
+import type { Stage } from "../scenarios/scenarios.js";
 
 export interface OpenLoopOptions {
   stages: readonly Stage[];

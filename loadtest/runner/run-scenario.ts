@@ -1,9 +1,9 @@
 // Runs one scenario against a target: optional single-stream probe, the open-loop arrivals, worker
 // queue polling, then the report.
 
-import { buildRequestBody, pickKind, REQUEST_KINDS, type RequestKind } from "../scenarios/request-mix.ts";
-import { totalDurationS, type Scenario, type Stage } from "../scenarios/scenarios.ts";
-import { seededRandom } from "../scenarios/seeded-random.ts";
+import { buildRequestBody, pickKind, REQUEST_KINDS, type RequestKind } from "../scenarios/request-mix.js";
+import { totalDurationS, type Scenario, type Stage } from "../scenarios/scenarios.js";
+import { seededRandom } from "../scenarios/seeded-random.js";
 import { buildReport, streamTokensPerS, type ExtraChecks, type RunReport } from "./build-report.ts";
 import { runOpenLoop } from "./open-loop.ts";
 import { sendRequest, type RequestResult } from "./send-request.ts";

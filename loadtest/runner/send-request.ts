@@ -1,6 +1,6 @@
 // One chat completion as the game would send it, timed from the client's side.
 
-import type { ChatRequestBody, KindName, PoolName } from "../scenarios/request-mix.ts";
+import type { ChatRequestBody, KindName, PoolName } from "../scenarios/request-mix.js";
 import { readSseEvents } from "../../src/testing/sse-transcript.ts";
 
 export type ErrorClass =

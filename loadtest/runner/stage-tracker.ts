@@ -1,8 +1,8 @@
 // Results per arrival stage: the capacity curve of a ramp (each step's rate against what it got)
 // and the early stop once a step breaks the promises.
 
-import type { PoolName } from "../scenarios/request-mix.ts";
-import type { Stage, Thresholds } from "../scenarios/scenarios.ts";
+import type { PoolName } from "../scenarios/request-mix.js";
+import type { Stage, Thresholds } from "../scenarios/scenarios.js";
 import { arrivals } from "./open-loop.ts";
 import { percentile } from "./percentile.ts";
 import type { RequestResult } from "./send-request.ts";

@@ -1,3 +1,4 @@
+// @ts-check
 // One game request per k6 iteration, with the streaming figures as custom metrics.
 //
 // How streaming is measured: k6's http client buffers the whole body, so it cannot time single SSE
@@ -7,12 +8,18 @@
 // mean inter-token latency. Tokens come from the usage chunk (`stream_options.include_usage`).
 // Against a bare vLLM worker (which sends headers before the first token) `ttft_ms` would read
 // too low; always point these scripts at the gateway.
+//
+// Plain JavaScript typed through JSDoc (checked against @types/k6 by `bun run typecheck`), so any
+// k6 runs it without TypeScript support.
 
 import exec from "k6/execution";
 import http from "k6/http";
 import { Counter, Rate, Trend } from "k6/metrics";
-import { buildRequestBody, pickKind, REQUEST_KINDS, type RequestKind } from "../scenarios/request-mix.ts";
-import type { Scenario, Stage } from "../scenarios/scenarios.ts";
+import { buildRequestBody, pickKind, REQUEST_KINDS } from "../scenarios/request-mix.js";
+
+/** @import { RefinedResponse } from "k6/http" */
+/** @import { RequestKind } from "../scenarios/request-mix.js" */
+/** @import { Scenario, Stage } from "../scenarios/scenarios.js" */
 
 const ttftMs = new Trend("ttft_ms", true);
 const itlMs = new Trend("itl_ms", true);
@@ -23,21 +30,28 @@ const errors = new Rate("errors");
 const baseUrl = (__ENV.TARGET ?? "http://localhost:8000").replace(/\/$/, "");
 const apiKey = __ENV.API_KEY;
 const poolFilter = __ENV.POOL;
-const kinds: readonly RequestKind[] =
+/** @type {readonly RequestKind[]} */
+const kinds =
   poolFilter === undefined ? REQUEST_KINDS : REQUEST_KINDS.filter((k) => k.pool === poolFilter);
 
-interface Outcome {
-  ok: boolean;
-  completionTokens: number;
-}
+/**
+ * @typedef {object} Outcome
+ * @property {boolean} ok
+ * @property {number} completionTokens
+ */
 
-interface WireChunk {
-  error?: unknown;
-  usage?: { completion_tokens?: number };
-}
+/**
+ * @typedef {object} WireChunk
+ * @property {unknown} [error]
+ * @property {{ completion_tokens?: number }} [usage]
+ */
 
-/** Reads a buffered SSE body: complete only with [DONE] and without an in-band error event. */
-function streamOutcome(body: string): Outcome {
+/**
+ * Reads a buffered SSE body: complete only with [DONE] and without an in-band error event.
+ * @param {string} body
+ * @returns {Outcome}
+ */
+function streamOutcome(body) {
   let tokens = 0;
   let done = false;
   for (const line of body.split("\n")) {
@@ -47,19 +61,28 @@ function streamOutcome(body: string): Outcome {
       done = true;
       continue;
     }
-    const chunk = JSON.parse(data) as WireChunk;
+    const chunk = /** @type {WireChunk} */ (JSON.parse(data));
     if (chunk.error !== undefined) return { ok: false, completionTokens: 0 };
     if (chunk.usage?.completion_tokens !== undefined) tokens = chunk.usage.completion_tokens;
   }
   return { ok: done, completionTokens: tokens };
 }
 
-function jsonOutcome(body: string): Outcome {
-  const parsed = JSON.parse(body) as WireChunk;
+/**
+ * @param {string} body
+ * @returns {Outcome}
+ */
+function jsonOutcome(body) {
+  const parsed = /** @type {WireChunk} */ (JSON.parse(body));
   return { ok: parsed.error === undefined, completionTokens: parsed.usage?.completion_tokens ?? 0 };
 }
 
-function outcomeOf(res: http.RefinedResponse<"text">, stream: boolean): Outcome {
+/**
+ * @param {RefinedResponse<"text">} res
+ * @param {boolean} stream
+ * @returns {Outcome}
+ */
+function outcomeOf(res, stream) {
   if (res.status !== 200 || typeof res.body !== "string") return { ok: false, completionTokens: 0 };
   try {
     return stream ? streamOutcome(res.body) : jsonOutcome(res.body);
@@ -68,8 +91,13 @@ function outcomeOf(res: http.RefinedResponse<"text">, stream: boolean): Outcome 
   }
 }
 
-/** 1-based step of the arrival profile at this moment; tags every sample for per-step results. */
-function stepAt(stages: readonly Stage[], elapsedMs: number): number {
+/**
+ * 1-based step of the arrival profile at this moment; tags every sample for per-step results.
+ * @param {readonly Stage[]} stages
+ * @param {number} elapsedMs
+ * @returns {number}
+ */
+function stepAt(stages, elapsedMs) {
   let endMs = 0;
   for (let i = 0; i < stages.length; i++) {
     endMs += (stages[i]?.durationS ?? 0) * 1000;
@@ -78,15 +106,24 @@ function stepAt(stages: readonly Stage[], elapsedMs: number): number {
   return stages.length;
 }
 
-/** The k6 default function for a scenario: one game request per iteration. */
-export function gameTraffic(scenario: Scenario): () => void {
+/**
+ * The k6 default function for a scenario: one game request per iteration.
+ * @param {Scenario} scenario
+ * @returns {() => void}
+ */
+export function gameTraffic(scenario) {
   return () => gameRequest(stepAt(scenario.stages, Date.now() - exec.scenario.startTime));
 }
 
-function gameRequest(step: number): void {
+/**
+ * @param {number} step
+ * @returns {void}
+ */
+function gameRequest(step) {
   const kind = pickKind(kinds, Math.random());
   const tags = { pool: kind.pool, kind: kind.name, stream: String(kind.stream), step: String(step) };
-  const headers: Record<string, string> = { "content-type": "application/json" };
+  /** @type {Record<string, string>} */
+  const headers = { "content-type": "application/json" };
   if (apiKey !== undefined) headers.authorization = `Bearer ${apiKey}`;
   const res = http.post(`${baseUrl}/v1/chat/completions`, JSON.stringify(buildRequestBody(kind, __ITER)), {
     headers,

@@ -1,51 +1,64 @@
+// @ts-check
 // Arrival profiles and the promises each scenario checks. Shared by the k6 scripts and the Bun
-// runner; plain data only, because k6 executes this file as well. Rates and limits are estimates
-// for 2 × A40 (see vllm-wire/FACTS.md §8) — recalibrate on the real box.
+// runner; plain data only, because k6 executes this file as well. Plain JavaScript typed through
+// JSDoc (checked by `bun run typecheck`), so any k6 can load it without TypeScript support.
+// Rates and limits are estimates for 2 × A40 (see vllm-wire/FACTS.md §8) — recalibrate on the real box.
 
-import type { PoolName } from "./request-mix.ts";
+/** @import { PoolName } from "./request-mix.js" */
 
-export type ScenarioName = "smoke" | "baseline" | "burst" | "ramp" | "soak" | "failover";
+/** @typedef {"smoke" | "baseline" | "burst" | "ramp" | "soak" | "failover"} ScenarioName */
 
-/** A constant arrival rate held for a while; a rate of 0 is an idle gap. */
-export interface Stage {
-  durationS: number;
-  ratePerS: number;
-}
+/**
+ * A constant arrival rate held for a while; a rate of 0 is an idle gap.
+ * @typedef {object} Stage
+ * @property {number} durationS
+ * @property {number} ratePerS
+ */
 
-export interface Thresholds {
-  /** Failed requests / all requests, 0..1. */
-  maxErrorRate: number;
-  /** p95 time to first token (streams) or to the whole answer (non-streams), per pool. */
-  ttftP95Ms: Record<PoolName, number>;
-  /** Ramp only: stop the run once a threshold breaks, which marks the capacity limit. */
-  abortOnFail?: boolean;
-}
+/**
+ * @typedef {object} Thresholds
+ * @property {number} maxErrorRate Failed requests / all requests, 0..1.
+ * @property {Record<PoolName, number>} ttftP95Ms p95 time to first token (streams) or to the whole
+ *   answer (non-streams), per pool.
+ * @property {boolean} [abortOnFail] Ramp only: stop the run once a threshold breaks, which marks
+ *   the capacity limit.
+ */
 
-/** Something the operator does by hand during a run (failover); scripts print this schedule. */
-export interface OperatorAction {
-  atS: number;
-  command: string;
-}
+/**
+ * Something the operator does by hand during a run (failover); scripts print this schedule.
+ * @typedef {object} OperatorAction
+ * @property {number} atS
+ * @property {string} command
+ */
 
-export interface Scenario {
-  name: ScenarioName;
-  description: string;
-  stages: Stage[];
-  /** Open-loop bound: beyond this many requests in flight new arrivals are dropped and counted. */
-  maxInFlight: number;
-  thresholds: Thresholds;
-  operatorActions: OperatorAction[];
-}
+/**
+ * @typedef {object} Scenario
+ * @property {ScenarioName} name
+ * @property {string} description
+ * @property {Stage[]} stages
+ * @property {number} maxInFlight Open-loop bound: beyond this many requests in flight new arrivals
+ *   are dropped and counted.
+ * @property {Thresholds} thresholds
+ * @property {OperatorAction[]} operatorActions
+ */
 
-const PROMISE: Thresholds = { maxErrorRate: 0.01, ttftP95Ms: { heavy: 2000, light: 1000 } };
+/** @type {Thresholds} */
+const PROMISE = { maxErrorRate: 0.01, ttftP95Ms: { heavy: 2000, light: 1000 } };
 
-function repeat(stages: Stage[], times: number): Stage[] {
-  const out: Stage[] = [];
+/**
+ * @param {Stage[]} stages
+ * @param {number} times
+ * @returns {Stage[]}
+ */
+function repeat(stages, times) {
+  /** @type {Stage[]} */
+  const out = [];
   for (let i = 0; i < times; i++) out.push(...stages);
   return out;
 }
 
-export const SCENARIOS: Record<ScenarioName, Scenario> = {
+/** @type {Record<ScenarioName, Scenario>} */
+export const SCENARIOS = {
   smoke: {
     name: "smoke",
     description: "1 req/s for 30 s: is everything wired up?",
@@ -75,7 +88,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     ),
     maxInFlight: 2000,
     // A burst queues by design; the promise is "no errors, bounded wait", not idle-time TTFT.
-    thresholds: { maxErrorRate: 0, ttftP95Ms: { heavy: 10_000, light: 6000 } },
+    thresholds: { maxErrorRate: 0, ttftP95Ms: { heavy: 10000, light: 6000 } },
     operatorActions: [],
   },
   ramp: {
@@ -110,6 +123,10 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   },
 };
 
-export function totalDurationS(stages: readonly Stage[]): number {
+/**
+ * @param {readonly Stage[]} stages
+ * @returns {number}
+ */
+export function totalDurationS(stages) {
   return stages.reduce((sum, stage) => sum + stage.durationS, 0);
 }

@@ -1,46 +1,52 @@
+// @ts-check
 // Game traffic as request kinds. Plain data and pure functions only: k6 imports this file too, so
-// it must not touch Bun, Node or DOM APIs (the k6 type-check enforces that).
+// it must not touch Bun, Node or DOM APIs (the k6 type-check enforces that). Plain JavaScript typed
+// through JSDoc (checked by `bun run typecheck`), so any k6 can load it without TypeScript support.
 
-export type PoolName = "heavy" | "light";
+/** @typedef {"heavy" | "light"} PoolName */
 
-export type KindName = "npc_intent" | "dialogue_turn" | "tool_call" | "storytelling";
+/** @typedef {"npc_intent" | "dialogue_turn" | "tool_call" | "storytelling"} KindName */
 
-export interface ChatMessage {
-  role: "system" | "user" | "assistant";
-  content: string;
-}
+/**
+ * @typedef {object} ChatMessage
+ * @property {"system" | "user" | "assistant"} role
+ * @property {string} content
+ */
 
-export interface RequestKind {
-  name: KindName;
-  pool: PoolName;
-  stream: boolean;
-  maxTokens: number;
-  /** Relative share of this kind in a mix. */
-  weight: number;
-  toolChoice?: "auto" | "required";
-}
+/**
+ * @typedef {object} RequestKind
+ * @property {KindName} name
+ * @property {PoolName} pool
+ * @property {boolean} stream
+ * @property {number} maxTokens
+ * @property {number} weight Relative share of this kind in a mix.
+ * @property {"auto" | "required"} [toolChoice]
+ */
 
-export interface ChatRequestBody {
-  model: PoolName;
-  messages: ChatMessage[];
-  max_tokens: number;
-  stream: boolean;
-  stream_options?: { include_usage: boolean };
-  tools?: ToolDefinition[];
-  tool_choice?: "auto" | "required";
-}
+/**
+ * @typedef {object} ChatRequestBody
+ * @property {PoolName} model
+ * @property {ChatMessage[]} messages
+ * @property {number} max_tokens
+ * @property {boolean} stream
+ * @property {{ include_usage: boolean }} [stream_options]
+ * @property {ToolDefinition[]} [tools]
+ * @property {"auto" | "required"} [tool_choice]
+ */
 
-interface ToolDefinition {
-  type: "function";
-  function: { name: string; description: string; parameters: Record<string, unknown> };
-}
+/**
+ * @typedef {object} ToolDefinition
+ * @property {"function"} type
+ * @property {{ name: string; description: string; parameters: Record<string, unknown> }} function
+ */
 
 // NPC prompts share a long system prefix in the real game, which is what vLLM's prefix cache sees.
 const NPC_SYSTEM =
   "You are an NPC in a galaxy-scale space trading game. Stay in character, answer briefly, " +
   "never mention being an AI. Factions: Terran Union, Vesk Collective, Free Traders.";
 
-const LINES: readonly string[] = [
+/** @type {readonly string[]} */
+const LINES = [
   "Any work for a pilot with a fast ship?",
   "What are fuel prices like at this station?",
   "Have you seen the Vesk patrols near the gate?",
@@ -49,7 +55,8 @@ const LINES: readonly string[] = [
   "Can you repair my shield generator?",
 ];
 
-const TOOLS: ToolDefinition[] = [
+/** @type {ToolDefinition[]} */
+const TOOLS = [
   {
     type: "function",
     function: {
@@ -67,8 +74,11 @@ const TOOLS: ToolDefinition[] = [
   },
 ];
 
-/** The four kinds the game sends; weights give the default "game" mix. */
-export const REQUEST_KINDS: readonly RequestKind[] = [
+/**
+ * The four kinds the game sends; weights give the default "game" mix.
+ * @type {readonly RequestKind[]}
+ */
+export const REQUEST_KINDS = [
   { name: "npc_intent", pool: "light", stream: false, maxTokens: 16, weight: 45 },
   { name: "dialogue_turn", pool: "light", stream: true, maxTokens: 120, weight: 20 },
   { name: "tool_call", pool: "light", stream: false, maxTokens: 64, weight: 15, toolChoice: "required" },
@@ -76,8 +86,13 @@ export const REQUEST_KINDS: readonly RequestKind[] = [
   { name: "dialogue_turn", pool: "heavy", stream: true, maxTokens: 120, weight: 12 },
 ];
 
-/** Picks a kind by weight; `random01` comes from the caller so runs can be seeded. */
-export function pickKind(kinds: readonly RequestKind[], random01: number): RequestKind {
+/**
+ * Picks a kind by weight; `random01` comes from the caller so runs can be seeded.
+ * @param {readonly RequestKind[]} kinds
+ * @param {number} random01
+ * @returns {RequestKind}
+ */
+export function pickKind(kinds, random01) {
   const total = kinds.reduce((sum, kind) => sum + kind.weight, 0);
   let remaining = random01 * total;
   for (const kind of kinds) {
@@ -89,10 +104,16 @@ export function pickKind(kinds: readonly RequestKind[], random01: number): Reque
   return last;
 }
 
-/** Builds the OpenAI body; `seq` varies the user line so not every prompt is identical. */
-export function buildRequestBody(kind: RequestKind, seq: number): ChatRequestBody {
+/**
+ * Builds the OpenAI body; `seq` varies the user line so not every prompt is identical.
+ * @param {RequestKind} kind
+ * @param {number} seq
+ * @returns {ChatRequestBody}
+ */
+export function buildRequestBody(kind, seq) {
   const line = LINES[seq % LINES.length] ?? "Hello.";
-  const body: ChatRequestBody = {
+  /** @type {ChatRequestBody} */
+  const body = {
     model: kind.pool,
     messages: [
       { role: "system", content: kind.name === "storytelling" ? `${NPC_SYSTEM} Tell long tales.` : NPC_SYSTEM },

@@ -1,10 +1,16 @@
+// @ts-check
 // Scenario data → k6 options: an open-loop ramping-arrival-rate executor and the promises as
-// thresholds tagged by pool, so a breach names the pool that broke it.
+// thresholds tagged by pool, so a breach names the pool that broke it. Plain JavaScript typed
+// through JSDoc (checked against @types/k6 by `bun run typecheck`).
 
-import type { Options, Stage as K6Stage, Threshold } from "k6/options";
-import type { Scenario, Stage } from "../scenarios/scenarios.ts";
+/** @import { Options, Stage as K6Stage, Threshold } from "k6/options" */
+/** @import { Scenario, Stage } from "../scenarios/scenarios.js" */
 
-function k6Stages(stages: readonly Stage[]): K6Stage[] {
+/**
+ * @param {readonly Stage[]} stages
+ * @returns {K6Stage[]}
+ */
+function k6Stages(stages) {
   // A 0 s stage jumps to the new rate; the next one holds it. k6 would otherwise ramp linearly.
   return stages.flatMap((stage) => [
     { target: stage.ratePerS, duration: "0s" },
@@ -12,7 +18,12 @@ function k6Stages(stages: readonly Stage[]): K6Stage[] {
   ]);
 }
 
-function threshold(expression: string, scenario: Scenario): Threshold {
+/**
+ * @param {string} expression
+ * @param {Scenario} scenario
+ * @returns {Threshold}
+ */
+function threshold(expression, scenario) {
   return scenario.thresholds.abortOnFail === true
     ? { threshold: expression, abortOnFail: true, delayAbortEval: "20s" }
     : expression;
@@ -22,11 +33,14 @@ function threshold(expression: string, scenario: Scenario): Threshold {
  * k6's end-of-test summary shows a tagged sub-metric only when a threshold names it, so each step of
  * a multi-step profile gets thresholds that always pass: the summary then lists p95 TTFT, error
  * rate and tokens per step — the capacity curve of a ramp, each spike of a burst.
+ * @param {Scenario} scenario
+ * @returns {Record<string, Threshold[]>}
  */
-function perStepReport(scenario: Scenario): Record<string, Threshold[]> {
+function perStepReport(scenario) {
   const busySteps = scenario.stages.flatMap((stage, i) => (stage.ratePerS > 0 ? [i + 1] : []));
   if (busySteps.length < 2) return {};
-  const out: Record<string, Threshold[]> = {};
+  /** @type {Record<string, Threshold[]>} */
+  const out = {};
   for (const step of busySteps) {
     out[`ttft_ms{step:${step}}`] = ["p(95)>=0"];
     out[`errors{step:${step}}`] = ["rate>=0"];
@@ -35,7 +49,11 @@ function perStepReport(scenario: Scenario): Record<string, Threshold[]> {
   return out;
 }
 
-export function k6Options(scenario: Scenario): Options {
+/**
+ * @param {Scenario} scenario
+ * @returns {Options}
+ */
+export function k6Options(scenario) {
   const peakRatePerS = Math.max(1, ...scenario.stages.map((s) => s.ratePerS));
   const { maxErrorRate, ttftP95Ms } = scenario.thresholds;
   return {
