@@ -28,6 +28,8 @@ export interface Measurement {
   /** Slow-stream scenarios: streams that had their first chunk when the probes ran. */
   streamsOpen?: number;
   peakRssMb?: number;
+  /** The anonymous part of the peak (heap and buffers), without the executable's clean pages. */
+  peakAnonMb?: number;
   errors: number;
 }
 
@@ -100,7 +102,9 @@ export async function measure(scenario: BenchScenario, target: Target, context: 
     });
     requests = streams + context.probes;
   }
-  result.peakRssMb = sampler?.stop();
+  const peak = sampler?.stop();
+  result.peakRssMb = peak?.rssMb;
+  result.peakAnonMb = peak?.anonMb;
   if (pid !== undefined && cpuBefore !== undefined && requests > 0) {
     const cpu = cpuPerRequest(cpuBefore, treeCpuSnapshot(pid), requests);
     result.cpuMsPerRequest = cpu.totalMs;

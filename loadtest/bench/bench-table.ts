@@ -46,6 +46,7 @@ export function summarize(samples: Samples): Summary {
         cpuSplitMsPerRequest: medianSplit(values),
         streamsOpen: medianOf(values, (m) => m.streamsOpen),
         peakRssMb: medianOf(values, (m) => m.peakRssMb),
+        peakAnonMb: medianOf(values, (m) => m.peakAnonMb),
         errors: values.reduce((sum, m) => sum + m.errors, 0),
       });
     }
@@ -70,8 +71,8 @@ function diff(a: number | undefined, b: number | undefined): number | undefined 
   return a === undefined || b === undefined ? undefined : a - b;
 }
 
-const HEADERS = ["target", "req/s", "×direct", "p50 ms", "+p50", "p99 ms", "+p99", "open", "1st chunk p50", "+vs direct", "CPU ms/req", "×nginx", "×floor", "peak RSS MB", "errors"];
-const WIDTHS = [18, 7, 8, 7, 7, 8, 7, 5, 14, 11, 11, 7, 7, 12, 7];
+const HEADERS = ["target", "req/s", "×direct", "p50 ms", "+p50", "p99 ms", "+p99", "open", "1st chunk p50", "+vs direct", "CPU ms/req", "×nginx", "×floor", "peak RSS MB", "anon MB", "errors"];
+const WIDTHS = [18, 7, 8, 7, 7, 8, 7, 5, 14, 11, 11, 7, 7, 12, 8, 7];
 
 function line(cells: readonly string[]): string {
   return cells.map((cell, i) => (i === 0 ? cell.padEnd(WIDTHS[i] ?? 8) : cell.padStart(WIDTHS[i] ?? 8))).join(" ");
@@ -103,6 +104,7 @@ export function formatTables(scenarios: readonly BenchScenario[], summary: Summa
           num(ratio(m.cpuMsPerRequest, nginx?.cpuMsPerRequest), 2),
           num(ratio(m.cpuMsPerRequest, floor?.cpuMsPerRequest), 2),
           num(m.peakRssMb, 1),
+          num(m.peakAnonMb, 1),
           String(m.errors),
         ]),
       );

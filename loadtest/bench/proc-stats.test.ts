@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { cpuPerRequest, treeCpuSnapshot } from "./proc-stats.ts";
+import { cpuPerRequest, RssSampler, treeCpuSnapshot, treeRssMb } from "./proc-stats.ts";
 
 function burnMs(ms: number): void {
   const end = performance.now() + ms;
@@ -27,4 +27,24 @@ test.each([
   { name: "a tick of read skew never makes it negative", before: { totalMs: 100, eventLoopMs: 60, fetchMs: 40 }, after: { totalMs: 200, eventLoopMs: 170, fetchMs: 40 }, split: { eventLoopMs: 55, fetchMs: 0, otherMs: 0 } },
 ])("per request between snapshots: $name", ({ before, after, split }) => {
   expect(cpuPerRequest(before, after, 2)).toEqual({ totalMs: (after.totalMs - before.totalMs) / 2, split });
+});
+
+test("the memory sampler keeps the peak of a child's heap, and the executable's pages count in RSS only", async () => {
+  // The child fills 96 MB of heap, frees it and then waits: the peak must outlast the drop.
+  const script = "let b = Buffer.alloc(96 * 1048576, 1); console.log('full'); await Bun.sleep(300); b = undefined; Bun.gc(true); console.log('freed'); await Bun.sleep(60000);";
+  const child = Bun.spawn(["bun", "-e", script], { stdout: "pipe" });
+  try {
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const sampler = new RssSampler(child.pid);
+    sampler.start(10);
+    let output = "";
+    while (!output.includes("freed")) output += (await lines.read()).value ?? "";
+    const peak = sampler.stop();
+    expect(peak.anonMb).toBeGreaterThanOrEqual(96);
+    expect(peak.rssMb - peak.anonMb).toBeGreaterThanOrEqual(10);
+    expect(treeRssMb(child.pid, "RssAnon")).toBeLessThan(peak.anonMb);
+  } finally {
+    child.kill();
+    await child.exited;
+  }
 });

@@ -84,14 +84,24 @@ function readTaskIds(pid: number): string[] {
   }
 }
 
-function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
+function statusKb(pid: number, field: "VmRSS" | "RssAnon"): number {
   const status = readText(`/proc/${pid}/status`) ?? "";
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
   return match?.[1] === undefined ? 0 : Number(match[1]);
 }
 
-export function treeRssMb(pid: number): number {
-  return processTree(pid).reduce((sum, p) => sum + statusKb(p, "VmRSS"), 0) / 1024;
+export function treeRssMb(pid: number, field: "VmRSS" | "RssAnon" = "VmRSS"): number {
+  return processTree(pid).reduce((sum, p) => sum + statusKb(p, field), 0) / 1024;
+}
+
+export interface PeakMemory {
+  /** Everything resident, as the targets count it. */
+  rssMb: number;
+  /**
+   * Anonymous pages only: the heap and buffers. The rest of RSS is clean pages of the executable and
+   * libraries, which the kernel can drop and re-read; for Bun that is tens of MB of its own binary.
+   */
+  anonMb: number;
 }
 
 /**
@@ -100,7 +110,7 @@ export function treeRssMb(pid: number): number {
  */
 export class RssSampler {
   readonly #pid: number;
-  #peakMb = 0;
+  #peak: PeakMemory = { rssMb: 0, anonMb: 0 };
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(pid: number) {
@@ -108,15 +118,18 @@ export class RssSampler {
   }
 
   start(intervalMs = 50): void {
-    this.#peakMb = treeRssMb(this.#pid);
-    this.#timer = setInterval(() => {
-      this.#peakMb = Math.max(this.#peakMb, treeRssMb(this.#pid));
-    }, intervalMs);
+    this.#sample();
+    this.#timer = setInterval(() => this.#sample(), intervalMs);
   }
 
-  stop(): number {
+  stop(): PeakMemory {
     clearInterval(this.#timer);
-    this.#peakMb = Math.max(this.#peakMb, treeRssMb(this.#pid));
-    return this.#peakMb;
+    this.#sample();
+    return { ...this.#peak };
+  }
+
+  #sample(): void {
+    this.#peak.rssMb = Math.max(this.#peak.rssMb, treeRssMb(this.#pid));
+    this.#peak.anonMb = Math.max(this.#peak.anonMb, treeRssMb(this.#pid, "RssAnon"));
   }
 }
