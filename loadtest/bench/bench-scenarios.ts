@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import type { StackTiming, Target, TargetName } from "./bench-stack.ts";
 import { type CpuSplit, cpuPerRequest, RssSampler, treeCpuSnapshot } from "./proc-stats.ts";
-import type { SlowStreamsResult } from "./slow-streams-client.ts";
+import { CLOSING_LINE, type SlowStreamsResult } from "./slow-streams-client.ts";
 import { runWrk } from "./wrk-load.ts";
 
 export type ScenarioId = "nonstream-64" | "stream32-64" | "slow-256" | "slow-2000" | "held-2000";
@@ -27,7 +27,10 @@ export interface Measurement {
   cpuSplitMsPerRequest?: CpuSplit;
   /** Slow-stream scenarios: streams that had their first chunk when the probes ran. */
   streamsOpen?: number;
+  /** Over the whole phase; for the slow-stream scenarios that includes closing every stream at once. */
   peakRssMb?: number;
+  /** Slow-stream scenarios: the peak while every stream is still open, before the client closes them all. */
+  openRssMb?: number;
   /** The anonymous part of the peak (heap and buffers), without the executable's clean pages. */
   peakAnonMb?: number;
   errors: number;
@@ -62,16 +65,31 @@ function chatBody(stream: boolean, maxTokens: number): object {
   return { model: "heavy", messages: [{ role: "user", content: "Greet the pilot." }], max_tokens: maxTokens, ignore_eos: true, stream };
 }
 
-async function runSlowStreamsClient(url: string, streams: number, probes: number): Promise<SlowStreamsResult> {
+/** Runs the client; `onClosing` fires when it is about to close every stream at once. */
+async function runSlowStreamsClient(url: string, streams: number, probes: number, onClosing: () => void): Promise<SlowStreamsResult> {
   // 1,000 tokens at 20 ms keep every background stream open well past the probes.
   const child = Bun.spawn(["bun", join(import.meta.dir, "slow-streams-client.ts"), url, String(streams), String(probes), "1000"], {
     env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "16384" },
     stdout: "pipe",
     stderr: "pipe",
   });
-  const [output, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-  if (code !== 0) throw new Error(`slow-streams client failed (${code}): ${stderr.slice(-2000)}`);
-  return JSON.parse(output) as SlowStreamsResult;
+  const stderr = new Response(child.stderr).text();
+  let output = "";
+  let closing = false;
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  for (;;) {
+    const { done, value } = await lines.read();
+    if (done) break;
+    output += value;
+    if (!closing && output.includes(`${CLOSING_LINE}\n`)) {
+      closing = true;
+      onClosing();
+    }
+  }
+  const code = await child.exited;
+  if (code !== 0) throw new Error(`slow-streams client failed (${code}): ${(await stderr).slice(-2000)}`);
+  const last = output.trim().split("\n").at(-1) ?? "";
+  return JSON.parse(last) as SlowStreamsResult;
 }
 
 export async function measure(scenario: BenchScenario, target: Target, context: MeasureContext): Promise<Measurement> {
@@ -93,7 +111,9 @@ export async function measure(scenario: BenchScenario, target: Target, context: 
     requests = wrk.requests;
   } else {
     const streams = scenario.id === "slow-256" ? 256 : 2000;
-    const slow = await runSlowStreamsClient(target.url, streams, context.probes);
+    const slow = await runSlowStreamsClient(target.url, streams, context.probes, () => {
+      result.openRssMb = sampler?.mark().rssMb;
+    });
     Object.assign(result, {
       firstChunkP50Ms: slow.firstChunkP50Ms,
       firstChunkP99Ms: slow.firstChunkP99Ms,

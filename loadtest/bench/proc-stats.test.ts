@@ -38,6 +38,8 @@ test("the memory sampler keeps the peak of a child's heap, and the executable's 
     const sampler = new RssSampler(child.pid);
     sampler.start(10);
     let output = "";
+    while (!output.includes("full")) output += (await lines.read()).value ?? "";
+    expect(sampler.mark().anonMb).toBeGreaterThanOrEqual(96);
     while (!output.includes("freed")) output += (await lines.read()).value ?? "";
     const peak = sampler.stop();
     expect(peak.anonMb).toBeGreaterThanOrEqual(96);

@@ -122,6 +122,12 @@ export class RssSampler {
     this.#timer = setInterval(() => this.#sample(), intervalMs);
   }
 
+  /** The peaks so far, with a fresh sample; sampling goes on. */
+  mark(): PeakMemory {
+    this.#sample();
+    return { ...this.#peak };
+  }
+
   stop(): PeakMemory {
     clearInterval(this.#timer);
     this.#sample();

@@ -26,6 +26,10 @@ const OPEN_WAIT_MS = 4000;
 // A probe slower than this counts as failed; it keeps an overloaded target from stalling the bench.
 const PROBE_TIMEOUT_MS = 3000;
 const PROBE_PHASE_MS = 3000;
+/** Printed on its own line before every stream is closed at once, so the bench can tell the phases apart. */
+export const CLOSING_LINE = "closing";
+/** The streams stay open this long after the closing line, so the bench reads it before any closes. */
+const CLOSING_NOTICE_MS = 200;
 
 function streamBody(maxTokens: number): string {
   return JSON.stringify({
@@ -80,7 +84,13 @@ async function openBackground(url: string, streams: number, holdTokens: number, 
   return { ...counts };
 }
 
-export async function measureSlowStreams(url: string, streams: number, probes: number, holdTokens: number): Promise<SlowStreamsResult> {
+export async function measureSlowStreams(
+  url: string,
+  streams: number,
+  probes: number,
+  holdTokens: number,
+  beforeClose?: () => void,
+): Promise<SlowStreamsResult> {
   const background = new AbortController();
   const openStartMs = performance.now();
   const counts = await openBackground(url, streams, holdTokens, background.signal);
@@ -94,6 +104,10 @@ export async function measureSlowStreams(url: string, streams: number, probes: n
     } catch {
       probeFailures++;
     }
+  }
+  if (beforeClose) {
+    beforeClose();
+    await Bun.sleep(CLOSING_NOTICE_MS);
   }
   background.abort();
   return {
@@ -110,7 +124,7 @@ export async function measureSlowStreams(url: string, streams: number, probes: n
 if (import.meta.main) {
   const [url, streams, probes, holdTokens] = process.argv.slice(2);
   if (url === undefined || holdTokens === undefined) throw new Error("usage: slow-streams-client.ts URL STREAMS PROBES HOLD_TOKENS");
-  const result = await measureSlowStreams(url, Number(streams), Number(probes), Number(holdTokens));
+  const result = await measureSlowStreams(url, Number(streams), Number(probes), Number(holdTokens), () => console.log(CLOSING_LINE));
   console.log(JSON.stringify(result));
   process.exit(0);
 }
