@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { cpuPerRequest, RssSampler, treeCpuSnapshot, treeRssMb } from "./proc-stats.ts";
+import { cpuPerRequest, RssSampler, treeCpuSnapshot, treeMemoryMb } from "./proc-stats.ts";
 
 function burnMs(ms: number): void {
   const end = performance.now() + ms;
@@ -44,7 +44,7 @@ test("the memory sampler keeps the peak of a child's heap, and the executable's 
     const peak = sampler.stop();
     expect(peak.anonMb).toBeGreaterThanOrEqual(96);
     expect(peak.rssMb - peak.anonMb).toBeGreaterThanOrEqual(10);
-    expect(treeRssMb(child.pid, "RssAnon")).toBeLessThan(peak.anonMb);
+    expect(treeMemoryMb(child.pid).anonMb).toBeLessThan(peak.anonMb);
   } finally {
     child.kill();
     await child.exited;

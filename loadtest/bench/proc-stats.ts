@@ -84,17 +84,23 @@ function readTaskIds(pid: number): string[] {
   }
 }
 
-function statusKb(pid: number, field: "VmRSS" | "RssAnon"): number {
-  const status = readText(`/proc/${pid}/status`) ?? "";
+function statusKb(status: string, field: "VmRSS" | "RssAnon"): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
   return match?.[1] === undefined ? 0 : Number(match[1]);
 }
 
-export function treeRssMb(pid: number, field: "VmRSS" | "RssAnon" = "VmRSS"): number {
-  return processTree(pid).reduce((sum, p) => sum + statusKb(p, field), 0) / 1024;
+/** Resident memory of a process tree now, each process's status read once. */
+export function treeMemoryMb(pid: number): ResidentMemory {
+  const memory = { rssMb: 0, anonMb: 0 };
+  for (const p of processTree(pid)) {
+    const status = readText(`/proc/${p}/status`) ?? "";
+    memory.rssMb += statusKb(status, "VmRSS") / 1024;
+    memory.anonMb += statusKb(status, "RssAnon") / 1024;
+  }
+  return memory;
 }
 
-export interface PeakMemory {
+export interface ResidentMemory {
   /** Everything resident, as the targets count it. */
   rssMb: number;
   /**
@@ -110,7 +116,7 @@ export interface PeakMemory {
  */
 export class RssSampler {
   readonly #pid: number;
-  #peak: PeakMemory = { rssMb: 0, anonMb: 0 };
+  #peak: ResidentMemory = { rssMb: 0, anonMb: 0 };
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(pid: number) {
@@ -123,19 +129,20 @@ export class RssSampler {
   }
 
   /** The peaks so far, with a fresh sample; sampling goes on. */
-  mark(): PeakMemory {
+  mark(): ResidentMemory {
     this.#sample();
     return { ...this.#peak };
   }
 
-  stop(): PeakMemory {
+  stop(): ResidentMemory {
     clearInterval(this.#timer);
     this.#sample();
     return { ...this.#peak };
   }
 
   #sample(): void {
-    this.#peak.rssMb = Math.max(this.#peak.rssMb, treeRssMb(this.#pid));
-    this.#peak.anonMb = Math.max(this.#peak.anonMb, treeRssMb(this.#pid, "RssAnon"));
+    const now = treeMemoryMb(this.#pid);
+    this.#peak.rssMb = Math.max(this.#peak.rssMb, now.rssMb);
+    this.#peak.anonMb = Math.max(this.#peak.anonMb, now.anonMb);
   }
 }
