@@ -1,10 +1,10 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import { bodyLimit } from "hono/body-limit";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { GatewayError } from "../src/errors/catalog.ts";
 import { logger } from "../src/log.ts";
 import type { AppEnv, GatewayRuntime } from "./context.ts";
+import { registerDocsRoutes } from "./docs-routes.ts";
 import { registerInfoRoutes } from "./info-routes.ts";
 import { invalidRequest } from "./json-body.ts";
 import { errorResponse, toGatewayError } from "./on-error.ts";
@@ -34,7 +34,7 @@ export function createApp(runtime: GatewayRuntime, extend: (app: OpenAPIHono<App
     openapi: "3.1.0",
     info: { title: "ringgate", version: "0.1.0", description: "OpenAI-compatible gateway in front of vLLM worker pools" },
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  registerDocsRoutes(app);
   app.use(
     methodNotAllowed({
       app,
