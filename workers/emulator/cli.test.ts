@@ -49,6 +49,16 @@ describe("emulator CLI", () => {
     expect(models.data[0]).toMatchObject({ id: "light", root: "Qwen/Qwen3-8B-AWQ", max_model_len: 8192 });
   });
 
+  test.each([
+    [[], "0.11.0"],
+    [["--wire-profile", "v0.11"], "0.11.0"],
+    [["--wire-profile", "v0.10"], "0.11.0"],
+    [["--wire-profile", "legacy"], "0.10.0"],
+  ] as const)("wire profile %p: /version says %s", async (args, version) => {
+    const emulator = await track([...args]);
+    expect(await (await fetch(`${emulator.url}/version`)).json()).toEqual({ version });
+  });
+
   test("--boot-delay-ms: connection refused until loaded, then 200", async () => {
     const port = await freePort();
     const proc = Bun.spawn([process.execPath, MAIN_PATH, "--port", String(port), "--boot-delay-ms", "1500"], { stdout: "ignore", stderr: "ignore" });

@@ -43,10 +43,19 @@ export interface EmulatorOptions {
   /** Only the next N requests get `fault`; undefined = all. */
   readonly faultCount: number | undefined;
   readonly version: string;
+  /** vLLM `--enable-sleep-mode`: /sleep, /wake_up, /is_sleeping (see sleep-mode.ts). */
+  readonly enableSleepMode: boolean;
+  /** How long `/wake_up` takes before the replica serves again. */
+  readonly wakeMs: number;
 }
 
-/** `legacy` = vLLM ≤ v0.10.0 (flat errors), `v0.10` = v0.10.2–v0.11.0 (the wire files), `current` = 2026 main. */
-export type WireProfile = "legacy" | "v0.10" | "current";
+/** `legacy` = vLLM ≤ v0.10.0 (flat errors), `v0.11` = v0.11.0 (the image compose pins), `current` = 2026 main. */
+export type WireProfile = "legacy" | "v0.11" | "current";
+
+/** v0.10.2 and v0.11.0 share one wire format, so the older name stays accepted for existing scripts. */
+const wireProfileInput = z.enum(["legacy", "v0.10", "v0.11", "current"]).transform((name): WireProfile => (name === "v0.10" ? "v0.11" : name));
+
+const DEFAULT_VERSIONS: Readonly<Record<WireProfile, string>> = { legacy: "0.10.0", "v0.11": "0.11.0", current: "0.11.2" };
 
 interface TimingProfile {
   readonly servedModelName: string;
@@ -100,13 +109,15 @@ export const emulatorOptionsInput = z
     reasoningParser: z.literal("qwen3"),
     enableAutoToolChoice: z.boolean(),
     apiKey: z.string().min(1),
-    wireProfile: z.enum(["legacy", "v0.10", "current"]),
+    wireProfile: wireProfileInput,
     bootDelayMs: z.number().nonnegative(),
     refuse: z.boolean(),
     dieAfter: z.number().int().positive(),
     fault: z.union([z.string(), z.custom<FaultSpec>((value) => typeof value === "object" && value !== null)]),
     faultCount: count,
     version: z.string().min(1),
+    enableSleepMode: z.boolean(),
+    wakeMs: z.number().nonnegative(),
   })
   .partial()
   .strict();
@@ -118,6 +129,7 @@ export function resolveOptions(input: EmulatorOptionsInput = {}): EmulatorOption
   const profileName = given.profile ?? "heavy";
   const timing = TIMING_PROFILES[profileName];
   const fixedMode = given.ttftMs !== undefined || given.itlMs !== undefined;
+  const wireProfile = given.wireProfile ?? "v0.11";
   return {
     host: given.host ?? "127.0.0.1",
     port: given.port ?? 8000,
@@ -139,12 +151,14 @@ export function resolveOptions(input: EmulatorOptionsInput = {}): EmulatorOption
     reasoningParser: given.reasoningParser,
     enableAutoToolChoice: given.enableAutoToolChoice ?? true,
     apiKey: given.apiKey,
-    wireProfile: given.wireProfile ?? "v0.10",
+    wireProfile,
     bootDelayMs: given.bootDelayMs ?? 0,
     refuse: given.refuse ?? false,
     dieAfter: given.dieAfter,
     fault: typeof given.fault === "string" ? parseFaultSpec(given.fault) : given.fault,
     faultCount: given.faultCount,
-    version: given.version ?? (given.wireProfile === "current" ? "0.11.2" : "0.10.2"),
+    version: given.version ?? DEFAULT_VERSIONS[wireProfile],
+    enableSleepMode: given.enableSleepMode ?? false,
+    wakeMs: given.wakeMs ?? 0,
   };
 }
