@@ -11,6 +11,7 @@ import { sendError, type RequestContext } from "./generation-runner.ts";
 import { metricsText, modelsBody } from "./info-endpoints.ts";
 import type { EmulatorOptions } from "./options.ts";
 import { Scheduler, type TimingModel } from "./scheduler.ts";
+import { SleepMode } from "./sleep-mode.ts";
 
 /** Routing and per-process state of one emulated vLLM replica (the HTTP server lives in server.ts). */
 
@@ -22,6 +23,9 @@ export interface EmulatorState {
   readonly aborted: number;
   readonly finished: Readonly<Record<FinishedReason, number>>;
   readonly fault: ReturnType<FaultController["describe"]>;
+  readonly sleeping: boolean;
+  /** Generation requests cut because `/sleep` arrived while they ran. */
+  readonly cutBySleep: number;
 }
 
 type GenerationHandler = (ctx: RequestContext, body: unknown) => void;
@@ -61,6 +65,7 @@ export class EmulatorApp {
   readonly #scheduler: Scheduler;
   readonly #faults: FaultController;
   readonly #onDie: () => void;
+  readonly #sleep: SleepMode;
   #totalRequests = 0;
 
   constructor(options: EmulatorOptions, onDie: () => void) {
@@ -72,6 +77,7 @@ export class EmulatorApp {
     this.#scheduler = new Scheduler(timingModelFor(options), { maxNumSeqs: options.maxNumSeqs, kvCacheTokens }, this.#metrics);
     this.#faults = new FaultController(options.fault, options.faultCount);
     this.#onDie = onDie;
+    this.#sleep = new SleepMode(options);
   }
 
   state(): EmulatorState {
@@ -83,6 +89,8 @@ export class EmulatorApp {
       aborted: finished.abort,
       finished: { ...finished },
       fault: this.#faults.describe(),
+      sleeping: this.#sleep.sleeping,
+      cutBySleep: this.#sleep.cutBySleep,
     };
   }
 
@@ -106,6 +114,7 @@ export class EmulatorApp {
         .then((text) => this.#generate(req, res, generation, text))
         .catch((error: unknown) => sendJson(res, 500, errorBody(this.#options.wireProfile, unexpected(error))));
     }
+    if (this.#sleep.handle(req, res, path)) return;
     if (path.startsWith("/_emulator/")) return this.#control(req, res, path);
     this.#info(req, res, path);
   }
@@ -124,6 +133,7 @@ export class EmulatorApp {
       return sendJson(res, 400, JSON.stringify({ error: { message: String(error), type: "BadRequestError", param: null, code: 400 } }));
     }
     if (fault && this.#applyRequestFault(res, fault)) return;
+    if (this.#sleep.intercept(res)) return;
     let body: unknown;
     try {
       body = JSON.parse(text);

@@ -38,6 +38,8 @@ const FLAGS: Readonly<Record<string, FlagKind>> = {
   fault: "string",
   "fault-count": "number",
   version: "string",
+  "enable-sleep-mode": "boolean",
+  "wake-ms": "number",
 };
 
 /** vLLM flags accepted so deployment command lines work unchanged, but without effect here. */
