@@ -78,7 +78,27 @@ export const poolSchema = z.strictObject({
   workerApiKey: z.string().min(1).optional(),
   discovery: discoverySchema.optional(),
   timeouts: timeoutsSchema.partial().optional(),
+  /** How a worker is chosen: the ring, or the fewest in flight corrected by the workers' scraped load. */
+  balance: z.enum(["round_robin", "least_loaded"]).default("round_robin"),
+  /** `session`: one session key stays on one worker while it serves (prefix-cache reuse), with bounded load. */
+  affinity: z.enum(["none", "session"]).default("none"),
+  /** Bounded load for affinity: a worker takes at most (1 + ε) × the pool's average in flight. */
+  affinityEpsilon: z.number().min(0).max(10).default(0.25),
 });
+
+const modelTarget = z.string().min(1);
+
+/** Entries of `models`: exactly one of three forms (CONTRACT "Models: aliases, variants and tiers"). */
+export const modelSchema = z.union(
+  [
+    z.strictObject({ route: modelTarget }),
+    z.strictObject({
+      variants: z.array(z.strictObject({ pool: modelTarget, weight: z.number().min(0) })).min(1),
+    }),
+    z.strictObject({ prefer: z.array(modelTarget).min(1), ttftBudgetMs: positiveMs.optional() }),
+  ],
+  { error: 'expected exactly one of {"route"}, {"variants":[{"pool","weight"}]} or {"prefer":[…],"ttftBudgetMs"}' },
+);
 
 export const clientKeySchema = z.strictObject({
   name: z.string().min(1),
@@ -96,6 +116,8 @@ export const configSchema = z.strictObject({
   port: z.number().int().min(0).max(65_535).default(8000),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   pools: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "pool names are lower-case"), poolSchema),
+  /** Names clients may send as `model` besides the pools: aliases, A/B variants, latency tiers. */
+  models: z.record(z.string().min(1), modelSchema).default({}),
   timeouts: timeoutsSchema.default(timeoutsSchema.parse({})),
   retry: retrySchema.default(retrySchema.parse({})),
   health: healthSchema.default(healthSchema.parse({})),
@@ -133,6 +155,7 @@ export const configSchema = z.strictObject({
 export type ConfigInput = z.input<typeof configSchema>;
 export type GatewayConfig = z.output<typeof configSchema>;
 export type PoolConfig = z.output<typeof poolSchema>;
+export type ModelConfig = z.output<typeof modelSchema>;
 export type Timeouts = z.output<typeof timeoutsSchema>;
 export type DiscoveryConfig = z.output<typeof discoverySchema>;
 export type ClientKeyConfig = z.output<typeof clientKeySchema>;

@@ -1,6 +1,7 @@
 /**
  * Per-pool selection state in a SharedArrayBuffer so several Bun threads serving one port route exactly
- * like one: a Uint32 round-robin cursor, and per worker slot a state word and an in-flight count.
+ * like one: a Uint32 round-robin cursor, and per worker slot a state word, an in-flight count and the
+ * load the worker last reported (waiting requests, KV-cache use).
  * Every access is an Atomics operation; there are no locks.
  */
 export const SlotState = {
@@ -18,9 +19,12 @@ export const SlotState = {
 export type SlotState = (typeof SlotState)[keyof typeof SlotState];
 
 export const MAX_WORKERS_PER_POOL = 256;
-const SLOT_WORDS = 2;
+const SLOT_WORDS = 4;
 const STATE = 0;
 const IN_FLIGHT = 1;
+/** Scraped from the worker's /metrics by the health prober: its queue, and KV-cache use in ‰. */
+const WAITING = 2;
+const KV_PERMILLE = 3;
 const POOL_IN_FLIGHT = 0;
 const SIZE = 1;
 
@@ -75,6 +79,22 @@ export class PoolState {
 
   release(slot: number): void {
     Atomics.sub(this.#slots, slot * SLOT_WORDS + IN_FLIGHT, 1);
+  }
+
+  /** Requests queued on the worker itself at its last scrape (`vllm:num_requests_waiting`). */
+  waiting(slot: number): number {
+    return Atomics.load(this.#slots, slot * SLOT_WORDS + WAITING);
+  }
+
+  /** The worker's KV-cache use at its last scrape, 0..1. */
+  kvCacheUsage(slot: number): number {
+    return Atomics.load(this.#slots, slot * SLOT_WORDS + KV_PERMILLE) / 1000;
+  }
+
+  /** The health prober's scrape; selection reads it without locks. */
+  setScrapedLoad(slot: number, waiting: number, kvCacheUsage: number): void {
+    Atomics.store(this.#slots, slot * SLOT_WORDS + WAITING, Math.max(0, Math.round(waiting)));
+    Atomics.store(this.#slots, slot * SLOT_WORDS + KV_PERMILLE, Math.round(Math.min(1, Math.max(0, kvCacheUsage)) * 1000));
   }
 
   get poolInFlight(): number {

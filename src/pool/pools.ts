@@ -1,6 +1,8 @@
 import { canonicalWorkerUrl, type GatewayConfig, type PoolConfig } from "../config/schema.ts";
+import { policyFor } from "../routing/policy-for.ts";
+import { hashString } from "../routing/rendezvous-hash.ts";
+import { type Candidates, NO_SELECTION_CONTEXT, type SelectionContext, type SelectionPolicy } from "../routing/selection-policy.ts";
 import { MAX_WORKERS_PER_POOL, PoolState, SlotState } from "./pool-state.ts";
-import { selectSlot } from "./ring.ts";
 
 /** One upstream worker as routing knows it; immutable. Health and load live elsewhere. */
 export interface Worker {
@@ -15,15 +17,18 @@ export interface MembershipChange {
 }
 
 /** A pool's members and its shared selection state. Config can be swapped; state stays. */
-export class Pool {
+export class Pool implements Candidates {
   readonly name: string;
   readonly state: PoolState;
   #config: PoolConfig;
+  #policy: SelectionPolicy;
   #bySlot: (Worker | undefined)[] = [];
+  #hashBySlot: number[] = [];
 
   constructor(name: string, config: PoolConfig, state: PoolState = new PoolState()) {
     this.name = name;
     this.#config = config;
+    this.#policy = policyFor(config);
     this.state = state;
     this.replaceWorkers(config.workers);
   }
@@ -39,6 +44,15 @@ export class Pool {
   /** New requests see the new config at once; requests in flight keep the object they read. */
   set config(config: PoolConfig) {
     this.#config = config;
+    this.#policy = policyFor(config);
+  }
+
+  get policy(): SelectionPolicy {
+    return this.#policy;
+  }
+
+  workerHash(slot: number): number {
+    return this.#hashBySlot[slot] ?? 0;
   }
 
   workers(): Worker[] {
@@ -51,9 +65,9 @@ export class Pool {
     return this.#bySlot.find((worker) => worker?.url === wanted);
   }
 
-  /** The next worker that can serve, skipping `exclude`d slots; undefined when none is left. */
-  select(exclude?: ReadonlySet<number>): Worker | undefined {
-    const slot = selectSlot(this.state, exclude);
+  /** The worker the pool's policy picks, skipping `exclude`d slots; undefined when none is left. */
+  select(exclude?: ReadonlySet<number>, context: SelectionContext = NO_SELECTION_CONTEXT): Worker | undefined {
+    const slot = this.#policy.select(this, context, exclude);
     return slot < 0 ? undefined : this.#bySlot[slot];
   }
 
@@ -95,6 +109,8 @@ export class Pool {
     if (slot >= MAX_WORKERS_PER_POOL) throw new RangeError(`pool ${this.name}: more than ${MAX_WORKERS_PER_POOL} workers`);
     const worker: Worker = Object.freeze({ pool: this.name, url, slot });
     this.#bySlot[slot] = worker;
+    this.#hashBySlot[slot] = hashString(url);
+    this.state.setScrapedLoad(slot, 0, 0);
     this.state.setState(slot, initialState);
     if (slot >= this.state.size) this.state.size = slot + 1;
     return worker;

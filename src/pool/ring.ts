@@ -22,7 +22,13 @@ export function selectSlot(state: PoolState, exclude?: ReadonlySet<number>): num
   return -1;
 }
 
-function eligible(state: PoolState, slot: number, exclude: ReadonlySet<number> | undefined): boolean {
+/** A slot that may take a request now: up, or half-open with its trial still free. */
+export function eligible(state: PoolState, slot: number, exclude: ReadonlySet<number> | undefined): boolean {
   const current = state.state(slot);
   return (current === SlotState.Up || current === SlotState.Probation) && !exclude?.has(slot);
+}
+
+/** Takes an eligible slot for one request: an up slot always, a half-open one only for the one trial winner. */
+export function takeSlot(state: PoolState, slot: number): boolean {
+  return state.state(slot) === SlotState.Up || state.claimTrial(slot);
 }
