@@ -29,8 +29,16 @@ describe("round_robin", () => {
   });
 });
 
+interface LoadScenario {
+  name: string;
+  states: SlotState[];
+  inFlight: number[];
+  waiting: number[];
+  expected: number[];
+}
+
 describe("least_loaded", () => {
-  test.each([
+  test.each<LoadScenario>([
     { name: "fewest in flight wins", states: [Up, Up, Up], inFlight: [3, 1, 2], waiting: [], expected: [1] },
     { name: "a scraped queue counts against a worker", states: [Up, Up], inFlight: [1, 2], waiting: [3, 0], expected: [1] },
     { name: "an unavailable worker is skipped however idle", states: [Down, Up], inFlight: [0, 5], waiting: [], expected: [1] },
