@@ -74,7 +74,7 @@ export class EmulatorApp {
     // Fixed timing is for benchmarks: no KV limit, so only --max-num-seqs caps the batch.
     const fixedTiming = options.ttftMs !== undefined || options.itlMs !== undefined;
     const kvCacheTokens = fixedTiming ? Infinity : options.kvCacheTokens;
-    this.#scheduler = new Scheduler(timingModelFor(options), { maxNumSeqs: options.maxNumSeqs, kvCacheTokens }, this.#metrics);
+    this.#scheduler = new Scheduler(timingModelFor(options), { maxNumSeqs: options.maxNumSeqs, kvCacheTokens, schedulingPolicy: options.schedulingPolicy }, this.#metrics);
     this.#faults = new FaultController(options.fault, options.faultCount);
     this.#onDie = onDie;
     this.#sleep = new SleepMode(options);

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { badRequest, contextLengthError, engineCrash, errorBody, inbandErrorEvent, modelNotFound, type VllmError } from "./error-wire.ts";
+import { badRequest, contextLengthError, engineCrash, errorBody, modelNotFound, type VllmError } from "./error-wire.ts";
 import type { FaultSpec } from "./fault-spec.ts";
 import type { GenerationPlan } from "./generation-plan.ts";
 import { BodyWriter, GenerationSession, sendJson, StreamWriter, type BodyRenderer, type StreamRenderer, type TokenFault } from "./generation-session.ts";
@@ -52,13 +52,6 @@ export function runGeneration(ctx: RequestContext, job: GenerationJob): void {
   const tooLong = contextLengthError(options.wireProfile, options.maxModelLen, job.promptTokens, maxTokens);
   if (tooLong) return sendError(ctx, tooLong);
   const stream = request.stream === true;
-  if (request.priority) {
-    const error = badRequest(`Got priority ${request.priority} but Priority scheduling is not enabled.`);
-    if (!stream || options.wireProfile === "current") return sendError(ctx, error);
-    ctx.res.writeHead(200, SSE_HEADERS);
-    ctx.res.end(`${inbandErrorEvent(options.wireProfile, error)}data: [DONE]\n\n`);
-    return;
-  }
   const plan = job.plan(maxTokens ?? options.maxModelLen - job.promptTokens);
   const sessionOptions = {
     plan,
@@ -68,6 +61,7 @@ export function runGeneration(ctx: RequestContext, job: GenerationJob): void {
     dieAtToken: ctx.dieHere ? (stream ? 1 : 0) : undefined,
     onDie: ctx.onDie,
     engineError: engineCrash(options.wireProfile),
+    priority: request.priority ?? 0,
   };
   const writer = stream
     ? new StreamWriter(ctx.res, job.streamRenderer(continuousUsage(request)), options.wireProfile, includeUsage(request), ctx.fault?.mode === "no-done")

@@ -39,6 +39,7 @@ export interface SessionOptions {
   readonly dieAtToken: number | undefined;
   readonly onDie: () => void;
   readonly engineError: VllmError;
+  readonly priority: number;
 }
 
 const DONE = "data: [DONE]\n\n";
@@ -56,6 +57,7 @@ export class GenerationSession implements EngineRequest {
   readonly totalTokens: number;
   readonly extraFirstTokenDelayMs: number;
   readonly finishReason: "stop" | "length";
+  readonly priority: number;
   readonly #res: ServerResponse;
   readonly #options: SessionOptions;
   readonly #writer: SessionWriter;
@@ -68,6 +70,7 @@ export class GenerationSession implements EngineRequest {
     this.totalTokens = options.plan.tokens.length + (options.plan.endsWithEos ? 1 : 0);
     this.extraFirstTokenDelayMs = options.extraFirstTokenDelayMs;
     this.finishReason = options.plan.endsWithEos ? "stop" : "length";
+    this.priority = options.priority;
   }
 
   emit(index: number): boolean {

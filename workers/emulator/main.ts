@@ -18,6 +18,7 @@ const FLAGS: Readonly<Record<string, FlagKind>> = {
   model: "string",
   "max-model-len": "number",
   "max-num-seqs": "number",
+  "scheduling-policy": "string",
   "kv-cache-tokens": "number",
   "prefill-tokens-per-s": "number",
   "step-base-ms": "number",

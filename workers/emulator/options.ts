@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseFaultSpec, type FaultSpec } from "./fault-spec.ts";
+import type { SchedulingPolicy } from "./scheduler.ts";
 
 /**
  * Everything one emulated vLLM replica can be told. CLI flags map 1:1 to these fields
@@ -15,6 +16,8 @@ export interface EmulatorOptions {
   readonly model: string;
   readonly maxModelLen: number;
   readonly maxNumSeqs: number;
+  /** vLLM `--scheduling-policy`: `priority` orders the waiting queue by (priority, arrival). */
+  readonly schedulingPolicy: SchedulingPolicy;
   /** KV capacity in tokens; only drives `vllm:kv_cache_usage_perc`. */
   readonly kvCacheTokens: number;
   readonly prefillTokensPerS: number;
@@ -96,6 +99,7 @@ export const emulatorOptionsInput = z
     model: z.string().min(1),
     maxModelLen: z.number().int().positive(),
     maxNumSeqs: z.number().int().positive(),
+    schedulingPolicy: z.enum(["fcfs", "priority"]),
     kvCacheTokens: z.number().int().positive(),
     prefillTokensPerS: positive,
     stepBaseMs: z.number().nonnegative(),
@@ -138,6 +142,7 @@ export function resolveOptions(input: EmulatorOptionsInput = {}): EmulatorOption
     model: given.model ?? timing.model,
     maxModelLen: given.maxModelLen ?? 16384,
     maxNumSeqs: given.maxNumSeqs ?? 256,
+    schedulingPolicy: given.schedulingPolicy ?? "fcfs",
     kvCacheTokens: given.kvCacheTokens ?? 60000,
     prefillTokensPerS: given.prefillTokensPerS ?? timing.prefillTokensPerS,
     stepBaseMs: given.stepBaseMs ?? timing.stepBaseMs,

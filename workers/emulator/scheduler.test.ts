@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { waitFor } from "../../src/testing/poll.ts";
 import { EngineMetrics } from "./engine-metrics.ts";
-import { Scheduler, type EngineRequest, type TimingModel } from "./scheduler.ts";
+import { Scheduler, type EngineRequest, type SchedulingPolicy, type TimingModel } from "./scheduler.ts";
+import { startEmulator } from "./server.ts";
 
 /** The engine loop on its own: admission cap, FCFS, step timing, KV admission/preemption, stalls and aborts. */
 
@@ -11,7 +12,7 @@ interface Recorded extends EngineRequest {
   readonly done: Promise<void>;
 }
 
-function request(totalTokens: number, stallAt = -1, promptTokens = 10): Recorded {
+function request(totalTokens: number, stallAt = -1, promptTokens = 10, priority = 0): Recorded {
   const tokenTimesMs: number[] = [];
   const indices: number[] = [];
   let finish = (): void => undefined;
@@ -21,6 +22,7 @@ function request(totalTokens: number, stallAt = -1, promptTokens = 10): Recorded
     totalTokens,
     extraFirstTokenDelayMs: 0,
     finishReason: "stop",
+    priority,
     tokenTimesMs,
     indices,
     done,
@@ -100,6 +102,17 @@ describe("Scheduler", () => {
     scheduler.stop();
   });
 
+  test("under the priority policy the least urgent running request is preempted, not the newest", async () => {
+    const scheduler = new Scheduler(timing(1, 1, 0), { maxNumSeqs: 8, kvCacheTokens: 100, schedulingPolicy: "priority" }, new EngineMetrics("m"));
+    const older = request(30, -1, 40, 5);
+    const urgent = request(30, -1, 40, 0);
+    scheduler.submit(older);
+    scheduler.submit(urgent);
+    await Promise.all([older.done, urgent.done]);
+    expect(urgent.tokenTimesMs[29] ?? Infinity).toBeLessThan(older.tokenTimesMs[29] ?? 0);
+    scheduler.stop();
+  });
+
   test("a stalled request keeps its slot until aborted; aborts count as finished_reason abort", async () => {
     const metrics = new EngineMetrics("m");
     const scheduler = new Scheduler(timing(0, 1, 0), { maxNumSeqs: 1, kvCacheTokens: Infinity }, metrics);
@@ -115,5 +128,64 @@ describe("Scheduler", () => {
     abortStalled();
     expect(metrics.finished.abort).toBe(1);
     scheduler.stop();
+  });
+});
+
+const chatBody = (extra: Record<string, unknown>): string =>
+  JSON.stringify({ model: "heavy", messages: [{ role: "user", content: "Which road leads north?" }], ...extra });
+
+/** Holds the only batch slot with a stalled stream, queues `priorities` in order, frees the slot; returns the finish order. */
+async function finishOrder(policy: SchedulingPolicy, priorities: readonly number[]): Promise<number[]> {
+  const emulator = await startEmulator({ port: 0, speed: 20, maxNumSeqs: 1, outputTokens: 4, schedulingPolicy: policy });
+  const url = `${emulator.url}/v1/chat/completions`;
+  const post = (body: string, headers: Record<string, string> = {}, signal?: AbortSignal) =>
+    fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body, signal });
+  try {
+    const blocker = new AbortController();
+    const held = await post(chatBody({ stream: true }), { "x-emulator-fault": "stall-after:1" }, blocker.signal);
+    expect(held.status).toBe(200);
+    const order: number[] = [];
+    const queued: Promise<void>[] = [];
+    for (const priority of priorities) {
+      queued.push(post(chatBody({ priority })).then(async (response) => {
+        expect(response.status).toBe(200);
+        await response.json();
+        order.push(priority);
+      }));
+      await waitFor(() => emulator.state().waiting === queued.length, 10_000, "the request to queue", 5);
+    }
+    blocker.abort();
+    await Promise.all(queued);
+    return order;
+  } finally {
+    await emulator.stop();
+  }
+}
+
+describe("priority over HTTP", () => {
+  test("--scheduling-policy priority serves the waiting queue by (priority, arrival), lower first", async () => {
+    expect(await finishOrder("priority", [5, 1, 3, 1])).toEqual([1, 1, 3, 5]);
+  });
+
+  test("without it (fcfs, vLLM's default) priority is accepted and ignored: arrival order", async () => {
+    expect(await finishOrder("fcfs", [5, 1, 3])).toEqual([5, 1, 3]);
+  });
+
+  test("a stream with priority and no priority policy streams normally (no in-band refusal)", async () => {
+    const emulator = await startEmulator({ port: 0, speed: 20, outputTokens: 4 });
+    try {
+      const response = await fetch(`${emulator.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: chatBody({ stream: true, priority: 1 }),
+      });
+      const text = await response.text();
+      expect(response.status).toBe(200);
+      expect(text).not.toContain('"error"');
+      expect(text).toContain('"finish_reason":"stop"');
+      expect(text).toEndWith("data: [DONE]\n\n");
+    } finally {
+      await emulator.stop();
+    }
   });
 });

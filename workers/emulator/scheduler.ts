@@ -1,11 +1,12 @@
 import type { EngineMetrics } from "./engine-metrics.ts";
-import { WaitingQueue } from "./waiting-queue.ts";
+import { PriorityWaitingQueue, WaitingQueue, type WaitingList } from "./waiting-queue.ts";
 
 /**
  * Continuous batching in one loop per process (never a timer per request): at most `maxNumSeqs`
- * requests run and only while their KV fits (`kvCacheTokens`), the rest wait FCFS; when growing
- * sequences overflow the KV cache the newest one is preempted back to the front of the queue and
- * re-prefilled later, as vLLM V1 does. An admitted request gets its first token after
+ * requests run and only while their KV fits (`kvCacheTokens`), the rest wait FCFS (or by
+ * (priority, arrival) under the priority policy); when growing sequences overflow the KV cache the
+ * newest one (priority policy: the least urgent) is preempted back to the queue and re-prefilled
+ * later, as vLLM V1 does. An admitted request gets its first token after
  * overhead + prefill; after that every engine step gives one token to each running request, and a
  * step takes `t0 + a·B` for a batch of B. Events are processed in virtual time, so a late timer
  * catches up instead of slowing generation down.
@@ -26,6 +27,8 @@ export interface EngineRequest {
   readonly extraFirstTokenDelayMs: number;
   /** Engine-level finish reason for metrics once all tokens are out. */
   readonly finishReason: "stop" | "length";
+  /** vLLM `priority`: lower is served first; only the priority policy looks at it. */
+  readonly priority?: number;
   /** Deliver token `index`; return false to stall: the request keeps its slot but gets no more tokens. */
   emit(index: number): boolean;
 }
@@ -41,12 +44,22 @@ class EngineTicket {
   admittedSeq = 0;
   readonly request: EngineRequest;
   readonly arrivalMs: number;
+  readonly arrivalSeq: number;
 
-  constructor(request: EngineRequest, arrivalMs: number) {
+  constructor(request: EngineRequest, arrivalMs: number, arrivalSeq: number) {
     this.request = request;
     this.arrivalMs = arrivalMs;
+    this.arrivalSeq = arrivalSeq;
   }
 }
+
+/** vLLM's Request ordering under the priority policy: (priority, arrival), smaller first. */
+function moreUrgent(a: EngineTicket, b: EngineTicket): boolean {
+  const byPriority = (a.request.priority ?? 0) - (b.request.priority ?? 0);
+  return byPriority === 0 ? a.arrivalSeq < b.arrivalSeq : byPriority < 0;
+}
+
+export type SchedulingPolicy = "fcfs" | "priority";
 
 /** Catch-up steps handled per turn before yielding to I/O (matters when the step time is ~0). */
 const MAX_EVENTS_PER_TURN = 256;
@@ -55,14 +68,16 @@ export interface SchedulerLimits {
   readonly maxNumSeqs: number;
   /** KV capacity in tokens; Infinity disables KV admission and preemption. */
   readonly kvCacheTokens: number;
+  readonly schedulingPolicy?: SchedulingPolicy;
 }
 
 export class Scheduler {
   readonly #timing: TimingModel;
   readonly #limits: SchedulerLimits;
   readonly #metrics: EngineMetrics;
-  readonly #waiting = new WaitingQueue<EngineTicket>((ticket) => ticket.state === "waiting");
+  readonly #waiting: WaitingList<EngineTicket>;
   #kvUsedTokens = 0;
+  #arrivals = 0;
   #admissions = 0;
   readonly #prefilling = new Set<EngineTicket>();
   readonly #decoding = new Set<EngineTicket>();
@@ -76,6 +91,9 @@ export class Scheduler {
     this.#timing = timing;
     this.#limits = limits;
     this.#metrics = metrics;
+    const isQueued = (ticket: EngineTicket): boolean => ticket.state === "waiting";
+    this.#waiting =
+      limits.schedulingPolicy === "priority" ? new PriorityWaitingQueue(isQueued, moreUrgent) : new WaitingQueue(isQueued);
   }
 
   get running(): number {
@@ -93,7 +111,7 @@ export class Scheduler {
 
   /** Queues a request; the returned function aborts it (no-op once it finished). */
   submit(request: EngineRequest): () => void {
-    const ticket = new EngineTicket(request, performance.now());
+    const ticket = new EngineTicket(request, performance.now(), ++this.#arrivals);
     this.#waiting.push(ticket);
     this.#advance();
     return () => this.#abort(ticket);
@@ -190,17 +208,29 @@ export class Scheduler {
     }
   }
 
-  /** Frees KV for this step's growth by sending the newest running requests back to the queue front. */
+  /**
+   * Frees KV for this step's growth by sending running requests back to the queue: the newest
+   * (FCFS) or the least urgent by (priority, arrival) (priority policy), as vLLM V1 picks them.
+   */
   #preemptForGrowth(): void {
     while (this.#decoding.size > 1 && this.#kvUsedTokens + this.#decoding.size > this.#limits.kvCacheTokens) {
-      let victim: EngineTicket | undefined;
-      for (const ticket of this.#decoding) if (!victim || ticket.admittedSeq > victim.admittedSeq) victim = ticket;
+      const victim = this.#preemptionVictim();
       if (!victim) return;
       this.#release(victim);
       victim.state = "waiting";
       this.#waiting.pushFront(victim);
       this.#metrics.onPreempted();
     }
+  }
+
+  #preemptionVictim(): EngineTicket | undefined {
+    const byPriority = this.#limits.schedulingPolicy === "priority";
+    let victim: EngineTicket | undefined;
+    for (const ticket of this.#decoding) {
+      if (!victim) victim = ticket;
+      else if (byPriority ? moreUrgent(victim, ticket) : ticket.admittedSeq > victim.admittedSeq) victim = ticket;
+    }
+    return victim;
   }
 
   /** First tokens for every prefill done by `untilMs`, in one pass (each at its own time). */
