@@ -33,8 +33,8 @@ afterAll(async () => {
 describe("compose.cpu.yaml topology, run without Docker", () => {
   test("the gateway is ready with both pools wired to the worker services", async () => {
     await pollUntil("/ready", async () => (await fetch(`${stack.gatewayUrl}/ready`)).status === 200);
-    const body = (await (await fetch(`${stack.gatewayUrl}/ready`)).json()) as { pools: Record<string, { healthy: number; total: number }> };
-    expect(body.pools).toEqual({ heavy: { healthy: 2, total: 2 }, light: { healthy: 2, total: 2 } });
+    const body = (await (await fetch(`${stack.gatewayUrl}/ready`)).json()) as { pools: Record<string, { serving: number; total: number }> };
+    expect(body.pools).toEqual({ heavy: { serving: 2, total: 2 }, light: { serving: 2, total: 2 } });
     const models = (await (await fetch(`${stack.gatewayUrl}/v1/models`)).json()) as { data: { id: string }[] };
     expect(models.data.map((model) => model.id).sort()).toEqual(["heavy", "light"]);
   }, TEST_TIMEOUT_MS);

@@ -23,10 +23,10 @@ const healthRoute = createRoute({
 const readyRoute = createRoute({
   method: "get",
   path: "/ready",
-  summary: "Readiness: 200 when every pool has at least one worker that can serve",
+  summary: "Readiness of this replica: 200 once its first probe round has finished and at least one pool can serve",
   responses: {
     200: { description: "Ready", content: { "application/json": { schema: readinessSchema } } },
-    503: { description: "Some pool has no healthy worker", content: { "application/json": { schema: readinessSchema } } },
+    503: { description: "First probe round not finished, or no pool can serve", content: { "application/json": { schema: readinessSchema } } },
   },
 });
 
@@ -42,11 +42,12 @@ export function registerInfoRoutes(app: OpenAPIHono<AppEnv>, runtime: GatewayRun
   );
   app.openapi(healthRoute, (c) => c.body(null, 200));
   app.openapi(readyRoute, (c) => {
-    const pools = Object.fromEntries(runtime.pools.all().map((pool) => [pool.name, { healthy: servingCount(pool), total: pool.workers().length }]));
-    const ready = Object.values(pools).every((pool) => pool.healthy > 0);
-    const workers = runtime.services.health?.snapshot();
-    const perWorker = workers && Object.fromEntries(Object.entries(workers).map(([name, list]) => [name, list.map(({ url, state, reason, since }) => ({ url, state, reason, since }))]));
-    return c.json({ ready, pools, ...(perWorker && { workers: perWorker }) }, ready ? 200 : 503);
+    const pools = Object.fromEntries(runtime.pools.all().map((pool) => [pool.name, { serving: servingCount(pool), total: pool.workers().length }]));
+    // One pool serving is enough: a light outage must not pull every replica (and heavy traffic) out of
+    // the load balancer. Worker URLs and reasons are admin data (/admin/pools), not for probes.
+    const probed = runtime.services.firstProbeRoundDone !== false;
+    const ready = probed && Object.values(pools).some((pool) => pool.serving > 0);
+    return c.json({ ready, probed, pools }, ready ? 200 : 503);
   });
 }
 

@@ -58,11 +58,10 @@ export const modelListSchema = z
 export const readinessSchema = z
   .object({
     ready: z.boolean(),
-    pools: z.record(z.string(), z.object({ healthy: z.number(), total: z.number() })),
-    /** Per pool, each worker's state and why (present when health checking runs). */
-    workers: z
-      .record(z.string(), z.array(z.object({ url: z.string(), state: z.string(), reason: z.string(), since: z.string() })))
-      .optional(),
+    /** False until this replica's first active probe round has finished. */
+    probed: z.boolean(),
+    /** Per pool, how many workers can take traffic now, of how many configured. */
+    pools: z.record(z.string(), z.object({ serving: z.number(), total: z.number() })),
   })
   .openapi("Readiness");
 

@@ -36,6 +36,8 @@ export interface GatewayContext {
 export interface GatewayServices {
   /** Per-worker state and reason, drain/undrain, scraped load (set by `healthFeature`). */
   health?: WorkerHealth;
+  /** False until the first active probe round has finished (set by `healthFeature`; /ready waits for it). */
+  firstProbeRoundDone?: boolean;
 }
 
 export interface GatewayFeature {

@@ -27,7 +27,7 @@ async function busyWorker(h: EmulatedGateway) {
   return busy;
 }
 
-test("drain: the stream in flight finishes with [DONE], new requests avoid the worker, /ready says why", async () => {
+test("drain: the stream in flight finishes with [DONE], new requests avoid the worker, /ready counts it, health says why", async () => {
   const h = await harness({ pools: { heavy: 2 } });
   const inFlight = h.fixture.post("/v1/chat/completions", body(true), SLOW_START);
   const drained = await busyWorker(h);
@@ -38,10 +38,11 @@ test("drain: the stream in flight finishes with [DONE], new requests avoid the w
   const first = await inFlight;
   expect(first.headers.get("x-ringgate-worker")).toBe(drained.url);
   expect(await readSse(first)).toMatchObject({ done: true, finishReason: "stop", error: undefined });
-  const ready = (await (await fetch(`${h.fixture.url}/ready`)).json()) as { pools: unknown; workers: Record<string, { url: string; state: string; reason: string }[]> };
-  expect(ready.pools).toEqual({ heavy: { healthy: 1, total: 2 } });
-  expect(ready.workers.heavy?.find((worker) => worker.url === drained.url)).toMatchObject({ state: "drained", reason: "drained by ops-key" });
-  expect(ready.workers.heavy?.find((worker) => worker.url === other?.url)).toMatchObject({ state: "healthy" });
+  const ready = (await (await fetch(`${h.fixture.url}/ready`)).json()) as { pools: unknown };
+  expect(ready.pools).toEqual({ heavy: { serving: 1, total: 2 } });
+  const workers = h.services.health?.snapshot().heavy;
+  expect(workers?.find((worker) => worker.url === drained.url)).toMatchObject({ state: "drained", reason: "drained by ops-key" });
+  expect(workers?.find((worker) => worker.url === other?.url)).toMatchObject({ state: "healthy" });
 });
 
 const abortCases: [string, Record<string, string>, (h: EmulatedGateway, controller: AbortController) => Promise<void>][] = [

@@ -13,13 +13,16 @@ export function healthFeature(): GatewayFeature {
       const health = new WorkerHealth({ pools: context.pools, events: context.events, config: context.config });
       const prober = new Prober({ pools: context.pools, health, config: context.config, fetch: context.fetch });
       context.services.health = health;
+      context.services.firstProbeRoundDone = false;
       context.setFeedback(health);
       context.onStop(async () => {
         await prober.stop();
         health.stop();
       });
       // Not awaited: features set up later (metrics) must see the first round's events too.
-      void prober.start();
+      void prober.start().then(() => {
+        context.services.firstProbeRoundDone = true;
+      });
     },
   };
 }
