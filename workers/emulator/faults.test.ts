@@ -207,3 +207,55 @@ describe("fault control at run time", () => {
     await doomed.stop();
   });
 });
+
+describe("a request id already running on this replica (v0.11.0 output processor)", () => {
+  const stalledWith = async (headers: Record<string, string>, path = "/v1/chat/completions", body = chatInit().body) => {
+    const controller = new AbortController();
+    const init = { method: "POST", headers: { "content-type": "application/json", "x-emulator-fault": "stall-after:1", ...headers } };
+    const response = await fetch(`${emulator.url}${path}`, { ...init, body, signal: controller.signal });
+    await response.body?.getReader().read();
+    return controller;
+  };
+  const post = (headers: Record<string, string>, extra: Record<string, unknown>) =>
+    fetch(chatUrl(), { ...chatInit(undefined, extra), headers: { "content-type": "application/json", ...headers } });
+
+  test("non-stream: JSON 400 naming the engine id; stream: 200 + in-band 400 before any chunk, then [DONE]", async () => {
+    const first = await stalledWith({ "x-request-id": "npc-42" });
+    try {
+      const plain = await post({ "x-request-id": "npc-42" }, { stream: false });
+      expect(plain.status).toBe(400);
+      expect(await plain.json()).toEqual({
+        error: { message: "Request id chatcmpl-npc-42 already running.", type: "BadRequestError", param: null, code: 400 },
+      });
+      const streamed = await post({ "x-request-id": "npc-42" }, { stream: true });
+      expect(streamed.status).toBe(200);
+      expect(await streamed.text()).toBe(
+        'data: {"error": {"message": "Request id chatcmpl-npc-42 already running.", "type": "BadRequestError", ' +
+          '"param": null, "code": 400}}\n\ndata: [DONE]\n\n',
+      );
+      expect((await post({ "x-request-id": "npc-43" }, { stream: false })).status).toBe(200);
+    } finally {
+      first.abort();
+    }
+    await waitFor(() => emulator.state().running === 0, 10_000, "the stalled request to leave", 10);
+    expect((await post({ "x-request-id": "npc-42" }, { stream: false })).status).toBe(200);
+  });
+
+  test("the body's request_id counts too, and completions use cmpl-<id>-0", async () => {
+    const completion = JSON.stringify({ model: "heavy", prompt: "Once", stream: true, request_id: "quest-7" });
+    const first = await stalledWith({}, "/v1/completions", completion);
+    try {
+      const again = await fetch(`${emulator.url}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "heavy", prompt: "Once", request_id: "quest-7" }),
+      });
+      expect([again.status, ((await again.json()) as { error: { message: string } }).error.message]).toEqual([
+        400,
+        "Request id cmpl-quest-7-0 already running.",
+      ]);
+    } finally {
+      first.abort();
+    }
+  });
+});

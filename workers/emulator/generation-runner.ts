@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { badRequest, contextLengthError, engineCrash, errorBody, modelNotFound, type VllmError } from "./error-wire.ts";
+import { badRequest, contextLengthError, engineCrash, errorBody, inbandErrorEvent, modelNotFound, type VllmError } from "./error-wire.ts";
 import type { FaultSpec } from "./fault-spec.ts";
 import type { GenerationPlan } from "./generation-plan.ts";
 import { BodyWriter, GenerationSession, sendJson, StreamWriter, type BodyRenderer, type StreamRenderer, type TokenFault } from "./generation-session.ts";
@@ -37,9 +37,33 @@ export function sendError(ctx: RequestContext, error: VllmError): void {
 
 /** Response id suffix: X-Request-Id header, else body `request_id`, else a random hex uuid. */
 export function requestIdFor(ctx: RequestContext, bodyRequestId: string | null | undefined): string {
+  return clientRequestId(ctx, bodyRequestId) ?? crypto.randomUUID().replaceAll("-", "");
+}
+
+function clientRequestId(ctx: RequestContext, bodyRequestId: string | null | undefined): string | undefined {
   const header = ctx.req.headers["x-request-id"];
   if (typeof header === "string" && header !== "") return header;
-  return bodyRequestId ?? crypto.randomUUID().replaceAll("-", "");
+  return bodyRequestId ?? undefined;
+}
+
+/** The engine's id per route (a completions prompt gets `-<index>`); only client-chosen ids can clash. */
+const ENGINE_REQUEST_IDS: Readonly<Record<string, (id: string) => string>> = {
+  "/v1/chat/completions": (id) => `chatcmpl-${id}`,
+  "/v1/completions": (id) => `cmpl-${id}-0`,
+};
+
+function engineRequestId(ctx: RequestContext, request: SamplingRequest): string | undefined {
+  const id = clientRequestId(ctx, request.request_id);
+  const format = ENGINE_REQUEST_IDS[(ctx.req.url ?? "").split("?")[0] ?? ""];
+  return id === undefined || format === undefined ? undefined : format(id);
+}
+
+/** vLLM's output processor refuses an id that is still running: JSON 400, or 200 + in-band 400 + [DONE]. */
+function refuseDuplicate(ctx: RequestContext, requestId: string, stream: boolean): void {
+  const error = badRequest(`Request id ${requestId} already running.`);
+  if (!stream) return sendError(ctx, error);
+  ctx.res.writeHead(200, SSE_HEADERS);
+  ctx.res.end(`${inbandErrorEvent(ctx.options.wireProfile, error)}data: [DONE]\n\n`);
 }
 
 export function runGeneration(ctx: RequestContext, job: GenerationJob): void {
@@ -52,6 +76,8 @@ export function runGeneration(ctx: RequestContext, job: GenerationJob): void {
   const tooLong = contextLengthError(options.wireProfile, options.maxModelLen, job.promptTokens, maxTokens);
   if (tooLong) return sendError(ctx, tooLong);
   const stream = request.stream === true;
+  const requestId = engineRequestId(ctx, request);
+  if (requestId !== undefined && ctx.scheduler.isActive(requestId)) return refuseDuplicate(ctx, requestId, stream);
   const plan = job.plan(maxTokens ?? options.maxModelLen - job.promptTokens);
   const sessionOptions = {
     plan,
@@ -62,6 +88,7 @@ export function runGeneration(ctx: RequestContext, job: GenerationJob): void {
     onDie: ctx.onDie,
     engineError: engineCrash(options.wireProfile),
     priority: request.priority ?? 0,
+    requestId,
   };
   const writer = stream
     ? new StreamWriter(ctx.res, job.streamRenderer(continuousUsage(request)), options.wireProfile, includeUsage(request), ctx.fault?.mode === "no-done")

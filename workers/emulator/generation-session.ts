@@ -40,6 +40,7 @@ export interface SessionOptions {
   readonly onDie: () => void;
   readonly engineError: VllmError;
   readonly priority: number;
+  readonly requestId: string | undefined;
 }
 
 const DONE = "data: [DONE]\n\n";
@@ -58,6 +59,7 @@ export class GenerationSession implements EngineRequest {
   readonly extraFirstTokenDelayMs: number;
   readonly finishReason: "stop" | "length";
   readonly priority: number;
+  readonly requestId: string | undefined;
   readonly #res: ServerResponse;
   readonly #options: SessionOptions;
   readonly #writer: SessionWriter;
@@ -71,6 +73,7 @@ export class GenerationSession implements EngineRequest {
     this.extraFirstTokenDelayMs = options.extraFirstTokenDelayMs;
     this.finishReason = options.plan.endsWithEos ? "stop" : "length";
     this.priority = options.priority;
+    this.requestId = options.requestId;
   }
 
   emit(index: number): boolean {

@@ -27,6 +27,8 @@ export interface EngineRequest {
   readonly extraFirstTokenDelayMs: number;
   /** Engine-level finish reason for metrics once all tokens are out. */
   readonly finishReason: "stop" | "length";
+  /** Engine request id (`chatcmpl-…`), unique among running requests; undefined = random, never clashes. */
+  readonly requestId?: string;
   /** vLLM `priority`: lower is served first; only the priority policy looks at it. */
   readonly priority?: number;
   /** Deliver token `index`; return false to stall: the request keeps its slot but gets no more tokens. */
@@ -82,6 +84,8 @@ export class Scheduler {
   readonly #prefilling = new Set<EngineTicket>();
   readonly #decoding = new Set<EngineTicket>();
   readonly #stalled = new Set<EngineTicket>();
+  /** Ids of requests between submit and finish/abort, like vLLM's output processor keeps them. */
+  readonly #activeIds = new Set<string>();
   #nextStepAtMs: number | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAtMs = Infinity;
@@ -109,8 +113,14 @@ export class Scheduler {
     return this.#kvUsedTokens;
   }
 
+  /** True while a request with this engine id is queued or running. */
+  isActive(requestId: string): boolean {
+    return this.#activeIds.has(requestId);
+  }
+
   /** Queues a request; the returned function aborts it (no-op once it finished). */
   submit(request: EngineRequest): () => void {
+    if (request.requestId !== undefined) this.#activeIds.add(request.requestId);
     const ticket = new EngineTicket(request, performance.now(), ++this.#arrivals);
     this.#waiting.push(ticket);
     this.#advance();
@@ -134,6 +144,7 @@ export class Scheduler {
   #remove(ticket: EngineTicket): void {
     this.#release(ticket);
     ticket.state = "done";
+    if (ticket.request.requestId !== undefined) this.#activeIds.delete(ticket.request.requestId);
   }
 
   /** Takes a running ticket out of the batch and frees its KV. */

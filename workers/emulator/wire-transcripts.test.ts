@@ -35,6 +35,8 @@ interface Scenario {
   readonly headers?: Record<string, string>;
   readonly status: number;
   readonly compare: Compare;
+  /** Another request that must be running first (sent with the same headers, stalled after one token). */
+  readonly running?: unknown;
 }
 
 const scanSector = {
@@ -84,7 +86,15 @@ const SCENARIOS: readonly Scenario[] = [
     status: 200,
     compare: "sse",
   },
-  { file: "chat-stream-error-before-first-token.sse", setup: "heavy", body: chat({ stream: true, priority: 1 }, "heavy"), status: 200, compare: "sse" },
+  {
+    file: "chat-stream-error-before-first-token.sse",
+    setup: "heavy",
+    body: chat({ stream: true }, "heavy"),
+    headers: { "x-request-id": "7f3a9c2e-1" },
+    running: chat({ stream: true }, "heavy"),
+    status: 200,
+    compare: "sse",
+  },
   { file: "error-400.json", setup: "heavy", body: hugePrompt(70_000), status: 400, compare: "json+message" },
   { file: "error-400-max-tokens.json", setup: "heavy", body: { ...hugePrompt(50_000), max_tokens: 4096 }, status: 400, compare: "json+message" },
   { file: "error-400-tool-choice-auto.json", setup: "heavyNoTools", body: toolChat({ tool_choice: "auto" }), status: 400, compare: "json+message" },
@@ -123,11 +133,19 @@ async function send(scenario: Scenario): Promise<Response> {
   const emulator = emulators.get(scenario.setup);
   if (!emulator) throw new Error(`no emulator ${scenario.setup}`);
   const method = scenario.method ?? "POST";
-  return fetch(emulator.url + (scenario.path ?? "/v1/chat/completions"), {
-    method,
-    headers: { "content-type": "application/json", ...scenario.headers },
-    body: method === "POST" ? JSON.stringify(scenario.body) : undefined,
-  });
+  const url = emulator.url + (scenario.path ?? "/v1/chat/completions");
+  const headers = { "content-type": "application/json", ...scenario.headers };
+  const first = new AbortController();
+  if (scenario.running !== undefined) {
+    const stalled = { ...headers, "x-emulator-fault": "stall-after:1" };
+    const response = await fetch(url, { method: "POST", headers: stalled, body: JSON.stringify(scenario.running), signal: first.signal });
+    await response.body?.getReader().read();
+  }
+  try {
+    return await fetch(url, { method, headers, body: method === "POST" ? JSON.stringify(scenario.body) : undefined });
+  } finally {
+    first.abort();
+  }
 }
 
 describe("vllm-wire transcripts", () => {
