@@ -4,6 +4,7 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { GatewayError } from "../src/errors/catalog.ts";
 import { logger } from "../src/log.ts";
 import type { AppEnv, GatewayRuntime } from "./context.ts";
+import { registerOpenApiDocument } from "./docs-openapi.ts";
 import { registerDocsRoutes } from "./docs-routes.ts";
 import { registerInfoRoutes } from "./info-routes.ts";
 import { invalidRequest } from "./json-body.ts";
@@ -30,10 +31,7 @@ export function createApp(runtime: GatewayRuntime, extend: (app: OpenAPIHono<App
   extend(app);
   registerProxyRoutes(app, runtime);
   registerInfoRoutes(app, runtime);
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: { title: "ringgate", version: "0.1.0", description: "OpenAI-compatible gateway in front of vLLM worker pools" },
-  });
+  registerOpenApiDocument(app);
   registerDocsRoutes(app);
   app.use(
     methodNotAllowed({

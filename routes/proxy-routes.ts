@@ -4,22 +4,24 @@ import { GatewayError } from "../src/errors/catalog.ts";
 import type { JsonObject } from "../src/proxy/request-body.ts";
 import type { AppEnv, GatewayRuntime } from "./context.ts";
 import { jsonBody } from "./json-body.ts";
-import { chatCompletionRequestSchema, completionRequestSchema, proxiedResponses } from "./schemas.ts";
+import { chatCompletionRequestDoc, completionRequestDoc } from "./docs-request-schemas.ts";
+import { chatCompletionSchema, completionSchema, routedResponses } from "./docs-response-schemas.ts";
+import { chatCompletionRequestSchema, completionRequestSchema } from "./schemas.ts";
 
 const chatRoute = createRoute({
   method: "post",
   path: "/v1/chat/completions",
   summary: "OpenAI-compatible chat completion, routed to the pool named by `model`",
-  request: { body: { required: true, content: { "application/json": { schema: chatCompletionRequestSchema } } } },
-  responses: proxiedResponses,
+  request: { body: { required: true, content: { "application/json": { schema: chatCompletionRequestDoc } } } },
+  responses: routedResponses(chatCompletionSchema, "ChatCompletionChunk"),
 });
 
 const completionRoute = createRoute({
   method: "post",
   path: "/v1/completions",
   summary: "Text completion passthrough, same routing as chat",
-  request: { body: { required: true, content: { "application/json": { schema: completionRequestSchema } } } },
-  responses: proxiedResponses,
+  request: { body: { required: true, content: { "application/json": { schema: completionRequestDoc } } } },
+  responses: routedResponses(completionSchema, "Completion"),
 });
 
 /** Adapts Hono to the proxy core: validated body in, the dispatcher's Response out, untouched. */
@@ -47,7 +49,7 @@ export function registerProxyRoutes(app: OpenAPIHono<AppEnv>, runtime: GatewayRu
       keyName: c.get("keyName"),
     });
   };
-  // Documented from the route definitions, validated by jsonBody with the same schemas (see there why).
+  // Documented with the full field list; validated by jsonBody with the lean schemas the docs extend (see there why).
   app.openAPIRegistry.registerPath(chatRoute);
   app.openAPIRegistry.registerPath(completionRoute);
   app.post(chatRoute.path, async (c) => handle(c, chatRoute.path, await jsonBody(c, chatCompletionRequestSchema)));

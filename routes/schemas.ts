@@ -26,27 +26,32 @@ export const chatMessageSchema = z.looseObject({
   content: z.unknown().optional(),
 });
 
-export const chatCompletionRequestSchema = z
-  .looseObject({
-    model,
-    messages: z.array(chatMessageSchema).min(1, { error: "messages must contain at least one message" }),
-    ...streamFields,
-  })
-  .openapi("ChatCompletionRequest");
+/** Validation only; the document shows `chatCompletionRequestDoc`, which extends it (docs-request-schemas.ts). */
+export const chatCompletionRequestSchema = z.looseObject({
+  model,
+  messages: z.array(chatMessageSchema).min(1, { error: "messages must contain at least one message" }),
+  ...streamFields,
+});
 
-export const completionRequestSchema = z
-  .looseObject({
-    model,
-    prompt: z.union([z.string(), z.array(z.string()), z.array(z.number().int()), z.array(z.array(z.number().int()))]),
-    ...streamFields,
-  })
-  .openapi("CompletionRequest");
+export const completionRequestSchema = z.looseObject({
+  model,
+  prompt: z.union([z.string(), z.array(z.string()), z.array(z.number().int()), z.array(z.array(z.number().int()))]),
+  ...streamFields,
+});
 
 export const errorEnvelopeSchema = z
   .object({
-    error: z.object({ message: z.string(), type: z.string(), param: z.string().nullable(), code: z.string() }),
+    error: z.looseObject({
+      message: z.string(),
+      type: z.string(),
+      param: z.string().nullable(),
+      code: z.union([z.string(), z.number().int()]).nullable().openapi({
+        description: "The gateway's own errors carry a stable string (e.g. `no_healthy_worker`); vLLM's carry the HTTP status",
+        example: "no_healthy_worker",
+      }),
+    }),
   })
-  .openapi("Error");
+  .openapi("Error", { description: "OpenAI/vLLM error envelope; workers' errors pass through unchanged" });
 
 export const modelListSchema = z
   .object({

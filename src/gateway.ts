@@ -63,6 +63,8 @@ export interface GatewayHandle {
   config(): GatewayConfig;
   /** Stops accepting, lets in-flight requests finish within `graceMs`, then closes what is left. */
   stop(graceMs?: number): Promise<void>;
+  /** The HTTP app, e.g. for walking its routes. */
+  app: OpenAPIHono<AppEnv>;
 }
 
 /** Starts one gateway listener with its features; `main.ts` and the tests use the same path. */
@@ -118,6 +120,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     config: () => config,
     stop: async (graceMs = config.limits.shutdownGraceMs) => {
       await drain(server, graceMs);
+    app,
       for (const stop of stops.reverse()) await stop();
     },
   };
