@@ -3,6 +3,7 @@ import { clientAuthFeature } from "./auth/client-auth-feature.ts";
 import { corsFeature } from "./auth/cors-feature.ts";
 import { inputGuardFeature } from "./auth/input-guard-feature.ts";
 import { discoveryFeature } from "./discovery/discovery-feature.ts";
+import { feedbackFeature } from "./experiments/feedback-feature.ts";
 import type { GatewayFeature } from "./gateway.ts";
 import { healthFeature } from "./health/health-feature.ts";
 import { metricsFeature } from "./metrics/metrics-feature.ts";
@@ -10,5 +11,5 @@ import { requestLog } from "./request-log.ts";
 
 /** The features a production gateway runs with, in setup order. */
 export function defaultFeatures(): GatewayFeature[] {
-  return [requestLog(), discoveryFeature(), healthFeature(), metricsFeature(), corsFeature(), clientAuthFeature(), inputGuardFeature(), adminFeature()];
+  return [requestLog(), discoveryFeature(), healthFeature(), metricsFeature(), corsFeature(), clientAuthFeature(), inputGuardFeature(), feedbackFeature(), adminFeature()];
 }

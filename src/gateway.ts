@@ -9,6 +9,7 @@ import type { WorkerHealth } from "./health/worker-health.ts";
 import { logger } from "./log.ts";
 import { type MembershipChange, Pools } from "./pool/pools.ts";
 import { Dispatcher } from "./proxy/dispatcher.ts";
+import type { MetricsSink } from "./metrics/metrics-sink.ts";
 import type { FetchLike } from "./proxy/forward.ts";
 import type { RequestRecord } from "./proxy/request-record.ts";
 
@@ -36,6 +37,8 @@ export interface GatewayContext {
 export interface GatewayServices {
   /** Per-worker state and reason, drain/undrain, scraped load (set by `healthFeature`). */
   health?: WorkerHealth;
+  /** Where records, events and feedback go (set by `metricsFeature`). */
+  sink?: MetricsSink;
   /** False until the first active probe round has finished (set by `healthFeature`; /ready waits for it). */
   firstProbeRoundDone?: boolean;
 }

@@ -8,6 +8,12 @@ export const errorCatalog = {
   forbidden: { status: 403, type: "permission_error" },
   model_not_found: { status: 404, type: "invalid_request_error" },
   not_found: { status: 404, type: "invalid_request_error" },
+  /** POST /v1/feedback: no answered request with that id is remembered (never seen, or forgotten). */
+  request_not_found: { status: 404, type: "invalid_request_error" },
+  /** POST /v1/feedback: the request is older than the feedback window. */
+  feedback_expired: { status: 400, type: "invalid_request_error" },
+  /** POST /v1/feedback: the request failed, so there is no answer to rate. */
+  request_not_answered: { status: 400, type: "invalid_request_error" },
   method_not_allowed: { status: 405, type: "invalid_request_error" },
   payload_too_large: { status: 413, type: "invalid_request_error" },
   unsupported_media_type: { status: 415, type: "invalid_request_error" },

@@ -1,6 +1,7 @@
 import type { WorkerEvent } from "../health/worker-events.ts";
 import type { RequestRecord } from "../proxy/request-record.ts";
 import type { MetricsSink, SinkStats } from "./metrics-sink.ts";
+import type { FeedbackRecord } from "./record-encoding.ts";
 
 /**
  * The sink without Redis: keeps only the newest `capacity` records and events in memory (for /admin
@@ -11,6 +12,7 @@ export class MemorySink implements MetricsSink {
   readonly #capacity: number;
   readonly #records: RequestRecord[] = [];
   readonly #events: WorkerEvent[] = [];
+  readonly #feedback: FeedbackRecord[] = [];
   #next = 0;
   #total = 0;
 
@@ -28,6 +30,15 @@ export class MemorySink implements MetricsSink {
   event(event: WorkerEvent): void {
     this.#events.push(event);
     if (this.#events.length > this.#capacity) this.#events.shift();
+  }
+
+  feedback(feedback: FeedbackRecord): void {
+    this.#feedback.push(feedback);
+    if (this.#feedback.length > this.#capacity) this.#feedback.shift();
+  }
+
+  feedbacks(): FeedbackRecord[] {
+    return [...this.#feedback];
   }
 
   /** The kept records, oldest first. */

@@ -39,6 +39,7 @@ export function metricsFeature(): MetricsFeature {
       if (!health) throw new Error("the metrics feature needs the health feature set up before it");
       const active = createSink(context.config());
       sink = active;
+      context.services.sink = active;
       const requests = new RequestMetrics(registry);
       registerStateGauges(registry, {
         pools: context.pools,

@@ -1,11 +1,14 @@
 import type { WorkerEvent } from "../health/worker-events.ts";
 import type { RequestRecord } from "../proxy/request-record.ts";
+import type { FeedbackRecord } from "./record-encoding.ts";
 
 /** Where finished-request records and worker events go. `record`/`event` run on the request path: O(1), never await. */
 export interface MetricsSink {
   readonly kind: "redis" | "memory";
   record(record: RequestRecord): void;
   event(event: WorkerEvent): void;
+  /** A client's quality signal (POST /v1/feedback); bounded and flushed like the records. */
+  feedback(feedback: FeedbackRecord): void;
   /** Buffer depth and exact overflow count, for /metrics. */
   stats(): SinkStats;
   /** Flushes what it can within `graceMs`, then releases connections and timers. */

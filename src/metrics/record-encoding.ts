@@ -4,6 +4,7 @@ import type { RequestRecord } from "../proxy/request-record.ts";
 /** Redis stream keys (CONTRACT.md "Metrics in Redis"). */
 export const REQUESTS_STREAM = "ringgate:requests";
 export const EVENTS_STREAM = "ringgate:events";
+export const FEEDBACK_STREAM = "ringgate:feedback";
 
 /** Flat `field, value, field, value…` as XADD takes them. */
 export type FlatFields = string[];
@@ -49,6 +50,35 @@ export function encodeEvent(event: WorkerEvent): FlatFields {
     "reason", event.reason,
     "actor", event.actor,
   ];
+}
+
+/** A client's quality signal for one answered request, joined with what served it (POST /v1/feedback). */
+export interface FeedbackRecord {
+  ts: number;
+  requestId: string;
+  score: number;
+  label: string | undefined;
+  /** What the client asked for, the pool that answered, its worker and the model that worker serves. */
+  model: string;
+  pool: string;
+  worker: string;
+  workerModel: string | undefined;
+  keyName: string | undefined;
+}
+
+export function encodeFeedback(feedback: FeedbackRecord): FlatFields {
+  const fields = [
+    "ts", String(feedback.ts),
+    "request_id", feedback.requestId,
+    "score", String(feedback.score),
+    "label", feedback.label ?? "",
+    "model", feedback.model,
+    "pool", feedback.pool,
+    "worker", feedback.worker,
+    "worker_model", feedback.workerModel ?? "",
+  ];
+  if (feedback.keyName) fields.push("key_name", feedback.keyName);
+  return fields;
 }
 
 /** What the stats tools read back from one stream entry. */
