@@ -37,10 +37,6 @@ export class MemorySink implements MetricsSink {
     if (this.#feedback.length > this.#capacity) this.#feedback.shift();
   }
 
-  feedbacks(): FeedbackRecord[] {
-    return [...this.#feedback];
-  }
-
   /** The kept records, oldest first. */
   records(): RequestRecord[] {
     if (this.#records.length < this.#capacity) return [...this.#records];
