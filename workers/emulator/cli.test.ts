@@ -94,12 +94,26 @@ describe("emulator CLI", () => {
     expect(emulator.proc.exitCode).toBeNull();
   });
 
-  test("--die-after 1: the process exits mid-stream", async () => {
-    const emulator = await track(["--die-after", "1", "--speed", "20"]);
+  test("--die-after 1: in-band 400 + [DONE] after the first token, /health 503, then the process exits 1", async () => {
+    const emulator = await track(["--die-after", "1", "--speed", "20", "--death-exit-ms", "1000"]);
     const body = JSON.stringify({ model: "heavy", messages: [{ role: "user", content: "hi" }], stream: true });
     const exchange = await rawPost(emulator.url, "/v1/chat/completions", body);
     expect(exchange.head).toStartWith("HTTP/1.1 200");
-    expect(exchange.complete).toBe(false);
+    expect(exchange.body).toContain('"type": "BadRequestError", "param": null, "code": 400}}\n\ndata: [DONE]\n\n');
+    expect(exchange.complete).toBe(true);
+    expect(await reachable(emulator.url)).toBe(503);
     expect(await emulator.proc.exited).toBe(1);
+  });
+
+  test("--stay-after-death: the dead engine keeps answering /health 503 and JSON 500s", async () => {
+    const emulator = await track(["--die-after", "1", "--speed", "20", "--death-exit-ms", "0", "--stay-after-death"]);
+    const body = JSON.stringify({ model: "heavy", messages: [{ role: "user", content: "hi" }] });
+    const post = () => fetch(`${emulator.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    expect((await post()).status).toBe(500);
+    await Bun.sleep(300);
+    expect(await reachable(emulator.url)).toBe(503);
+    const again = await post();
+    expect([again.status, ((await again.json()) as { error: { type: string } }).error.type]).toEqual([500, "Internal Server Error"]);
+    expect(emulator.proc.exitCode).toBeNull();
   });
 });

@@ -2,14 +2,15 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { handleChatCompletion } from "./chat-handler.ts";
 import { handleCompletion } from "./completion-handler.ts";
+import { EngineDeath } from "./engine-death.ts";
 import { EngineMetrics, type FinishedReason } from "./engine-metrics.ts";
 import { errorBody, validationError, type VllmError } from "./error-wire.ts";
 import { FaultController } from "./fault-controller.ts";
 import { parseFaultSpec, type FaultSpec } from "./fault-spec.ts";
-import { sendJson } from "./generation-session.ts";
+import { sendEngineDead, sendJson } from "./generation-session.ts";
 import { sendError, type RequestContext } from "./generation-runner.ts";
 import { metricsText, modelsBody } from "./info-endpoints.ts";
-import type { EmulatorOptions } from "./options.ts";
+import type { EmulatorOptions, WireProfile } from "./options.ts";
 import { Scheduler, type TimingModel } from "./scheduler.ts";
 import { SleepMode } from "./sleep-mode.ts";
 
@@ -26,6 +27,8 @@ export interface EmulatorState {
   readonly sleeping: boolean;
   /** Generation requests cut because `/sleep` arrived while they ran. */
   readonly cutBySleep: number;
+  /** The engine died (`--die-after`, `POST /_emulator/die`); the process exits soon unless `--stay-after-death`. */
+  readonly dead: boolean;
 }
 
 type GenerationHandler = (ctx: RequestContext, body: unknown) => void;
@@ -64,11 +67,12 @@ export class EmulatorApp {
   readonly #metrics: EngineMetrics;
   readonly #scheduler: Scheduler;
   readonly #faults: FaultController;
-  readonly #onDie: () => void;
+  readonly #death: EngineDeath;
   readonly #sleep: SleepMode;
   #totalRequests = 0;
 
-  constructor(options: EmulatorOptions, onDie: () => void) {
+  /** `onExit`: what the process does once a dead engine's watchdog fires. */
+  constructor(options: EmulatorOptions, onExit: () => void) {
     this.#options = options;
     this.#metrics = new EngineMetrics(options.servedModelName);
     // Fixed timing is for benchmarks: no KV limit, so only --max-num-seqs caps the batch.
@@ -76,7 +80,7 @@ export class EmulatorApp {
     const kvCacheTokens = fixedTiming ? Infinity : options.kvCacheTokens;
     this.#scheduler = new Scheduler(timingModelFor(options), { maxNumSeqs: options.maxNumSeqs, kvCacheTokens, schedulingPolicy: options.schedulingPolicy }, this.#metrics);
     this.#faults = new FaultController(options.fault, options.faultCount);
-    this.#onDie = onDie;
+    this.#death = new EngineDeath(this.#scheduler, options.stayAfterDeath ? undefined : options.deathExitMs, onExit);
     this.#sleep = new SleepMode(options);
   }
 
@@ -91,6 +95,7 @@ export class EmulatorApp {
       fault: this.#faults.describe(),
       sleeping: this.#sleep.sleeping,
       cutBySleep: this.#sleep.cutBySleep,
+      dead: this.#death.dead,
     };
   }
 
@@ -98,8 +103,14 @@ export class EmulatorApp {
     this.#faults.set(typeof spec === "string" ? parseFaultSpec(spec) : spec, count);
   }
 
+  /** Kills the engine now (what `--die-after` does when its request's first token is due). */
+  die(): void {
+    this.#death.die();
+  }
+
   stop(): void {
     this.#scheduler.stop();
+    this.#death.stop();
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
@@ -126,6 +137,7 @@ export class EmulatorApp {
 
   #generate(req: IncomingMessage, res: ServerResponse, handler: GenerationHandler, text: string): void {
     this.#totalRequests++;
+    if (this.#death.dead) return sendEngineDead(res, this.#options.wireProfile);
     let fault: FaultSpec | undefined;
     try {
       fault = this.#faults.take(headerValue(req, "x-emulator-fault"));
@@ -151,7 +163,7 @@ export class EmulatorApp {
       res,
       fault,
       dieHere: this.#options.dieAfter !== undefined && this.#totalRequests === this.#options.dieAfter,
-      onDie: this.#onDie,
+      die: () => this.#death.die(),
     };
   }
 
@@ -167,10 +179,10 @@ export class EmulatorApp {
         sendJson(res, 500, errorBody(this.#options.wireProfile, unexpected(new Error(INJECTED_EXCEPTION_MESSAGE))));
         return true;
       case "status":
-        sendStatusFault(res, fault.status, fault.retryAfterS);
+        sendStatusFault(res, this.#options.wireProfile, fault.status, fault.retryAfterS);
         return true;
       case "engine-dead":
-        sendStatusFault(res, 500, undefined);
+        sendEngineDead(res, this.#options.wireProfile);
         return true;
       default:
         return false;
@@ -179,6 +191,10 @@ export class EmulatorApp {
 
   #control(req: IncomingMessage, res: ServerResponse, path: string): void {
     if (path === "/_emulator/state" && req.method === "GET") return sendJson(res, 200, JSON.stringify(this.state()));
+    if (path === "/_emulator/die" && req.method === "POST") {
+      this.#death.die();
+      return sendJson(res, 200, JSON.stringify({ dead: true }));
+    }
     if (path !== "/_emulator/fault") return notFound(res);
     if (req.method === "DELETE") {
       this.#faults.clear();
@@ -201,7 +217,8 @@ export class EmulatorApp {
     const isGet = req.method === "GET";
     if (path === "/health" || path === "/ping") {
       // A dead engine answers /health with an empty 503 until the process exits.
-      res.writeHead(this.#faults.peek()?.mode === "engine-dead" ? 503 : 200, { server: "uvicorn", "content-length": "0" });
+      const dead = this.#death.dead || this.#faults.peek()?.mode === "engine-dead";
+      res.writeHead(dead ? 503 : 200, { server: "uvicorn", "content-length": "0" });
       return void res.end();
     }
     if (path === "/version" && isGet) return sendJson(res, 200, JSON.stringify({ version: options.version }));
@@ -222,13 +239,10 @@ function unexpected(error: unknown): VllmError {
   return { message: error instanceof Error ? error.message : String(error), type: "Internal Server Error", code: 500 };
 }
 
-/** 500 is vLLM's empty-body engine death; other codes get an OpenAI-style JSON error. */
-function sendStatusFault(res: ServerResponse, status: number, retryAfterS: number | undefined): void {
+/** 500 is the dead engine's answer; other codes get an OpenAI-style JSON error. */
+function sendStatusFault(res: ServerResponse, profile: WireProfile, status: number, retryAfterS: number | undefined): void {
   const headers: Record<string, string> = retryAfterS === undefined ? {} : { "retry-after": String(retryAfterS) };
-  if (status === 500) {
-    res.writeHead(500, { server: "uvicorn", "content-length": "0", ...headers });
-    return void res.end();
-  }
+  if (status === 500) return sendEngineDead(res, profile, headers);
   const type = status === 429 ? "RateLimitError" : status === 503 ? "ServiceUnavailableError" : "EmulatedError";
   const message = status === 429 ? "Too many requests (emulated)" : `Emulated HTTP ${status}`;
   sendJson(res, status, JSON.stringify({ error: { message, type, param: null, code: status } }), headers);

@@ -41,8 +41,19 @@ export function validationError(message: string): VllmError {
   return { message, type: "Bad Request", code: 400 };
 }
 
+const ENGINE_DEAD_MESSAGE = "EngineCore encountered an issue. See stack trace (above) for the root cause.";
+
+/**
+ * What a dead engine answers new and in-flight non-stream requests (PR #22957, v0.10.2+): a JSON 500
+ * typed with the HTTP reason phrase. Undefined for `legacy`, which sent an empty-body 500.
+ */
+export function engineDeadError(profile: WireProfile): VllmError | undefined {
+  return profile === "legacy" ? undefined : { message: ENGINE_DEAD_MESSAGE, type: "Internal Server Error", code: 500 };
+}
+
+/** The in-band event of a stream cut by engine death: v0.11's catch-all defaults (400), 500 in `current`. */
 export function engineCrash(profile: WireProfile): VllmError {
-  const message = "EngineCore encountered an issue. See stack trace (above) for the root cause.";
+  const message = ENGINE_DEAD_MESSAGE;
   return profile === "current"
     ? { message, type: "InternalServerError", code: 500 }
     : { message, type: "BadRequestError", code: 400 };

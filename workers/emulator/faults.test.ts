@@ -116,15 +116,27 @@ interface StatusCase {
   readonly fault: string;
   readonly status: number;
   readonly retryAfter: string | null;
-  readonly emptyBody: boolean;
 }
 
 const STATUS_FAULTS: readonly StatusCase[] = [
-  { fault: "status:500", status: 500, retryAfter: null, emptyBody: true },
-  { fault: "status:503,retry-after:2", status: 503, retryAfter: "2", emptyBody: false },
-  { fault: "retry-after:7", status: 503, retryAfter: "7", emptyBody: false },
-  { fault: "status:429", status: 429, retryAfter: null, emptyBody: false },
+  { fault: "status:500", status: 500, retryAfter: null },
+  { fault: "status:503,retry-after:2", status: 503, retryAfter: "2" },
+  { fault: "retry-after:7", status: 503, retryAfter: "7" },
+  { fault: "status:429", status: 429, retryAfter: null },
 ];
+
+/** v0.11.0's answer after engine death (PR #22957), to new and in-flight non-stream requests. */
+const ENGINE_DEAD_BODY = {
+  error: {
+    message: "EngineCore encountered an issue. See stack trace (above) for the root cause.",
+    type: "Internal Server Error",
+    param: null,
+    code: 500,
+  },
+};
+const ENGINE_DEAD_EVENT =
+  'data: {"error": {"message": "EngineCore encountered an issue. See stack trace (above) for the root cause.", ' +
+  '"type": "BadRequestError", "param": null, "code": 400}}\n\ndata: [DONE]\n\n';
 
 describe("status faults", () => {
   test.each(STATUS_FAULTS.map((statusCase) => [statusCase.fault, statusCase] as const))("%s", async (_fault, statusCase) => {
@@ -132,8 +144,19 @@ describe("status faults", () => {
     const body = await response.text();
     expect(response.status).toBe(statusCase.status);
     expect(response.headers.get("retry-after")).toBe(statusCase.retryAfter);
-    if (statusCase.emptyBody) expect(body).toBe("");
-    else expect((JSON.parse(body) as { error: { code: number } }).error.code).toBe(statusCase.status);
+    expect((JSON.parse(body) as { error: { code: number } }).error.code).toBe(statusCase.status);
+  });
+
+  test("status:500 is the dead engine's JSON 500; the legacy profile keeps the empty body", async () => {
+    const response = await fetch(chatUrl(), chatInit("status:500"));
+    expect(await response.json()).toEqual(ENGINE_DEAD_BODY);
+    const legacy = await startEmulator({ port: 0, speed: 20, wireProfile: "legacy" });
+    try {
+      const old = await fetch(`${legacy.url}/v1/chat/completions`, chatInit("status:500"));
+      expect([old.status, await old.text()]).toEqual([500, ""]);
+    } finally {
+      await legacy.stop();
+    }
   });
 
   test("an invalid fault header is a 400", async () => {
@@ -168,11 +191,11 @@ describe("fault control at run time", () => {
     }
   });
 
-  test("engine-dead: empty 500s and /health 503 until cleared", async () => {
+  test("engine-dead: the dead engine's JSON 500s and /health 503 until cleared", async () => {
     emulator.setFault("engine-dead");
     try {
       const response = await fetch(chatUrl(), chatInit(undefined, { stream: false }));
-      expect([response.status, await response.text()]).toEqual([500, ""]);
+      expect([response.status, await response.json()]).toEqual([500, ENGINE_DEAD_BODY]);
       expect((await fetch(`${emulator.url}/health`)).status).toBe(503);
     } finally {
       emulator.setFault(undefined);
@@ -191,20 +214,46 @@ describe("fault control at run time", () => {
     await waitFor(() => emulator.state().running === 0 && emulator.state().aborted === abortedBefore + 1, 10_000, "the request to be aborted", 10);
   });
 
-  test("die-after: the Nth request dies mid-stream and the port closes", async () => {
-    const doomed = await startEmulator({ port: 0, speed: 20, dieAfter: 2 });
-    const url = `${doomed.url}/v1/chat/completions`;
-    expect((await fetch(url, chatInit(undefined, { stream: false }))).status).toBe(200);
-    const exchange = await rawPost(doomed.url, "/v1/chat/completions", String(chatInit().body));
-    expect(exchange.head).toStartWith("HTTP/1.1 200");
-    expect(tokenEvents(exchange.body).length).toBe(1);
-    expect(exchange.complete).toBe(false);
-    const after = await fetch(`${doomed.url}/health`).then(
-      () => "answered",
-      () => "refused",
-    );
-    expect(after).toBe("refused");
-    await doomed.stop();
+  test("die-after: the Nth request's stream gets its first token, the in-band 400 and [DONE]; /health 503, then the port closes", async () => {
+    const doomed = await startEmulator({ port: 0, speed: 20, dieAfter: 2, deathExitMs: 300 });
+    try {
+      const url = `${doomed.url}/v1/chat/completions`;
+      expect((await fetch(url, chatInit(undefined, { stream: false }))).status).toBe(200);
+      const exchange = await rawPost(doomed.url, "/v1/chat/completions", String(chatInit().body));
+      expect(exchange.head).toStartWith("HTTP/1.1 200");
+      expect(tokenEvents(exchange.body).length).toBe(1);
+      expect(exchange.body).toContain(ENGINE_DEAD_EVENT);
+      expect(exchange.complete).toBe(true);
+      expect((await fetch(`${doomed.url}/health`)).status).toBe(503);
+      await waitFor(() => fetch(`${doomed.url}/health`).then(() => false, () => true), 10_000, "the port to close", 20);
+    } finally {
+      await doomed.stop();
+    }
+  });
+
+  test("engine death fails every in-flight request its own way, then refuses new ones; --stay-after-death keeps the port", async () => {
+    const dying = await startEmulator({ port: 0, speed: 20, maxNumSeqs: 1, stayAfterDeath: true, deathExitMs: 0 });
+    try {
+      const url = `${dying.url}/v1/chat/completions`;
+      const stream = await fetch(url, chatInit("stall-after:2"));
+      const reader = (stream.body ?? new ReadableStream()).getReader();
+      let streamed = "";
+      while (tokenEvents(streamed).length < 2) streamed += new TextDecoder().decode((await reader.read()).value);
+      const queued = fetch(url, chatInit(undefined, { stream: false }));
+      await waitFor(() => dying.state().waiting === 1, 10_000, "the non-stream request to queue", 10);
+      expect((await fetch(`${dying.url}/_emulator/die`, { method: "POST" })).status).toBe(200);
+      for (let next = await reader.read(); !next.done; next = await reader.read()) streamed += new TextDecoder().decode(next.value);
+      expect(streamed).toEndWith(ENGINE_DEAD_EVENT);
+      const failed = await queued;
+      expect([failed.status, await failed.json()]).toEqual([500, ENGINE_DEAD_BODY]);
+      const fresh = await fetch(url, chatInit());
+      expect([fresh.status, await fresh.json()]).toEqual([500, ENGINE_DEAD_BODY]);
+      expect([dying.state().dead, dying.state().running, dying.state().waiting]).toEqual([true, 0, 0]);
+      await Bun.sleep(100);
+      expect((await fetch(`${dying.url}/health`)).status).toBe(503);
+    } finally {
+      await dying.stop();
+    }
   });
 });
 

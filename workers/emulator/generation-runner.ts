@@ -18,7 +18,8 @@ export interface RequestContext {
   readonly fault: FaultSpec | undefined;
   /** This request is the `--die-after` one. */
   readonly dieHere: boolean;
-  readonly onDie: () => void;
+  /** Engine death (see EmulatorApp.die). */
+  readonly die: () => void;
 }
 
 export interface GenerationJob {
@@ -85,7 +86,7 @@ export function runGeneration(ctx: RequestContext, job: GenerationJob): void {
     tokenFault: tokenFaultOf(ctx.fault),
     extraFirstTokenDelayMs: ctx.fault?.mode === "slow-first-token" ? ctx.fault.delayMs : 0,
     dieAtToken: ctx.dieHere ? (stream ? 1 : 0) : undefined,
-    onDie: ctx.onDie,
+    die: ctx.die,
     engineError: engineCrash(options.wireProfile),
     priority: request.priority ?? 0,
     requestId,

@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { errorBody, inbandErrorEvent, type VllmError } from "./error-wire.ts";
+import { engineCrash, engineDeadError, errorBody, inbandErrorEvent, type VllmError } from "./error-wire.ts";
 import type { TokenFaultMode } from "./fault-spec.ts";
 import type { FinishReason, GenerationPlan, PlannedToken } from "./generation-plan.ts";
 import type { WireProfile } from "./options.ts";
@@ -37,7 +37,8 @@ export interface SessionOptions {
   readonly extraFirstTokenDelayMs: number;
   /** Called instead of emitting this token index (die-after); undefined = never. */
   readonly dieAtToken: number | undefined;
-  readonly onDie: () => void;
+  /** Kills the engine: every in-flight request, this one included, gets `fail()`. */
+  readonly die: () => void;
   readonly engineError: VllmError;
   readonly priority: number;
   readonly requestId: string | undefined;
@@ -50,6 +51,8 @@ const MALFORMED_EVENT = 'data: {"id":"chatcmpl-malformed","choices":[{"delta":{"
 export interface SessionWriter {
   deliver(index: number, isLast: boolean, plan: GenerationPlan): void;
   failMidway(error: VllmError): void;
+  /** The engine died under this request. */
+  engineDied(): void;
   malformed(): void;
 }
 
@@ -79,7 +82,7 @@ export class GenerationSession implements EngineRequest {
   emit(index: number): boolean {
     if (this.#res.destroyed) return false;
     if (index === this.#options.dieAtToken) {
-      this.#options.onDie();
+      this.#options.die();
       return false;
     }
     const fault = this.#options.tokenFault;
@@ -97,6 +100,10 @@ export class GenerationSession implements EngineRequest {
     }
     this.#writer.deliver(index, index === this.totalTokens - 1, this.#options.plan);
     return true;
+  }
+
+  fail(): void {
+    if (!this.#res.destroyed) this.#writer.engineDied();
   }
 }
 
@@ -134,6 +141,10 @@ export class StreamWriter implements SessionWriter {
     this.#res.end(inbandErrorEvent(this.#profile, error) + DONE);
   }
 
+  engineDied(): void {
+    this.failMidway(engineCrash(this.#profile));
+  }
+
   malformed(): void {
     this.#res.write(MALFORMED_EVENT);
   }
@@ -161,6 +172,10 @@ export class BodyWriter implements SessionWriter {
     sendJson(this.#res, error.code, errorBody(this.#profile, error));
   }
 
+  engineDied(): void {
+    sendEngineDead(this.#res, this.#profile);
+  }
+
   malformed(): void {
     this.#malformed = true;
   }
@@ -175,6 +190,15 @@ export function sendJson(res: ServerResponse, status: number, body: string, extr
     ...extraHeaders,
   });
   res.end(body);
+}
+
+/** A dead engine's answer: the JSON 500 of v0.10.2+, or the empty-body 500 of `legacy`. */
+export function sendEngineDead(res: ServerResponse, profile: WireProfile, extraHeaders: Record<string, string> = {}): void {
+  const error = engineDeadError(profile);
+  if (error) return sendJson(res, 500, errorBody(profile, error), extraHeaders);
+  if (res.destroyed || res.headersSent) return;
+  res.writeHead(500, { server: "uvicorn", "content-length": "0", ...extraHeaders });
+  res.end();
 }
 
 /** Close after what was written so far: a FIN mid-body (no final chunk), unlike a reset that may drop buffered bytes. */

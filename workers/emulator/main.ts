@@ -36,6 +36,8 @@ const FLAGS: Readonly<Record<string, FlagKind>> = {
   "boot-delay-ms": "number",
   refuse: "boolean",
   "die-after": "number",
+  "stay-after-death": "boolean",
+  "death-exit-ms": "number",
   fault: "string",
   "fault-count": "number",
   version: "string",
@@ -118,7 +120,7 @@ async function main(): Promise<void> {
   }
   try {
     const handle = await startEmulator(input, {
-      onDie: () => {
+      onExit: () => {
         console.log(JSON.stringify({ event: "died" }));
         process.exit(1);
       },

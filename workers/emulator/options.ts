@@ -40,8 +40,12 @@ export interface EmulatorOptions {
   readonly wireProfile: WireProfile;
   readonly bootDelayMs: number;
   readonly refuse: boolean;
-  /** Die once this many requests have started (mid-stream for a stream). */
+  /** The engine dies when this request's first token is due (a stream: right after it). */
   readonly dieAfter: number | undefined;
+  /** After engine death the process stays up (health 503, JSON 500s) instead of exiting. */
+  readonly stayAfterDeath: boolean;
+  /** Delay between engine death and process exit (vLLM's watchdog). */
+  readonly deathExitMs: number;
   readonly fault: FaultSpec | undefined;
   /** Only the next N requests get `fault`; undefined = all. */
   readonly faultCount: number | undefined;
@@ -117,6 +121,8 @@ export const emulatorOptionsInput = z
     bootDelayMs: z.number().nonnegative(),
     refuse: z.boolean(),
     dieAfter: z.number().int().positive(),
+    stayAfterDeath: z.boolean(),
+    deathExitMs: z.number().nonnegative(),
     fault: z.union([z.string(), z.custom<FaultSpec>((value) => typeof value === "object" && value !== null)]),
     faultCount: count,
     version: z.string().min(1),
@@ -160,6 +166,8 @@ export function resolveOptions(input: EmulatorOptionsInput = {}): EmulatorOption
     bootDelayMs: given.bootDelayMs ?? 0,
     refuse: given.refuse ?? false,
     dieAfter: given.dieAfter,
+    stayAfterDeath: given.stayAfterDeath ?? false,
+    deathExitMs: given.deathExitMs ?? 5000,
     fault: typeof given.fault === "string" ? parseFaultSpec(given.fault) : given.fault,
     faultCount: given.faultCount,
     version: given.version ?? DEFAULT_VERSIONS[wireProfile],

@@ -33,6 +33,8 @@ export interface EngineRequest {
   readonly priority?: number;
   /** Deliver token `index`; return false to stall: the request keeps its slot but gets no more tokens. */
   emit(index: number): boolean;
+  /** The engine died: answer the client with the dead engine's error. */
+  fail?(): void;
 }
 
 type SlotState = "waiting" | "prefilling" | "decoding" | "stalled" | "done";
@@ -86,6 +88,8 @@ export class Scheduler {
   readonly #stalled = new Set<EngineTicket>();
   /** Ids of requests between submit and finish/abort, like vLLM's output processor keeps them. */
   readonly #activeIds = new Set<string>();
+  /** Every submitted request not finished yet (waiting or running). */
+  readonly #tickets = new Set<EngineTicket>();
   #nextStepAtMs: number | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAtMs = Infinity;
@@ -122,6 +126,7 @@ export class Scheduler {
   submit(request: EngineRequest): () => void {
     if (request.requestId !== undefined) this.#activeIds.add(request.requestId);
     const ticket = new EngineTicket(request, performance.now(), ++this.#arrivals);
+    this.#tickets.add(ticket);
     this.#waiting.push(ticket);
     this.#advance();
     return () => this.#abort(ticket);
@@ -141,9 +146,21 @@ export class Scheduler {
     this.#timer = undefined;
   }
 
+  /** Engine death: the loop stops and every waiting or running request fails at once (no metrics). */
+  failAll(): void {
+    this.stop();
+    this.#nextStepAtMs = undefined;
+    for (const ticket of [...this.#tickets]) {
+      if (ticket.state === "waiting") this.#waiting.forget();
+      this.#remove(ticket);
+      ticket.request.fail?.();
+    }
+  }
+
   #remove(ticket: EngineTicket): void {
     this.#release(ticket);
     ticket.state = "done";
+    this.#tickets.delete(ticket);
     if (ticket.request.requestId !== undefined) this.#activeIds.delete(ticket.request.requestId);
   }
 

@@ -18,6 +18,8 @@ export interface EmulatorHandle {
   readonly port: number;
   readonly options: EmulatorOptions;
   state(): EmulatorState;
+  /** Kill the engine now: in-flight requests fail, /health 503, exit after `deathExitMs` unless `stayAfterDeath`. */
+  die(): void;
   /** Arm a fault for the next `count` generation requests (all when omitted); undefined clears. */
   setFault(spec: FaultSpec | string | undefined, count?: number): void;
   /** Close the port and drop every open connection. */
@@ -25,8 +27,8 @@ export interface EmulatorHandle {
 }
 
 export interface StartHooks {
-  /** What `--die-after` does; in-process default: close the port and reset every connection. */
-  readonly onDie?: () => void;
+  /** What a dead engine's process does when its watchdog fires; in-process default: close the port and end every connection. */
+  readonly onExit?: () => void;
 }
 
 export async function startEmulator(input: EmulatorOptionsInput = {}, hooks: StartHooks = {}): Promise<EmulatorHandle> {
@@ -40,19 +42,20 @@ export async function startEmulator(input: EmulatorOptionsInput = {}, hooks: Sta
     server = undefined;
     if (closing) await new Promise<void>((resolve) => closing.close(() => resolve()));
   };
-  // Like a dying process: the port closes and open connections end after what was already sent.
-  const die = (): void => {
+  // Like an exiting process: the port closes and open connections end after what was already sent.
+  const exit = (): void => {
     app.stop();
     server?.close();
     server = undefined;
     for (const socket of sockets) socket.end();
   };
-  const app = new EmulatorApp(options, hooks.onDie ?? die);
+  const app = new EmulatorApp(options, hooks.onExit ?? exit);
   const handle = (port: number): EmulatorHandle => ({
     url: `http://${urlHost(options.host)}:${port}`,
     port,
     options,
     state: () => app.state(),
+    die: () => app.die(),
     setFault: (spec, count) => app.setFault(spec, count),
     stop,
   });
