@@ -14,6 +14,7 @@ import { PendingAttempts } from "./pending-attempts.ts";
 import type { RequestRecord } from "./request-record.ts";
 import { type AttemptResult, decide } from "./retry-policy.ts";
 import { SseRelay } from "./sse-relay.ts";
+import { upstreamRequestId } from "./upstream-request-id.ts";
 
 /** A validated client request, as the routes hand it over. */
 export interface ProxyRequest {
@@ -103,7 +104,7 @@ export class Dispatcher {
       const startedMs = this.#deps.now();
       const outcome = await runAttempt({
         worker,
-        request: this.#upstreamRequest(request, pool, bodyText, trace.attempts.length + 1),
+        request: this.#upstreamRequest(request, pool, bodyText),
         stream: request.stream,
         clientSignal: request.signal,
         timeouts,
@@ -136,11 +137,8 @@ export class Dispatcher {
     return undefined;
   }
 
-  #upstreamRequest(request: ProxyRequest, pool: Pool, body: string, attemptNumber: number): Request {
-    const extra: Record<string, string> = {
-      "content-type": "application/json",
-      "x-request-id": `${request.requestId}-${attemptNumber}`,
-    };
+  #upstreamRequest(request: ProxyRequest, pool: Pool, body: string): Request {
+    const extra: Record<string, string> = { "content-type": "application/json", "x-request-id": upstreamRequestId(request.requestId) };
     if (pool.config.workerApiKey) extra.authorization = `Bearer ${pool.config.workerApiKey}`;
     return new Request(`http://ringgate${request.path}`, { method: "POST", headers: upstreamHeaders(request.headers, extra), body });
   }

@@ -202,3 +202,26 @@ describe("admission", () => {
     expect(await readSse(await held)).toMatchObject({ done: true, error: undefined });
   });
 });
+
+describe("client request ids", () => {
+  test("two concurrent requests with the same x-request-id both succeed on one worker; the client's id stays theirs", async () => {
+    const h = await harness({ heavy: 1 });
+    const [worker] = h.emulators as [EmulatorHandle];
+    const headers = { "x-request-id": "npc-42" };
+    const slow = { "x-emulator-fault": "slow-first-token:300", ...headers };
+    const first = h.fixture.post("/v1/chat/completions", { model: "heavy", messages: MESSAGES, stream: true }, slow);
+    await waitFor(() => worker.state().running === 1, 5_000, "the first request running");
+    const second = await h.fixture.post("/v1/chat/completions", { model: "heavy", messages: MESSAGES }, headers);
+    const streamed = await first;
+    expect([streamed.status, second.status]).toEqual([200, 200]);
+    expect([streamed.headers.get("x-request-id"), second.headers.get("x-request-id")]).toEqual(["npc-42", "npc-42"]);
+    const transcript = await readSse(streamed);
+    expect([transcript.done, transcript.error]).toEqual([true, undefined]);
+    // vLLM answers with `chatcmpl-` + the id it was sent: the two upstream ids differ, both lead with the client's.
+    const ids = [transcript.id, ((await second.json()) as { id: string }).id];
+    expect(ids.every((id) => id?.startsWith("chatcmpl-npc-42-"))).toBe(true);
+    expect(new Set(ids).size).toBe(2);
+    await waitFor(() => h.fixture.records.length === 2, 5_000, "both records");
+    expect(h.fixture.records.map((record) => [record.requestId, record.attempts.length])).toEqual([["npc-42", 1], ["npc-42", 1]]);
+  });
+});

@@ -53,6 +53,10 @@ export interface SseTranscript {
   status: number;
   content: string;
   finishReason: string | undefined;
+  /** The chunks' `id` (vLLM: `chatcmpl-` + the request id it was sent). */
+  id?: string;
+  /** Per choice `index` (n > 1): its content and finish reason. */
+  choices?: { content: string; finishReason: string | undefined }[];
   /** `data: [DONE]` arrived (as the last event). */
   done: boolean;
   /** The in-band `{"error":…}` event's object, when one arrived. */
@@ -87,7 +91,11 @@ export async function readSse(response: Response): Promise<SseTranscript> {
 }
 
 function readEvent(transcript: SseTranscript, data: string): void {
-  let parsed: { error?: SseTranscript["error"]; choices?: { delta?: { content?: string }; finish_reason?: string | null }[] };
+  let parsed: {
+    id?: string;
+    error?: SseTranscript["error"];
+    choices?: { index?: number; delta?: { content?: string | null }; finish_reason?: string | null }[];
+  };
   try {
     parsed = JSON.parse(data) as typeof parsed;
   } catch {
@@ -98,7 +106,13 @@ function readEvent(transcript: SseTranscript, data: string): void {
     transcript.error = parsed.error;
     return;
   }
+  transcript.id ??= parsed.id;
   const choice = parsed.choices?.[0];
   transcript.content += choice?.delta?.content ?? "";
   if (choice?.finish_reason) transcript.finishReason = choice.finish_reason;
+  for (const each of parsed.choices ?? []) {
+    const slot = (transcript.choices ??= [])[each.index ?? 0] ??= { content: "", finishReason: undefined };
+    slot.content += each.delta?.content ?? "";
+    if (each.finish_reason) slot.finishReason = each.finish_reason;
+  }
 }
