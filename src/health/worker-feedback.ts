@@ -7,6 +7,8 @@ export type FailureKind =
   | "timeout_connect"
   | "timeout_first_token"
   | "empty_stream"
+  /** A stream's first event was an error not caused by the request (engine death). */
+  | "inband_error"
   | "mid_stream"
   /** The stream went silent past the idle budget after it started. */
   | "idle_timeout";

@@ -49,6 +49,7 @@ const PASSIVE_REASONS: Readonly<Record<FailureKind, string>> = {
   timeout_connect: "no response headers within the connect budget",
   timeout_first_token: "no first token within the first-token budget",
   empty_stream: "closed a stream before its first event",
+  inband_error: "sent an error event before the first token",
   mid_stream: "broke a stream mid-answer",
   idle_timeout: "stalled a stream past the idle budget",
 };

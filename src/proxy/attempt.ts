@@ -6,6 +6,7 @@ import { type PendingAttempts, WorkerDown } from "./pending-attempts.ts";
 import { type AttemptResult, parseRetryAfter } from "./retry-policy.ts";
 import { SseRelay, type RelayOptions } from "./sse-relay.ts";
 import { type Usage, usageFromBody } from "./sse-events.ts";
+import { isRequestFault } from "./worker-error-class.ts";
 
 export interface AttemptInput {
   worker: Worker;
@@ -85,11 +86,12 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     });
     const first = await relay.readFirstEvent();
     if (first === "eof") return { result: { kind: "empty_stream" } };
-    // vLLM reports failures to add a request in-band, before any token: an engine fault may go elsewhere.
-    const refusedStatus = first === "error" ? relay.workerErrorStatus() : undefined;
-    if (refusedStatus !== undefined && refusedStatus >= 500) {
+    // vLLM reports a dead engine in-band before any token, with code 400 like a refused request (v0.11.0):
+    // unless the message says the request itself is at fault, another worker may answer it.
+    const workerError = first === "error" ? relay.workerError() : undefined;
+    if (workerError && !isRequestFault(workerError.message)) {
       controller.abort();
-      return { result: { kind: "status", status: refusedStatus, retryAfterMs: undefined } };
+      return { result: { kind: "inband_error", status: workerError.status } };
     }
     const outcome = answered({ kind: "ok" }, response, relay, undefined);
     outcome.firstEventMs = input.now();

@@ -153,7 +153,7 @@ export class Dispatcher {
         pool.state.release(slot);
         this.#admission.leave(pool);
         const worker = trace.answeredBy;
-        if (worker && end.outcome === "mid_stream_error" && !end.refusedInBand) this.#feedback.failure(worker, "mid_stream");
+        if (worker && end.outcome === "mid_stream_error" && !end.requestFault) this.#feedback.failure(worker, "mid_stream");
         if (worker && end.outcome === "timeout") this.#feedback.failure(worker, "idle_timeout");
         trace.streamEnded(end);
       },
@@ -199,6 +199,8 @@ function failureKind(result: AttemptResult): FailureKind | undefined {
       return "connect";
     case "empty_stream":
       return "empty_stream";
+    case "inband_error":
+      return "inband_error";
     case "timeout":
       return result.phase === "first_token" ? "timeout_first_token" : result.phase === "total" ? undefined : "timeout_connect";
     case "status":

@@ -68,8 +68,8 @@ export class RequestTrace {
   }
 
   streamEnded(end: StreamEnd): void {
-    // A request the worker refused in-band is the client's error, like a 400, not a failed stream.
-    const outcome: RequestOutcome = end.refusedInBand ? "rejected" : end.outcome;
+    // A request the worker refused in-band for its own fault is the client's error, like a 400.
+    const outcome: RequestOutcome = end.requestFault ? "rejected" : end.outcome;
     this.#write(outcome, end.errorCode, end.usage?.promptTokens, end.usage?.completionTokens, end.outcome === "client_abort");
   }
 
@@ -122,7 +122,9 @@ export class RequestTrace {
     const tried = `${this.attempts.length} attempt(s): ${this.attempts.map((a) => `${a.worker} ${a.result}`).join(", ")}`;
     const retry = { headers, retryAfterS: EXHAUSTED_RETRY_AFTER_S };
     if (result.kind === "timeout") return new GatewayError("upstream_timeout", `Pool \`${pool}\` timed out (${result.phase} phase) after ${tried}.`, retry);
-    if (result.kind === "status") return new GatewayError("upstream_error", `Pool \`${pool}\` failed after ${tried}.`, retry);
+    if (result.kind === "status" || result.kind === "inband_error") {
+      return new GatewayError("upstream_error", `Pool \`${pool}\` failed after ${tried}.`, retry);
+    }
     return new GatewayError("upstream_unreachable", `Pool \`${pool}\` could not be reached after ${tried}.`, retry);
   }
 

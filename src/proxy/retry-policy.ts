@@ -9,6 +9,8 @@ export type AttemptResult =
   | { kind: "status"; status: number; retryAfterMs: number | undefined }
   /** The worker answered 200 to a stream and closed it before sending any event. */
   | { kind: "empty_stream" }
+  /** The stream's first event was an error that is not the request's fault (engine death on vLLM v0.11.0). */
+  | { kind: "inband_error"; status: number | undefined }
   /** Health declared the worker stuck while the attempt waited for its answer. */
   | { kind: "worker_down"; reason: string };
 

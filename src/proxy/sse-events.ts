@@ -4,7 +4,12 @@
  */
 const encoder = new TextEncoder();
 const EMPTY_CHOICES = Buffer.from('"choices":[]');
-const FINISHED = Buffer.from('"finish_reason":"');
+const CHOICES_KEY = Buffer.from('"choices"');
+const FINISH_KEY = Buffer.from('"finish_reason"');
+const QUOTE = 0x22;
+const COLON = 0x3a;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
 const DATA_PREFIX = encoder.encode("data: ");
 const DONE_BODY = encoder.encode("[DONE]");
 const ERROR_KEY = encoder.encode('{"error"');
@@ -52,18 +57,58 @@ export function classify(bytes: Uint8Array, start: number, end: number, afterFin
   if (bytes[body] !== OPEN_BRACE) return hasAt(bytes, body, DONE_BODY) ? "done" : "malformed";
   // A JSON object event ends in "}": catches a truncated object without decoding every chunk.
   if (bytes[end - 3] !== CLOSE_BRACE) return "malformed";
-  if (hasAt(bytes, body, ERROR_KEY)) return "error";
-  if (afterFinish && indexWithin(bytes, EMPTY_CHOICES, body, end) >= 0) return "usage";
+  if (hasAt(bytes, body, ERROR_KEY) || (isSpace(bytes[body + 1]) && hasAt(bytes, skipSpace(bytes, body + 1, end), ERROR_KEY, 1))) {
+    return "error";
+  }
+  if (afterFinish && isUsageOnly(bytes, body, end)) return "usage";
   return "chunk";
 }
 
-export function hasFinishReason(bytes: Uint8Array, start: number, end: number): boolean {
-  return indexWithin(bytes, FINISHED, start, end) >= 0;
+/**
+ * The usage-only chunk has an empty `choices` array. vLLM writes it compactly; other OpenAI-compatible
+ * servers may space it (`"choices": [ ]`), which only the rarer fallback walks.
+ */
+function isUsageOnly(bytes: Uint8Array, body: number, end: number): boolean {
+  if (indexWithin(bytes, EMPTY_CHOICES, body, end) >= 0) return true;
+  const key = indexWithin(bytes, CHOICES_KEY, body, end);
+  if (key < 0) return false;
+  let at = skipSpace(bytes, key + CHOICES_KEY.length, end);
+  if (bytes[at] !== COLON) return false;
+  at = skipSpace(bytes, at + 1, end);
+  if (bytes[at] !== OPEN_BRACKET) return false;
+  return bytes[skipSpace(bytes, at + 1, end)] === CLOSE_BRACKET;
 }
 
-function hasAt(bytes: Uint8Array, at: number, pattern: Uint8Array): boolean {
-  if (at + pattern.length > bytes.length) return false;
-  for (let i = 0; i < pattern.length; i++) if (bytes[at + i] !== pattern[i]) return false;
+/**
+ * Whether some choice in the event finished: a `finish_reason` key whose value is a string, not null.
+ * One byte search per event finds the key; vLLM's compact `:"` right after it is checked first, and
+ * whitespace around the colon (other servers, test fakes) is walked only where that compact form is
+ * absent. With several choices in one event each key is looked at.
+ */
+export function hasFinishReason(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let key = indexWithin(bytes, FINISH_KEY, start, end); key >= 0; key = indexWithin(bytes, FINISH_KEY, key + 1, end)) {
+    let at = key + FINISH_KEY.length;
+    if (bytes[at] === COLON && bytes[at + 1] === QUOTE) return true;
+    at = skipSpace(bytes, at, end);
+    if (bytes[at] === COLON && bytes[skipSpace(bytes, at + 1, end)] === QUOTE) return true;
+  }
+  return false;
+}
+
+function isSpace(byte: number | undefined): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
+}
+
+function skipSpace(bytes: Uint8Array, from: number, end: number): number {
+  let at = from;
+  while (at < end && isSpace(bytes[at])) at++;
+  return at;
+}
+
+/** Whether `pattern` (from its `skip`th byte on) sits at `at`. */
+function hasAt(bytes: Uint8Array, at: number, pattern: Uint8Array, skip = 0): boolean {
+  if (at + pattern.length - skip > bytes.length) return false;
+  for (let i = skip; i < pattern.length; i++) if (bytes[at + i - skip] !== pattern[i]) return false;
   return true;
 }
 
@@ -85,23 +130,43 @@ export function parseUsage(event: Buffer): Usage | undefined {
   }
 }
 
-/** The status in an in-band error event: vLLM's `code` (a number, e.g. 400 or 500); undefined if absent. */
-export function errorStatus(event: Buffer): number | undefined {
+export interface WorkerErrorEvent {
+  /** vLLM's `code` when it is an HTTP status (400 or 500); undefined if absent. */
+  status: number | undefined;
+  message: string | undefined;
+}
+
+/** What an in-band error event says; both parts undefined when it is not readable JSON. */
+export function readErrorEvent(event: Buffer): WorkerErrorEvent {
   try {
-    const parsed = JSON.parse(event.toString("utf8", 6)) as { error?: { code?: unknown } };
+    const parsed = JSON.parse(event.toString("utf8", 6)) as { error?: { code?: unknown; message?: unknown } };
     const code = Number(parsed.error?.code);
-    return Number.isInteger(code) && code >= 100 && code <= 599 ? code : undefined;
+    const message = parsed.error?.message;
+    return {
+      status: Number.isInteger(code) && code >= 100 && code <= 599 ? code : undefined,
+      message: typeof message === "string" ? message : undefined,
+    };
   } catch {
-    return undefined;
+    return { status: undefined, message: undefined };
   }
 }
 
-/** Usage from a non-streaming body, found by byte search so the body is never re-encoded. */
+const PROMPT_TOKENS = /"(?:prompt|input)_tokens"\s*:\s*(\d+)/g;
+const COMPLETION_TOKENS = /"(?:completion|output)_tokens"\s*:\s*(\d+)/g;
+
+/**
+ * Usage from a non-streaming body (chat and completions `prompt/completion_tokens`, the Responses API's
+ * `input/output_tokens`), searched from the last `"usage"` key so the body is never parsed or re-encoded.
+ */
 export function usageFromBody(body: Uint8Array): Usage | undefined {
   const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
-  const match = /"usage":\{"prompt_tokens":(\d+),"total_tokens":\d+,"completion_tokens":(\d+)/.exec(text);
-  if (!match) return undefined;
-  return { promptTokens: Number(match[1]), completionTokens: Number(match[2]) };
+  const from = text.lastIndexOf('"usage"');
+  if (from < 0) return undefined;
+  PROMPT_TOKENS.lastIndex = COMPLETION_TOKENS.lastIndex = from;
+  const prompt = PROMPT_TOKENS.exec(text);
+  const completion = COMPLETION_TOKENS.exec(text);
+  if (!prompt || !completion) return undefined;
+  return { promptTokens: Number(prompt[1]), completionTokens: Number(completion[1]) };
 }
 
 /** The gateway's own in-band error event, in the OpenAI envelope. */

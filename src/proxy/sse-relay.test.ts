@@ -134,6 +134,50 @@ describe("SseRelay framing", () => {
     expect(end?.outcome).toBe("mid_stream_error");
   });
 
+  // Other OpenAI-compatible servers and test fakes space their JSON; vLLM's compact form is the hot path.
+  const spaced = {
+    finish: 'data: {"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}\n\n',
+    usage: 'data: {"id": "c", "choices": [ ], "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}}\n\n',
+    error: 'data: { "error": {"message": "EngineCore encountered an issue.", "code": 400}}\n\n',
+  };
+  test.each([
+    { name: "stripped when the client did not ask", stripUsage: true, parts: [role, token("A"), spaced.finish, spaced.usage, done], text: role + token("A") + spaced.finish + done },
+    { name: "kept when it did", stripUsage: false, parts: [role, spaced.finish, spaced.usage, done], text: role + spaced.finish + spaced.usage + done },
+    { name: "completed when [DONE] is missing", stripUsage: false, parts: [role, spaced.finish, spaced.usage], text: role + spaced.finish + spaced.usage + done },
+  ])("spaced JSON finish and usage events are recognised: $name", async ({ stripUsage, parts, text }) => {
+    const result = await relay(parts, { stripUsage });
+    expect(result.text).toBe(text);
+    expect(result.end?.outcome).toBe("ok");
+    expect(result.end?.usage).toEqual({ promptTokens: 7, completionTokens: 3 });
+  });
+
+  test("a spaced error event is the worker's error: relayed without the [DONE] after it", async () => {
+    const result = await relay([spaced.error, done]);
+    expect([result.first, result.text, result.end?.outcome]).toEqual(["error", spaced.error, "mid_stream_error"]);
+  });
+
+  // n = 2: vLLM interleaves the choices, one per chunk, and sends usage once both finished.
+  const of = (index: number, event: string) => event.replace('"index":0', `"index":${index}`);
+  test.each([
+    { name: "both finish, then usage: whole", parts: [role, of(1, role), token("A"), of(1, token("B")), finish, of(1, token("C")), of(1, finish), usage, done], whole: true },
+    { name: "cut after the first choice finished: not whole", parts: [role, of(1, role), token("A"), of(1, token("B")), finish, of(1, token("C"))], whole: false },
+  ])("n = 2, $name", async ({ parts, whole }) => {
+    const result = await relay(parts);
+    expect(result.text.endsWith(done)).toBe(whole);
+    expect(result.end?.outcome).toBe(whole ? "ok" : "mid_stream_error");
+  });
+
+  test.each([
+    { message: "The decoder prompt (length 20000) is longer than the maximum model length of 16384.", requestFault: true },
+    { message: "EngineCore encountered an issue. See stack trace (above) for the root cause.", requestFault: false },
+    { message: "", requestFault: false },
+  ])("an error event before any chunk is the request's fault only by its message: '$message'", async ({ message, requestFault }) => {
+    const error = `data: {"error": {"message": ${JSON.stringify(message)}, "type": "BadRequestError", "param": null, "code": 400}}\n\n`;
+    const result = await relay([error, done]);
+    expect(result.first).toBe("error");
+    expect(result.end?.requestFault).toBe(requestFault);
+  });
+
   test("an empty stream is reported as such before anything reaches the client", async () => {
     expect((await relay([])).first).toBe("eof");
   });

@@ -1,5 +1,16 @@
 import type { DeadlineSweeper, Watched } from "./deadline-sweeper.ts";
-import { classify, DONE_EVENT, errorEvent, errorStatus, eventBoundaries, hasFinishReason, parseUsage, type Usage } from "./sse-events.ts";
+import {
+  classify,
+  hasFinishReason,
+  DONE_EVENT,
+  errorEvent,
+  eventBoundaries,
+  parseUsage,
+  readErrorEvent,
+  type Usage,
+  type WorkerErrorEvent,
+} from "./sse-events.ts";
+import { isRequestFault } from "./worker-error-class.ts";
 
 export type StreamOutcome = "ok" | "client_abort" | "mid_stream_error" | "timeout";
 
@@ -12,10 +23,10 @@ export interface StreamEnd {
   /** The worker finished but sent no `[DONE]`; the gateway completed the stream. */
   completedDone: boolean;
   /**
-   * The worker's own error event came before any chunk: vLLM refusing the request in-band (e.g. an
-   * unsupported `priority`), which says nothing against the worker.
+   * The worker's error event came before any chunk and its message says the request itself is at fault
+   * (e.g. a prompt the engine refuses): the client's error, which says nothing against the worker.
    */
-  refusedInBand?: boolean;
+  requestFault?: boolean;
 }
 
 export interface RelayOptions {
@@ -93,9 +104,9 @@ export class SseRelay implements Watched {
     return this.#workerError !== undefined || this.#end?.outcome === "mid_stream_error" ? "error" : "chunk";
   }
 
-  /** The status code in the worker's first error event (vLLM puts the HTTP status there), if any. */
-  workerErrorStatus(): number | undefined {
-    return this.#workerError && errorStatus(this.#workerError);
+  /** What the worker's first error event says, if it sent one. */
+  workerError(): WorkerErrorEvent | undefined {
+    return this.#workerError && readErrorEvent(this.#workerError);
   }
 
   /**
@@ -225,9 +236,10 @@ export class SseRelay implements Watched {
   }
 
   #workerErrorEnd(): StreamEnd {
-    const refusedInBand = !this.#sawChunk;
-    const errorCode = refusedInBand ? `upstream_${this.workerErrorStatus() ?? "error"}` : "upstream_error";
-    return { outcome: "mid_stream_error", errorCode, detail: "worker error event", completedDone: false, refusedInBand };
+    const error = this.workerError();
+    const requestFault = !this.#sawChunk && isRequestFault(error?.message);
+    const errorCode = requestFault ? `upstream_${error?.status ?? "error"}` : "upstream_error";
+    return { outcome: "mid_stream_error", errorCode, detail: "worker error event", completedDone: false, requestFault };
   }
 
   #onEof(sink: Sink): void {
