@@ -79,7 +79,7 @@ describe("drop-in OpenAI endpoint", () => {
   });
 });
 
-/** Sends the same request direct and through the gateway; the gateway's attempt id is `<id>-1`. */
+/** Sends the same request direct and through the gateway; the gateway's attempt id is `<id>-<unique suffix>`. */
 async function sameRequestTwice(body: Record<string, unknown>): Promise<{ direct: string; gateway: string; worker: string }> {
   const id = crypto.randomUUID().replaceAll("-", "");
   const viaGateway = await fixture.post("/v1/chat/completions", body, { "x-request-id": id });
@@ -87,10 +87,14 @@ async function sameRequestTwice(body: Record<string, unknown>): Promise<{ direct
   const worker = viaGateway.headers.get("x-ringgate-worker") ?? "";
   const direct = await fetch(`${worker}/v1/chat/completions`, {
     method: "POST",
-    headers: { "content-type": "application/json", "x-request-id": `${id}-1` },
+    headers: { "content-type": "application/json", "x-request-id": `${id}-direct` },
     body: JSON.stringify(body),
   });
-  const normalise = (text: string) => text.replaceAll(/"created":\d+/g, '"created":0').replaceAll(/chatcmpl-tool-[0-9a-f]+/g, "chatcmpl-tool-X");
+  const normalise = (text: string) =>
+    text
+      .replaceAll(/"created":\d+/g, '"created":0')
+      .replaceAll(/chatcmpl-tool-[0-9a-f]+/g, "chatcmpl-tool-X")
+      .replaceAll(new RegExp(`chatcmpl-${id}-\\w+`, "g"), "chatcmpl-ID");
   return { direct: normalise(await direct.text()), gateway: normalise(gatewayText), worker };
 }
 

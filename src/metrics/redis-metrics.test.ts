@@ -188,7 +188,7 @@ describe("metrics in Redis, end to end", () => {
   });
 
   test("x-request-id reaches the worker per attempt", () => {
-    expect(seen.get("mix-0")?.id).toBe("chatcmpl-mix-0-1");
+    expect(seen.get("mix-0")?.id).toMatch(/^chatcmpl-mix-0-\w+$/);
   });
 
   test("/metrics counts the same requests", async () => {
