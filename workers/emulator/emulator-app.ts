@@ -21,6 +21,7 @@ export interface EmulatorState {
   readonly waiting: number;
   /** Generation requests received (chat + completions). */
   readonly totalRequests: number;
+  /** Requests whose client left before the end (not a metrics `abort`, as in v0.11.0). */
   readonly aborted: number;
   readonly finished: Readonly<Record<FinishedReason, number>>;
   readonly fault: ReturnType<FaultController["describe"]>;
@@ -70,6 +71,8 @@ export class EmulatorApp {
   readonly #death: EngineDeath;
   readonly #sleep: SleepMode;
   #totalRequests = 0;
+  /** Generation requests whose response is not finished (vLLM's server_load_metrics). */
+  #serverLoad = 0;
 
   /** `onExit`: what the process does once a dead engine's watchdog fires. */
   constructor(options: EmulatorOptions, onExit: () => void) {
@@ -90,7 +93,7 @@ export class EmulatorApp {
       running: this.#scheduler.running,
       waiting: this.#scheduler.waiting,
       totalRequests: this.#totalRequests,
-      aborted: finished.abort,
+      aborted: this.#scheduler.clientAborts,
       finished: { ...finished },
       fault: this.#faults.describe(),
       sleeping: this.#sleep.sleeping,
@@ -121,6 +124,8 @@ export class EmulatorApp {
     }
     if (generation) {
       if (req.method !== "POST") return notAllowed(res);
+      this.#serverLoad++;
+      res.once("close", () => this.#serverLoad--);
       return void readBody(req)
         .then((text) => this.#generate(req, res, generation, text))
         .catch((error: unknown) => sendJson(res, 500, errorBody(this.#options.wireProfile, unexpected(error))));
@@ -222,7 +227,11 @@ export class EmulatorApp {
       return void res.end();
     }
     if (path === "/version" && isGet) return sendJson(res, 200, JSON.stringify({ version: options.version }));
-    if (path === "/load" && isGet) return sendJson(res, 200, JSON.stringify({ server_load: this.#scheduler.running + this.#scheduler.waiting }));
+    if (path === "/load" && isGet) {
+      // vLLM only counts with --enable-server-load-tracking; otherwise /load stays 0.
+      const load = options.enableServerLoadTracking ? this.#serverLoad : 0;
+      return sendJson(res, 200, JSON.stringify({ server_load: load }));
+    }
     if (path === "/v1/models" && isGet) return sendJson(res, 200, modelsBody(options));
     if (path === "/metrics" && isGet) {
       const body = metricsText(options, this.#metrics, this.#scheduler);

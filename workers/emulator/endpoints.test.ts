@@ -13,7 +13,7 @@ beforeAll(async () => {
   [thinking, parser, current] = await Promise.all([
     startEmulator({ port: 0, speed: 50, profile: "light", reasoning: "qwen3" }),
     startEmulator({ port: 0, speed: 50, profile: "light", reasoning: "qwen3", reasoningParser: "qwen3" }),
-    startEmulator({ port: 0, speed: 50, profile: "heavy", wireProfile: "current" }),
+    startEmulator({ port: 0, speed: 50, profile: "heavy", wireProfile: "current", enableServerLoadTracking: true }),
   ]);
 });
 
@@ -161,6 +161,22 @@ describe("live metrics", () => {
     controller.abort();
     const deadlineMs = performance.now() + 10_000;
     while ((await metric(current, "vllm:num_requests_running")) !== 0 && performance.now() < deadlineMs) await Bun.sleep(10);
-    expect(await metric(current, 'vllm:request_success_total{engine="0",finished_reason="abort"')).toBeGreaterThanOrEqual(1);
+    // v0.11.0 does not count a client disconnect as finished_reason="abort".
+    expect(await metric(current, 'vllm:request_success_total{engine="0",finished_reason="abort"')).toBe(0);
+    expect(((await (await fetch(`${current.url}/load`)).json()) as { server_load: number }).server_load).toBe(0);
+  });
+
+  test("/load stays 0 without --enable-server-load-tracking, even with a request in flight", async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${thinking.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "light", messages: question, stream: true, max_tokens: 5000, ignore_eos: true }),
+      signal: controller.signal,
+    });
+    await (response.body ?? new ReadableStream()).getReader().read();
+    expect(await metric(thinking, "vllm:num_requests_running")).toBe(1);
+    expect(await (await fetch(`${thinking.url}/load`)).json()).toEqual({ server_load: 0 });
+    controller.abort();
   });
 });

@@ -212,6 +212,8 @@ describe("fault control at run time", () => {
     controller.abort();
     await settled;
     await waitFor(() => emulator.state().running === 0 && emulator.state().aborted === abortedBefore + 1, 10_000, "the request to be aborted", 10);
+    const metrics = await (await fetch(`${emulator.url}/metrics`)).text();
+    expect(metrics).toMatch(/^vllm:request_success_total\{[^}]*finished_reason="abort"[^}]*\} 0\.0$/m);
   });
 
   test("die-after: the Nth request's stream gets its first token, the in-band 400 and [DONE]; /health 503, then the port closes", async () => {

@@ -31,6 +31,7 @@ const FLAGS: Readonly<Record<string, FlagKind>> = {
   reasoning: "string",
   "reasoning-parser": "string",
   "enable-auto-tool-choice": "boolean",
+  "enable-server-load-tracking": "boolean",
   "api-key": "string",
   "wire-profile": "string",
   "boot-delay-ms": "number",

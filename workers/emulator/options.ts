@@ -36,6 +36,8 @@ export interface EmulatorOptions {
   /** vLLM `--reasoning-parser qwen3`: thinking moves to `reasoning_content`. */
   readonly reasoningParser: "qwen3" | undefined;
   readonly enableAutoToolChoice: boolean;
+  /** `/load` counts generation requests in flight; without it `/load` says 0, like vLLM. */
+  readonly enableServerLoadTracking: boolean;
   readonly apiKey: string | undefined;
   readonly wireProfile: WireProfile;
   readonly bootDelayMs: number;
@@ -116,6 +118,7 @@ export const emulatorOptionsInput = z
     reasoning: z.literal("qwen3"),
     reasoningParser: z.literal("qwen3"),
     enableAutoToolChoice: z.boolean(),
+    enableServerLoadTracking: z.boolean(),
     apiKey: z.string().min(1),
     wireProfile: wireProfileInput,
     bootDelayMs: z.number().nonnegative(),
@@ -161,6 +164,7 @@ export function resolveOptions(input: EmulatorOptionsInput = {}): EmulatorOption
     reasoning: given.reasoning,
     reasoningParser: given.reasoningParser,
     enableAutoToolChoice: given.enableAutoToolChoice ?? true,
+    enableServerLoadTracking: given.enableServerLoadTracking ?? false,
     apiKey: given.apiKey,
     wireProfile,
     bootDelayMs: given.bootDelayMs ?? 0,

@@ -82,6 +82,7 @@ export class Scheduler {
   readonly #waiting: WaitingList<EngineTicket>;
   #kvUsedTokens = 0;
   #arrivals = 0;
+  #clientAborts = 0;
   #admissions = 0;
   readonly #prefilling = new Set<EngineTicket>();
   readonly #decoding = new Set<EngineTicket>();
@@ -112,6 +113,11 @@ export class Scheduler {
     return this.#waiting.size;
   }
 
+  /** Requests dropped because their client left before the end. */
+  get clientAborts(): number {
+    return this.#clientAborts;
+  }
+
   /** Tokens held in KV by running requests (prompt + generated so far). */
   kvTokens(): number {
     return this.#kvUsedTokens;
@@ -132,12 +138,15 @@ export class Scheduler {
     return () => this.#abort(ticket);
   }
 
-  /** Client went away (or a fault cut it): free the slot at once and count an abort. */
+  /**
+   * Client went away (or a fault cut it): free the slot at once. Like v0.11.0 this is not a
+   * `finished_reason="abort"` in the metrics; only `clientAborts` counts it.
+   */
   #abort(ticket: EngineTicket): void {
     if (ticket.state === "done") return;
     if (ticket.state === "waiting") this.#waiting.forget();
     this.#remove(ticket);
-    this.#metrics.onFinished("abort", performance.now() - ticket.arrivalMs);
+    this.#clientAborts++;
     this.#advance();
   }
 
