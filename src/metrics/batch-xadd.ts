@@ -1,24 +1,54 @@
 import type Redis from "ioredis";
 import type { FlatFields } from "./record-encoding.ts";
 
+/** One sealed batch: the same id and entries on every attempt, so Redis can tell a re-send. */
+export interface Batch {
+  /** Unique per gateway instance and batch, e.g. `ringgate:batch:<instance>:<seq>`. */
+  readonly idKey: string;
+  readonly stream: string;
+  /** Each entry's fields already as the JSON array the script decodes. */
+  readonly entries: readonly string[];
+}
+
 /**
- * `XADD key MAXLEN ~ N * field value…` once per entry, run inside Redis. Each entry travels as one
- * JSON array argument: measured on the 2-core box, ioredis spent ~15–24 µs of gateway CPU per
- * pipelined 40-argument XADD and ~3 µs per entry this way (Redis itself pays ~4 µs more for the decode).
- * Redis does not undo a script's earlier writes when it fails part-way, so every entry is decoded
- * before the first is written: a batch Redis rejects leaves nothing behind to be written twice.
+ * `XADD key MAXLEN ~ N * field value…` once per entry, run inside Redis, at most once per batch id.
+ * An attempt that timed out on our side still runs when Redis gets to it, so a re-sent batch must be
+ * recognised there: the id is claimed (SET NX with a TTL) in the same script that writes the entries.
+ * The TTL only has to outlast the attempts of one batch, which all run right after the first one.
+ * Each entry travels as one JSON array argument: measured on the 2-core box, ioredis spent ~15–24 µs of
+ * gateway CPU per pipelined 40-argument XADD and ~3 µs per entry this way. Redis does not undo a
+ * script's earlier writes when it fails part-way, so every entry is decoded before anything is written:
+ * a batch Redis rejects leaves nothing behind.
  */
 const SCRIPT = `
 local entries = {}
-for i = 2, #ARGV do entries[i - 1] = cjson.decode(ARGV[i]) end
+for i = 3, #ARGV do entries[i - 2] = cjson.decode(ARGV[i]) end
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 0 end
 for _, fields in ipairs(entries) do
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
 end
-return #entries`;
+return 1`;
 
-export async function batchXadd(redis: Redis, stream: string, maxLen: string, entries: readonly FlatFields[]): Promise<void> {
-  if (entries.length === 0) return;
-  await redis.eval(SCRIPT, 1, stream, maxLen, ...entries.map((fields) => JSON.stringify(fields.map(wellFormed))));
+const SCRIPT_SHA = new Bun.CryptoHasher("sha1").update(SCRIPT).digest("hex");
+/** Ample: a re-sent attempt runs within moments of the first, even after a long stall. */
+const BATCH_ID_TTL_MS = "3600000";
+
+/** Encodes one entry for the script (done once per batch, not per attempt). */
+export function entryArgument(fields: FlatFields): string {
+  return JSON.stringify(fields.map(wellFormed));
+}
+
+/** True when this attempt wrote the batch, false when an earlier attempt already had. */
+export async function batchXadd(redis: Redis, batch: Batch, maxLen: string): Promise<boolean> {
+  if (batch.entries.length === 0) return false;
+  const args = [2, batch.stream, batch.idKey, maxLen, BATCH_ID_TTL_MS, ...batch.entries] as const;
+  try {
+    return (await redis.evalsha(SCRIPT_SHA, ...args)) === 1;
+  } catch (error) {
+    // A restarted Redis has an empty script cache; EVAL loads it again.
+    if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
+    return (await redis.eval(SCRIPT, ...args)) === 1;
+  }
 }
 
 /** Lone UTF-16 surrogates (a worker's model name could carry one) make Redis's cjson refuse the batch. */

@@ -3,7 +3,8 @@ import Redis from "ioredis";
 import type { WorkerEvent } from "../health/worker-events.ts";
 import type { RequestRecord } from "../proxy/request-record.ts";
 import { type RedisServer, startRedis } from "../testing/redis-server.ts";
-import { decodeRecord, EVENTS_STREAM, REQUESTS_STREAM } from "./record-encoding.ts";
+import { batchXadd, entryArgument } from "./batch-xadd.ts";
+import { decodeRecord, encodeRecord, EVENTS_STREAM, REQUESTS_STREAM } from "./record-encoding.ts";
 import { RedisSink } from "./redis-sink.ts";
 
 let redis: RedisServer;
@@ -79,6 +80,19 @@ test("a batch Redis refuses is dropped and counted; the records behind it are st
   expect(sink.stats()).toEqual({ buffered: 0, dropped: 1, written: 2 });
   expect(await reader.xlen(REQUESTS_STREAM)).toBe(2);
   await reader.del(EVENTS_STREAM);
+});
+
+test("a batch id is written once however often it is sent, also after the script cache was flushed", async () => {
+  await reader.del(REQUESTS_STREAM);
+  const entries = ["p", "q"].map((id) => entryArgument(encodeRecord(record(id))));
+  const batch = { idKey: "ringgate:batch:test:0", stream: REQUESTS_STREAM, entries };
+  const attempts = [await batchXadd(reader, batch, "1000"), await batchXadd(reader, batch, "1000")];
+  await reader.script("FLUSH");
+  const next = { ...batch, idKey: "ringgate:batch:test:1" };
+  attempts.push(await batchXadd(reader, batch, "1000"), await batchXadd(reader, next, "1000"));
+  expect(attempts).toEqual([true, false, false, true]);
+  expect(await reader.xlen(REQUESTS_STREAM)).toBe(4);
+  expect(await reader.pttl(batch.idKey)).toBeGreaterThan(0);
 });
 
 test("stopping while Redis comes back writes every buffered record exactly once", async () => {

@@ -1,10 +1,11 @@
+import { randomUUID } from "node:crypto";
 import Redis from "ioredis";
 import type { WorkerEvent } from "../health/worker-events.ts";
 import { logger } from "../log.ts";
 import type { RequestRecord } from "../proxy/request-record.ts";
 import { BoundedQueue } from "./bounded-queue.ts";
 import type { MetricsSink, SinkStats } from "./metrics-sink.ts";
-import { batchXadd } from "./batch-xadd.ts";
+import { type Batch, batchXadd, entryArgument } from "./batch-xadd.ts";
 import {
   encodeEvent,
   encodeFeedback,
@@ -35,10 +36,15 @@ const RECONNECT_BASE_MS = 100;
 const RECONNECT_MAX_MS = 2_000;
 const STOP_POLL_MS = 50;
 
+/** Redis answers that mean "not now" (loading its data, a script running, a replica): retry the batch. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN)\b/;
+
 /**
  * Records go to an in-process bounded queue; a background flusher writes them in batches of
  * `XADD … MAXLEN ~ N` (one round trip per batch), oldest first. Redis being down or slow never reaches
  * the request path: ioredis fails fast (no offline queue, one retry) and the queue waits for the reconnect.
+ * A batch is sealed with an id when first sent and re-sent as is until confirmed, and Redis writes an id
+ * once (see batchXadd): a stall past the command timeout or a lost reply writes nothing twice.
  */
 export class RedisSink implements MetricsSink {
   readonly kind = "redis";
@@ -49,7 +55,11 @@ export class RedisSink implements MetricsSink {
   readonly #warnIntervalMs: number;
   readonly #now: () => number;
   readonly #timer: ReturnType<typeof setInterval>;
+  readonly #instanceId = randomUUID();
   #flushing: Promise<void> | undefined;
+  /** The head batch, sent at least once and not yet confirmed. */
+  #sealed: Batch | undefined;
+  #batchSeq = 0;
   #written = 0;
   #droppedLogged = 0;
   #lastDropWarnMs = Number.NEGATIVE_INFINITY;
@@ -116,28 +126,42 @@ export class RedisSink implements MetricsSink {
   }
 
   /**
-   * Writes batches until the queue is empty or Redis fails. A batch is a run of entries for one stream,
-   * written as a whole or not at all; a failed batch stays at the head of the queue, in order.
+   * Writes what was queued when it started (later entries wait for the next tick, which keeps batches
+   * few and full) unless Redis fails. A batch is a run of entries for one stream, written as a whole or
+   * not at all; a failed batch stays sealed at the head of the queue, in order, and is sent again as is.
    */
   async #flush(): Promise<void> {
-    while (this.#queue.length > 0 && this.#redis.status === "ready") {
-      const [stream, fields] = this.#nextBatch();
+    let remaining = this.#queue.length;
+    while (remaining > 0 && this.#redis.status === "ready") {
+      const batch = (this.#sealed ??= this.#seal());
+      const count = batch.entries.length;
       try {
-        await batchXadd(this.#redis, stream, this.#maxLen, fields);
+        await batchXadd(this.#redis, batch, this.#maxLen);
       } catch (error) {
-        if (!isReplyError(error)) {
+        if (!isReplyError(error) || TRANSIENT_REPLY.test((error as Error).message)) {
           this.#warnConnection(error as Error);
           return;
         }
         // Redis answered and refused (WRONGTYPE, OOM, a bad entry): retrying the same batch would block
         // every record behind it for good. It was not written (see batchXadd), so it counts as dropped.
-        this.#queue.drop(fields.length);
-        logger.warn({ err: (error as Error).message, dropped: fields.length, stream }, "metrics: Redis refused a batch; dropped");
+        this.#sealed = undefined;
+        this.#queue.drop(count);
+        remaining -= count;
+        const refused = { err: (error as Error).message, dropped: count, stream: batch.stream };
+        logger.warn(refused, "metrics: Redis refused a batch; dropped");
         continue;
       }
-      this.#queue.discard(fields.length);
-      this.#written += fields.length;
+      this.#sealed = undefined;
+      this.#queue.discard(count);
+      this.#written += count;
+      remaining -= count;
     }
+  }
+
+  #seal(): Batch {
+    const [stream, fields] = this.#nextBatch();
+    const idKey = `ringgate:batch:${this.#instanceId}:${this.#batchSeq++}`;
+    return { idKey, stream, entries: fields.map(entryArgument) };
   }
 
   #nextBatch(): [stream: string, fields: FlatFields[]] {

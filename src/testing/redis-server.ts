@@ -1,46 +1,68 @@
 import type { Subprocess } from "bun";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { freePort } from "./free-port.ts";
 
 /**
- * Test harness: a throw-away `redis-server` on a free loopback port, no persistence. `stop()` kills it
- * hard (an outage, not a shutdown); `restart()` brings it back on the same port, empty. Always
- * `await redis.stop()` in afterAll.
+ * Test harness: a throw-away `redis-server` on a free loopback port, no persistence unless `persistent`.
+ * `stop()` kills it hard (an outage, not a shutdown); `restart()` brings it back on the same port, empty
+ * (or, when persistent, with every write it acknowledged: an append-only file in a temp dir).
+ * `pause()`/`resume()` freeze and thaw the process (SIGSTOP/SIGCONT): connections stay open, nothing
+ * answers. Always `await redis.stop()` in afterAll.
  */
 export interface RedisServer {
   readonly url: string;
   readonly port: number;
   stop(): Promise<void>;
   restart(): Promise<void>;
+  pause(): void;
+  resume(): void;
+}
+
+export interface RedisServerOptions {
+  /** Append-only file, so a SIGKILL and restart keeps what Redis acknowledged. */
+  persistent?: boolean;
 }
 
 const START_DEADLINE_MS = 15_000;
 const POLL_MS = 25;
 
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = await freePort();
-  let proc: Subprocess | undefined = await spawnRedis(port);
-  const stop = async (): Promise<void> => {
+  const dir = options.persistent ? mkdtempSync(join(tmpdir(), "ringgate-redis-")) : undefined;
+  let proc: Subprocess | undefined = await spawnRedis(port, dir);
+  const kill = async (): Promise<void> => {
     if (!proc) return;
     const running = proc;
     proc = undefined;
+    // A stopped process would not die until continued.
+    running.kill("SIGCONT");
     running.kill("SIGKILL");
     await running.exited;
   };
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    stop,
-    restart: async () => {
-      await stop();
-      proc = await spawnRedis(port);
+    stop: async () => {
+      await kill();
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
+    restart: async () => {
+      await kill();
+      proc = await spawnRedis(port, dir);
+    },
+    pause: () => proc?.kill("SIGSTOP"),
+    resume: () => proc?.kill("SIGCONT"),
   };
 }
 
-async function spawnRedis(port: number): Promise<Subprocess> {
+async function spawnRedis(port: number, dir: string | undefined): Promise<Subprocess> {
+  const persistence = dir ? ["--dir", dir, "--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
   const proc = Bun.spawn(
-    ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+    ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence,
+      "--loglevel", "warning"],
     { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
   );
   const deadlineMs = Date.now() + START_DEADLINE_MS;

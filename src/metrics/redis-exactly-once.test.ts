@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import Redis from "ioredis";
+import { parseConfig } from "../config/load.ts";
+import { type GatewayHandle, startGateway } from "../gateway.ts";
+import { healthFeature } from "../health/health-feature.ts";
+import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";
+import { pollValue } from "../testing/poll.ts";
+import { type RedisServer, startRedis } from "../testing/redis-server.ts";
+import { metricsFeature } from "./metrics-feature.ts";
+import { decodeRecord, REQUESTS_STREAM } from "./record-encoding.ts";
+
+/**
+ * Redis faults under a steady load through a real gateway: every finished request lands in
+ * `ringgate:requests` exactly once. A stall longer than the command timeout (5 s) makes the flusher
+ * re-send its batch several times while the first attempt still waits in Redis' socket; a kill and
+ * restart (append-only file, so acknowledged writes survive) may lose a reply to a write that was done.
+ * REDIS_STALL_MS sets the stall (default 20 s).
+ */
+
+const STALL_MS = Number(process.env.REDIS_STALL_MS ?? 20_000);
+const SENDERS = 4;
+/** Between one sender's requests: a steady ~100 requests/s in all, light on the shared cores. */
+const PACE_MS = 30;
+const SETTLE_MS = 30_000;
+
+type Fault = (redis: RedisServer) => Promise<void>;
+
+const SCENARIOS: { name: string; fault: Fault }[] = [
+  {
+    name: `SIGSTOP for ${STALL_MS} ms`,
+    fault: async (redis) => {
+      redis.pause();
+      await Bun.sleep(STALL_MS);
+      redis.resume();
+    },
+  },
+  {
+    name: "kill and restart on the same port",
+    fault: async (redis) => {
+      await redis.restart();
+      await Bun.sleep(1_000);
+      await redis.restart();
+    },
+  },
+];
+
+let emulator: EmulatorProcess;
+
+beforeAll(async () => {
+  emulator = await spawnEmulator(["--served-model-name", "heavy", "--ttft-ms", "2", "--itl-ms", "1"]);
+});
+
+afterAll(async () => {
+  await emulator?.stop();
+});
+
+/** Sends paced requests with unique ids from `SENDERS` loops until `stop()`; collects ids and statuses. */
+function steadyLoad(url: string, prefix: string): { stop(): Promise<void>; ids: string[]; failures: number[] } {
+  const ids: string[] = [];
+  const failures: number[] = [];
+  let running = true;
+  let next = 0;
+  const body = JSON.stringify({ model: "heavy", messages: [{ role: "user", content: "hi" }], max_tokens: 3 });
+  const sender = async (): Promise<void> => {
+    while (running) {
+      const id = `${prefix}-${next++}`;
+      const response = await fetch(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-request-id": id },
+        body,
+      });
+      await response.arrayBuffer();
+      ids.push(id);
+      if (response.status !== 200) failures.push(response.status);
+      await Bun.sleep(PACE_MS);
+    }
+  };
+  const senders = Array.from({ length: SENDERS }, sender);
+  return {
+    ids,
+    failures,
+    stop: async () => {
+      running = false;
+      await Promise.all(senders);
+    },
+  };
+}
+
+describe.each(SCENARIOS)("Redis $name under load", ({ name, fault }) => {
+  let redis: RedisServer;
+  let gateway: GatewayHandle;
+  let reader: Redis;
+  let sent: string[] = [];
+  let failures: number[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis({ persistent: true });
+    const metrics = { redisUrl: redis.url, flushIntervalMs: 50 };
+    const config = parseConfig({ pools: { heavy: { workers: [emulator.url] } }, metrics });
+    const features = [healthFeature(), metricsFeature()];
+    gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features });
+    const load = steadyLoad(gateway.url, name.replaceAll(" ", "-"));
+    await Bun.sleep(1_000);
+    await fault(redis);
+    await Bun.sleep(1_000);
+    await load.stop();
+    sent = load.ids;
+    failures = load.failures;
+    reader = new Redis(redis.url);
+  }, STALL_MS + 60_000);
+
+  afterAll(async () => {
+    reader?.disconnect();
+    await gateway?.stop(1_000);
+    await redis?.stop();
+  });
+
+  test("every request was served", () => {
+    expect(sent.length).toBeGreaterThan(SENDERS * 10);
+    expect(failures).toEqual([]);
+  });
+
+  test("the stream holds each request's record exactly once", async () => {
+    const client = reader;
+    await pollValue(() => client.xlen(REQUESTS_STREAM), (n) => n >= sent.length, SETTLE_MS);
+    // Late duplicates would arrive right after the first write: give them a moment to show.
+    await Bun.sleep(500);
+    const entries = await client.xrange(REQUESTS_STREAM, "-", "+");
+    const written = entries.map(([, fields]) => decodeRecord(fields).requestId);
+    const duplicates = written.filter((id, index) => written.indexOf(id) !== index);
+    expect({ count: written.length, duplicates: duplicates.length }).toEqual({ count: sent.length, duplicates: 0 });
+    expect(new Set(written)).toEqual(new Set(sent));
+  }, SETTLE_MS + 10_000);
+});
