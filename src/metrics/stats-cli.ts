@@ -1,5 +1,6 @@
 import Redis from "ioredis";
 import { parseArgs } from "node:util";
+import { compareReport } from "../experiments/compare-report.ts";
 import { followRollups } from "./rollup-follower.ts";
 import { readWindow } from "./stream-window.ts";
 import { summarize } from "./stats-summary.ts";
@@ -11,12 +12,14 @@ import { formatReport } from "./stats-table.ts";
  * per-minute rollup hashes until interrupted.
  */
 
-const USAGE = `usage: bun run stats -- [--window 5m] [--pool NAME] [--json] [--redis URL] [--follow]
+const USAGE = `usage: bun run stats -- [--window 5m] [--pool NAME] [--json] [--redis URL] [--follow] [--compare MODEL [--baseline POOL]]
   --window   time window: 30s, 5m, 2h, 1d (default 5m)
   --pool     only this pool
   --json     machine-readable output
   --redis    Redis URL (default: $REDIS_URL, else redis://127.0.0.1:6379)
-  --follow   run the rollup aggregator (ringgate:rollup:<pool>:<minute> hashes) until Ctrl-C`;
+  --follow   run the rollup aggregator (ringgate:rollup:<pool>:<minute> hashes) until Ctrl-C
+  --compare  one row per variant (pool) of MODEL, with feedback and significance verdicts against the baseline
+  --baseline the variant --compare judges against (default: the one with the most requests)`;
 
 const UNIT_MS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -38,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
       json: { type: "boolean", default: false },
       redis: { type: "string", default: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" },
       follow: { type: "boolean", default: false },
+      compare: { type: "string" },
+      baseline: { type: "string" },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -65,6 +70,10 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     if (values.follow) return await follow(redis);
+    if (values.compare !== undefined) {
+      process.stdout.write(await compareReport(redis, { model: values.compare, windowMs, baseline: values.baseline, json: values.json === true }));
+      return 0;
+    }
     const records = await readWindow(redis, Date.now() - windowMs, values.pool);
     const report = summarize(records, windowMs);
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
