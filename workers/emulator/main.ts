@@ -35,6 +35,7 @@ const FLAGS: Readonly<Record<string, FlagKind>> = {
   "api-key": "string",
   "wire-profile": "string",
   "boot-delay-ms": "number",
+  "keep-alive-timeout-s": "number",
   refuse: "boolean",
   "die-after": "number",
   "stay-after-death": "boolean",

@@ -41,6 +41,8 @@ export interface EmulatorOptions {
   readonly apiKey: string | undefined;
   readonly wireProfile: WireProfile;
   readonly bootDelayMs: number;
+  /** uvicorn's `--timeout-keep-alive`: idle connections close this long after their last response. */
+  readonly keepAliveTimeoutS: number;
   readonly refuse: boolean;
   /** The engine dies when this request's first token is due (a stream: right after it). */
   readonly dieAfter: number | undefined;
@@ -122,6 +124,7 @@ export const emulatorOptionsInput = z
     apiKey: z.string().min(1),
     wireProfile: wireProfileInput,
     bootDelayMs: z.number().nonnegative(),
+    keepAliveTimeoutS: positive,
     refuse: z.boolean(),
     dieAfter: z.number().int().positive(),
     stayAfterDeath: z.boolean(),
@@ -168,6 +171,7 @@ export function resolveOptions(input: EmulatorOptionsInput = {}): EmulatorOption
     apiKey: given.apiKey,
     wireProfile,
     bootDelayMs: given.bootDelayMs ?? 0,
+    keepAliveTimeoutS: given.keepAliveTimeoutS ?? 5,
     refuse: given.refuse ?? false,
     dieAfter: given.dieAfter,
     stayAfterDeath: given.stayAfterDeath ?? false,

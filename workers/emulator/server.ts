@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { EmulatorApp, type EmulatorState } from "./emulator-app.ts";
+import { closeIdleConnections } from "./idle-connections.ts";
 import type { FaultSpec } from "./fault-spec.ts";
 import { resolveOptions, type EmulatorOptions, type EmulatorOptionsInput } from "./options.ts";
 
@@ -65,6 +66,7 @@ export async function startEmulator(input: EmulatorOptionsInput = {}, hooks: Sta
   // Long streams and stalls must not be cut by Node-style request timeouts.
   server.requestTimeout = 0;
   server.headersTimeout = 0;
+  closeIdleConnections(server, options.keepAliveTimeoutS * 1000);
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
