@@ -1,6 +1,7 @@
 import { adminFeature } from "./admin/admin-feature.ts";
 import { clientAuthFeature } from "./auth/client-auth-feature.ts";
 import { corsFeature } from "./auth/cors-feature.ts";
+import { dashboardFeature } from "./dashboard/dashboard-feature.ts";
 import { inputGuardFeature } from "./auth/input-guard-feature.ts";
 import { discoveryFeature } from "./discovery/discovery-feature.ts";
 import { feedbackFeature } from "./experiments/feedback-feature.ts";
@@ -11,5 +12,5 @@ import { requestLog } from "./request-log.ts";
 
 /** The features a production gateway runs with, in setup order. */
 export function defaultFeatures(): GatewayFeature[] {
-  return [requestLog(), discoveryFeature(), healthFeature(), metricsFeature(), corsFeature(), clientAuthFeature(), inputGuardFeature(), feedbackFeature(), adminFeature()];
+  return [requestLog(), discoveryFeature(), healthFeature(), metricsFeature(), corsFeature(), clientAuthFeature(), inputGuardFeature(), feedbackFeature(), adminFeature(), dashboardFeature()];
 }

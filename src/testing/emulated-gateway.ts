@@ -1,6 +1,6 @@
 import { type EmulatorHandle, type EmulatorOptionsInput, startEmulator } from "../../workers/emulator/server.ts";
 import type { ConfigInput, Timeouts } from "../config/schema.ts";
-import type { GatewayServices } from "../gateway.ts";
+import type { GatewayFeature, GatewayServices } from "../gateway.ts";
 import { healthFeature } from "../health/health-feature.ts";
 import { type GatewayFixture, startGatewayFixture } from "./gateway-fixture.ts";
 import { waitFor } from "./poll.ts";
@@ -28,6 +28,10 @@ export interface EmulatedGatewayOptions {
   retry?: ConfigInput["retry"];
   /** Extra options for the first emulator only (the one fault tests arm). */
   emulator?: Partial<EmulatorOptionsInput>;
+  /** Features set up after health checking (e.g. the dashboard). */
+  features?: readonly GatewayFeature[];
+  /** Merged over the generated config (e.g. `auth`). */
+  config?: Partial<ConfigInput>;
 }
 
 // 15 ms between tokens: a cut after N tokens comes well after the first event even on loaded cores.
@@ -49,8 +53,9 @@ export async function startEmulatedGateway(options: EmulatedGatewayOptions): Pro
       timeouts: { ...TEST_TIMEOUTS, ...options.timeouts },
       retry: { maxAttempts: 3, budgetMs: 5_000, maxRetryAfterMs: 2_000, ...options.retry },
       health: { intervalMs: 60_000, timeoutMs: 1_000, ejectBaseMs: 30_000, ...options.health },
+      ...options.config,
     },
-    [healthFeature()],
+    [healthFeature(), ...(options.features ?? [])],
   );
   const services = fixture.gateway.services;
   const stop = async (): Promise<void> => {

@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { DashboardData } from "../src/dashboard/dashboard-data.ts";
+import { dashboardFeature } from "../src/dashboard/dashboard-feature.ts";
+import { type EmulatedGateway, startEmulatedGateway } from "../src/testing/emulated-gateway.ts";
+
+const ADMIN_KEY = "dashboard-admin-key";
+const chat = { model: "light", messages: [{ role: "user", content: "hi" }], max_tokens: 4 };
+
+describe("GET /dashboard with an admin key set", () => {
+  let harness: EmulatedGateway;
+  let url: string;
+  const data = async (): Promise<DashboardData> => {
+    const response = await fetch(`${url}/dashboard/data`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    expect(response.status).toBe(200);
+    return (await response.json()) as DashboardData;
+  };
+
+  beforeAll(async () => {
+    harness = await startEmulatedGateway({
+      pools: { heavy: 1, light: 2 },
+      features: [dashboardFeature()],
+      config: {
+        auth: { adminApiKey: ADMIN_KEY },
+        models: { chat: { variants: [{ pool: "heavy", weight: 1 }, { pool: "light", weight: 3 }] } },
+      },
+    });
+    url = harness.fixture.url;
+  });
+  afterAll(() => harness.stop());
+
+  test.each([
+    ["/dashboard", {}],
+    ["/dashboard?key=wrong-key", {}],
+    ["/dashboard/data", {}],
+    ["/dashboard/data", { authorization: "Bearer wrong-key" }],
+  ])("%s %o is refused with 401", async (path, headers) => {
+    const response = await fetch(url + path, { headers });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+  });
+
+  test("the page opens with the key in the link and loads nothing from elsewhere", async () => {
+    const response = await fetch(`${url}/dashboard?key=${ADMIN_KEY}`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("referrer-policy")).toBe("no-referrer");
+    const html = await response.text();
+    expect(html).toContain("/dashboard/data");
+    expect(html).not.toMatch(/\b(?:src|href)="/);
+    expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+  });
+
+  test("the data lists every pool and worker with its state, and the models with their variants", async () => {
+    const snapshot = await data();
+    expect(snapshot.pools.map((pool) => [pool.name, pool.workers.length])).toEqual([
+      ["heavy", 1],
+      ["light", 2],
+    ]);
+    for (const worker of snapshot.pools.flatMap((pool) => pool.workers)) expect(worker.state).toBe("healthy");
+    expect(snapshot.models).toEqual([
+      {
+        name: "chat",
+        kind: "variants",
+        variants: [
+          { pool: "heavy", weight: 1, observedShare: null },
+          { pool: "light", weight: 3, observedShare: null },
+        ],
+      },
+    ]);
+  });
+
+  test("finished requests show in the series of their pool and of all traffic", async () => {
+    for (let index = 0; index < 3; index++) expect((await harness.fixture.post("/v1/chat/completions", chat)).status).toBe(200);
+    const snapshot = await data();
+    const requests = (pool: string) => (snapshot.series[pool] ?? []).reduce((sum, point) => sum + point.requests, 0);
+    expect(requests("*")).toBe(3);
+    expect(requests("light")).toBe(3);
+    expect(requests("heavy")).toBe(0);
+    expect(snapshot.series.light?.some((point) => point.latencyP50Ms !== null)).toBe(true);
+    expect(snapshot.totals).toMatchObject({ requests: 3, errors: 0, inFlight: 0 });
+    expect(snapshot.models[0]?.variants?.map((variant) => variant.observedShare)).toEqual([0, 1]);
+  });
+
+  test("a worker state change shows in the events, newest first", async () => {
+    const worker = harness.emulators[1]?.url ?? "";
+    harness.services.health?.drain("light", worker, "test");
+    const snapshot = await data();
+    expect(snapshot.events[0]).toMatchObject({ pool: "light", worker, state: "drained" });
+    expect(snapshot.pools[1]?.workers.find((w) => w.url === worker)?.state).toBe("drained");
+  });
+});
+
+describe("GET /dashboard without an admin key", () => {
+  let harness: EmulatedGateway;
+  beforeAll(async () => {
+    harness = await startEmulatedGateway({ pools: { light: 1 }, features: [dashboardFeature()] });
+  });
+  afterAll(() => harness.stop());
+
+  test("is open, like the rest of a gateway without admin", async () => {
+    expect((await fetch(`${harness.fixture.url}/dashboard`)).status).toBe(200);
+    expect((await fetch(`${harness.fixture.url}/dashboard/data`)).status).toBe(200);
+  });
+});

@@ -1,0 +1,43 @@
+import { registerDashboardRoutes } from "../../routes/dashboard-routes.ts";
+import { poolsView } from "../admin/pools-view.ts";
+import { WorkerStats } from "../admin/worker-stats.ts";
+import type { GatewayFeature } from "../gateway.ts";
+import type { WorkerEvent } from "../health/worker-events.ts";
+import { dashboardData } from "./dashboard-data.ts";
+import { TimeSeries, type TimeSeriesOptions } from "./time-series.ts";
+
+const MAX_EVENTS = 50;
+
+/** GET /dashboard: a live page of pools, workers, load, latency, tokens and models, from in-memory samples. */
+export function dashboardFeature(options: TimeSeriesOptions = {}): GatewayFeature {
+  return {
+    name: "dashboard",
+    setup(context) {
+      const health = context.services.health;
+      if (!health) throw new Error("the dashboard feature needs the health feature set up before it");
+      const bucketMs = options.bucketMs ?? 2_000;
+      const series = new TimeSeries({ ...options, bucketMs });
+      const stats = new WorkerStats();
+      const events: WorkerEvent[] = [];
+      context.onFinish((record) => {
+        series.record(record);
+        stats.record(record);
+      });
+      context.events.on((event) => {
+        events.unshift(event);
+        if (events.length > MAX_EVENTS) events.pop();
+        if (event.state === "removed") stats.forget(event.worker);
+      });
+      const data = () =>
+        dashboardData({
+          pools: () => poolsView(context.pools, health, stats),
+          config: context.config,
+          series,
+          events: () => events,
+          bucketMs,
+          now: options.now,
+        });
+      context.routes((app) => registerDashboardRoutes(app, data, context.config));
+    },
+  };
+}
