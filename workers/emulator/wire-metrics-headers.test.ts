@@ -71,13 +71,13 @@ const HEADER_CASES: readonly HeaderCase[] = [
   { name: "stream", url: () => `${emulator.url}/v1/chat/completions`, init: post(chatBody({ stream: true })), status: 200, contentType: "text/event-stream; charset=utf-8", chunked: true },
   { name: "error before streaming", url: () => `${emulator.url}/v1/chat/completions`, init: post(chatBody({ model: "nope" })), status: 404, contentType: "application/json" },
   { name: "health", url: () => `${emulator.url}/health`, status: 200, contentType: null, contentLength: "0" },
+  // headers.txt shows v0.10.0's empty body; the FACTS corrections box (PR #22957, v0.10.2+) makes it JSON.
   {
     name: "engine dead 500",
     url: () => `${emulator.url}/v1/chat/completions`,
     init: post(chatBody(), { "x-emulator-fault": "status:500" }),
     status: 500,
-    contentType: null,
-    contentLength: "0",
+    contentType: "application/json",
   },
   { name: "metrics", url: () => `${emulator.url}/metrics`, status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8" },
   { name: "401", url: () => `${keyed.url}/v1/models`, status: 401, contentType: "application/json" },
