@@ -12,8 +12,8 @@ RUN bun install --frozen-lockfile --production
 # no compiler, no devDependencies.
 FROM ${BUN_IMAGE} AS runtime
 WORKDIR /app
-# BUN_CONFIG_MAX_HTTP_REQUESTS set here means src/main.ts need not re-exec itself to raise fetch's
-# concurrency limit, so the gateway itself is PID 1 rather than a signal-forwarding parent.
+# Bun's fetch reads BUN_CONFIG_MAX_HTTP_REQUESTS only at process start (default 256 in flight); set here,
+# the gateway runs as one process, PID 1, with no signal-forwarding parent (`bun run start` sets it too).
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000 \

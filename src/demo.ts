@@ -1,6 +1,7 @@
 import { parseConfig } from "./config/load.ts";
-import { configFromEnvOrExit, runUntilSignalled } from "./main.ts";
-import { ensureFetchConcurrency } from "./process/fetch-concurrency.ts";
+import { configFromEnvOrExit, runUntilSignalled, warnIfFetchConcurrencyUnset } from "./main.ts";
+import { parseCommandLine } from "./process/cli.ts";
+import { DEMO_CLI } from "./process/gateway-cli.ts";
 import { type EmulatorProcess, spawnEmulator } from "./testing/emulator-process.ts";
 
 /**
@@ -33,16 +34,17 @@ function demoConfigFile(workers: EmulatorProcess[]): string {
   return path;
 }
 
-if (await ensureFetchConcurrency()) {
-  const workers = await startWorkers();
-  process.on("exit", () => {
-    for (const worker of workers) worker.kill("SIGKILL");
-  });
-  const env = { PORT: "8000", ...process.env, CONFIG: demoConfigFile(workers) };
-  const config = configFromEnvOrExit(env);
-  const gateway = await runUntilSignalled(config);
-  const port = gateway.port;
-  console.log(`
+parseCommandLine(DEMO_CLI, process.argv.slice(2));
+const workers = await startWorkers();
+process.on("exit", () => {
+  for (const worker of workers) worker.kill("SIGKILL");
+});
+const env = { PORT: "8000", ...process.env, CONFIG: demoConfigFile(workers) };
+const config = configFromEnvOrExit(env);
+warnIfFetchConcurrencyUnset();
+const gateway = await runUntilSignalled(config);
+const port = gateway.port;
+console.log(`
 ringgate demo: http://localhost:${port}  (workers: ${workers.map((worker) => worker.url).join(", ")})
 Try:
   curl -s http://localhost:${port}/v1/chat/completions -H 'content-type: application/json' \\
@@ -51,4 +53,3 @@ Try:
     -d '{"model":"heavy","stream":true,"messages":[{"role":"user","content":"Tell a short tale"}]}'
 Docs: http://localhost:${port}/docs   Readiness: http://localhost:${port}/ready
 `);
-}

@@ -2,29 +2,52 @@ import { ConfigError, loadConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/schema.ts";
 import { defaultFeatures } from "./features.ts";
 import { type GatewayHandle, startGateway } from "./gateway.ts";
-import { logger } from "./log.ts";
-import { ensureFetchConcurrency } from "./process/fetch-concurrency.ts";
+import { applyLogLevel, logger } from "./log.ts";
+import { parseCommandLine } from "./process/cli.ts";
+import { fetchConcurrencyWarning } from "./process/fetch-concurrency.ts";
+import { START_CLI } from "./process/gateway-cli.ts";
 
 /** Loads the config from the environment or exits with the one message that names what is wrong. */
 export function configFromEnvOrExit(env: Record<string, string | undefined> = process.env): GatewayConfig {
   try {
-    return loadConfig(env);
+    const config = loadConfig(env);
+    applyLogLevel(config.logLevel);
+    return config;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(`ringgate: ${error.message}`);
-    process.exit(1);
+    return exitWithOneLine(error.message);
   }
 }
 
-/** Runs a gateway until SIGTERM/SIGINT, then drains in-flight requests within the grace period. */
+function exitWithOneLine(message: string): never {
+  console.error(`ringgate: ${message}`);
+  process.exit(1);
+}
+
+/** Bun.serve's listen errors (port taken, no permission, no such address) as one line an operator can act on. */
+function listenProblem(error: unknown, config: GatewayConfig): string | undefined {
+  const { code, syscall } = error as { code?: unknown; syscall?: unknown };
+  if (syscall !== "listen" && code !== "EADDRINUSE") return undefined;
+  const meaning: Record<string, string> = {
+    EADDRINUSE: "address already in use (another process holds the port)",
+    EACCES: "permission denied",
+    EADDRNOTAVAIL: "address not available on this host",
+  };
+  return `cannot listen on ${config.host}:${config.port}: ${meaning[String(code)] ?? String(code)}`;
+}
+
+/** Runs a gateway until SIGTERM/SIGINT/SIGHUP, then drains in-flight requests within the grace period. */
 export async function runUntilSignalled(config: GatewayConfig): Promise<GatewayHandle> {
   const gateway = await startGateway({ config, features: defaultFeatures() }).catch((error: unknown) => {
     // Features read more configuration (e.g. the keys file) while starting; the same one-line rule applies.
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(`ringgate: ${error.message}`);
-    process.exit(1);
+    if (error instanceof ConfigError) return exitWithOneLine(error.message);
+    const problem = listenProblem(error, config);
+    if (problem) return exitWithOneLine(problem);
+    throw error;
   });
-  logger.info({ url: gateway.url, pools: gateway.pools.names() }, "ringgate listening");
+  const hostname = gateway.server.hostname ?? config.host;
+  const address = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${gateway.port}`;
+  logger.info({ address, url: gateway.url, pid: process.pid, pools: gateway.pools.names() }, `ringgate listening on ${address}`);
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
@@ -34,11 +57,20 @@ export async function runUntilSignalled(config: GatewayConfig): Promise<GatewayH
     logger.info("stopped");
     process.exit(0);
   };
-  // SIGHUP too: the re-exec parent forwards it, and a hung-up terminal should drain, not drop streams.
+  // SIGHUP too: a hung-up terminal should drain, not drop streams.
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => void stop(signal));
   return gateway;
 }
 
-if (import.meta.main && (await ensureFetchConcurrency())) {
-  await runUntilSignalled(configFromEnvOrExit());
+/** Warned once, after the config is loaded so it honours the log level. */
+export function warnIfFetchConcurrencyUnset(): void {
+  const warning = fetchConcurrencyWarning();
+  if (warning) logger.warn(warning);
+}
+
+if (import.meta.main) {
+  parseCommandLine(START_CLI, process.argv.slice(2));
+  const config = configFromEnvOrExit();
+  warnIfFetchConcurrencyUnset();
+  await runUntilSignalled(config);
 }

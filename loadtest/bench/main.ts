@@ -4,14 +4,20 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { parseVllmMetrics } from "../../src/health/vllm-metrics.ts";
+import { exitWithUsage, parseCommandLine } from "../../src/process/cli.ts";
 import { waitFor } from "../../src/testing/poll.ts";
+import { BENCH_CLI } from "./bench-cli.ts";
 import { startBenchStack, type BenchStack, type Target, type TargetName } from "./bench-stack.ts";
 import { BENCH_SCENARIOS, measure, STACK_TIMINGS, type BenchScenario, type MeasureContext, type Measurement } from "./bench-scenarios.ts";
 import { evaluateTargets, formatCpuSplit, formatTables, formatTargets, summarize, type Samples } from "./bench-table.ts";
 
-const USAGE = "usage: bun run bench [-- --quick] [--rounds N] [--duration-s N] [--only id,id] [--json FILE] [--profile DIR]";
+function positiveNumber(text: string | undefined, name: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) exitWithUsage(BENCH_CLI, `--${name}: expected a positive number, got "${text}"`);
+  return value;
+}
 
 interface BenchOptions {
   rounds: number;
@@ -23,27 +29,14 @@ interface BenchOptions {
 }
 
 function parseOptions(): BenchOptions {
-  const { values } = parseArgs({
-    args: process.argv.slice(2),
-    options: {
-      help: { type: "boolean", short: "h" },
-      quick: { type: "boolean" },
-      rounds: { type: "string" },
-      "duration-s": { type: "string" },
-      only: { type: "string" },
-      json: { type: "string" },
-      profile: { type: "string" },
-    },
-  });
-  if (values.help === true) {
-    console.log(`${USAGE}\nscenarios: ${BENCH_SCENARIOS.map((s) => s.id).join(", ")}`);
-    process.exit(0);
-  }
+  const { values } = parseCommandLine(BENCH_CLI, process.argv.slice(2));
   const quick = values.quick === true;
   const only = values.only?.split(",");
+  const unknown = only?.filter((id) => !BENCH_SCENARIOS.some((s) => s.id === id)) ?? [];
+  if (unknown.length > 0) exitWithUsage(BENCH_CLI, `--only: unknown scenario ${unknown.join(", ")}`);
   return {
-    rounds: Number(values.rounds ?? (quick ? 1 : 3)),
-    context: { durationS: Number(values["duration-s"] ?? 2), probes: quick ? 15 : 30, workDir: "" },
+    rounds: positiveNumber(values.rounds, "rounds", quick ? 1 : 3),
+    context: { durationS: positiveNumber(values["duration-s"], "duration-s", 2), probes: quick ? 15 : 30, workDir: "" },
     scenarios: BENCH_SCENARIOS.filter((s) => only === undefined || only.includes(s.id)),
     jsonPath: values.json,
     profileDir: values.profile,

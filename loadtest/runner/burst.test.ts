@@ -55,7 +55,8 @@ test("a short burst through the gateway: zero errors, batching speed-up, queuein
       "--drain-timeout-s", "15",
       "--json", jsonPath,
     ],
-    { stdout: "pipe", stderr: "pipe" },
+    // As `bun run loadtest` starts it: Bun's fetch reads its concurrency limit only at process start.
+    { stdout: "pipe", stderr: "pipe", env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "65535" } },
   );
   const [summary, stderr, exitCode] = await Promise.all([new Response(runner.stdout).text(), new Response(runner.stderr).text(), runner.exited]);
   const report = existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, "utf8")) as RunReport) : undefined;

@@ -1,27 +1,35 @@
 // Command line of `bun run loadtest -- <scenario> --target URL [...]`.
 
-import { parseArgs } from "node:util";
+import { type CliSpec, exitWithUsage, parseCommandLine } from "../../src/process/cli.ts";
 import { REQUEST_KINDS, type PoolName } from "../scenarios/request-mix.js";
 import { SCENARIOS, type ScenarioName } from "../scenarios/scenarios.js";
 import type { RunOptions } from "./run-scenario.ts";
 
-export const USAGE = `usage: bun run loadtest -- <scenario> --target URL [options]
-scenarios: ${Object.keys(SCENARIOS).join(", ")}
-  --target URL              gateway (or worker) base URL, e.g. http://127.0.0.1:8000
-  --duration-scale F        multiply every stage's duration (CI: 0.2)      [1]
-  --rate-scale F            multiply every stage's arrival rate             [1]
-  --max-in-flight N         open-loop bound (default: the scenario's)
-  --pool heavy|light        send only that pool's request kinds
-  --worker-metrics URL,...  scrape these workers' /metrics for vllm:num_requests_waiting
-  --worker-metrics-interval-ms N  how often; the gauge is instantaneous, short queues need short intervals [100]
-  --probe                   measure one lone stream first (single-stream tok/s)
-  --min-speedup F           fail unless aggregate tok/s >= F × single stream (implies --probe)
-  --min-waiting N           fail unless some worker reported num_requests_waiting >= N
-  --request-timeout-s N     per request                                     [120]
-  --drain-timeout-s N       after the last arrival, then in-flight requests are aborted [60]
-  --api-key KEY             sent as Authorization: Bearer KEY
-  --seed N                  request-mix seed                                [1]
-  --json FILE               also write the full report as JSON`;
+const OPTIONS = {
+  target: { type: "string", value: "URL", description: "gateway (or worker) base URL, e.g. http://127.0.0.1:8000 (required)" },
+  "duration-scale": { type: "string", value: "F", description: "multiply every stage's duration (CI: 0.2)", default: "1" },
+  "rate-scale": { type: "string", value: "F", description: "multiply every stage's arrival rate", default: "1" },
+  "max-in-flight": { type: "string", value: "N", description: "open-loop bound", default: "the scenario's" },
+  pool: { type: "string", value: "heavy|light", description: "send only that pool's request kinds", default: "both" },
+  "worker-metrics": { type: "string", value: "URL,...", description: "scrape these workers' /metrics for vllm:num_requests_waiting", default: "none" },
+  "worker-metrics-interval-ms": { type: "string", value: "N", description: "scrape interval; the gauge is instantaneous", default: "100" },
+  probe: { type: "boolean", description: "measure one lone stream first (single-stream tok/s)" },
+  "min-speedup": { type: "string", value: "F", description: "fail unless aggregate tok/s >= F × single stream (implies --probe)", default: "no check" },
+  "min-waiting": { type: "string", value: "N", description: "fail unless some worker reported num_requests_waiting >= N", default: "no check" },
+  "request-timeout-s": { type: "string", value: "N", description: "per request", default: "120" },
+  "drain-timeout-s": { type: "string", value: "N", description: "after the last arrival, then in-flight requests are aborted", default: "60" },
+  "api-key": { type: "string", value: "KEY", description: "sent as Authorization: Bearer KEY", default: "none" },
+  seed: { type: "string", value: "N", description: "request-mix seed", default: "1" },
+  json: { type: "string", value: "FILE", description: "also write the full report as JSON", default: "none" },
+} as const;
+
+export const LOADTEST_CLI: CliSpec<typeof OPTIONS> = {
+  usage: "bun run loadtest -- <scenario> --target URL [options]",
+  summary: "Runs one of the k6 scenarios with Bun: open-loop arrivals, a summary table, exit 1 when a threshold fails.",
+  options: OPTIONS,
+  allowPositionals: true,
+  notes: `scenarios: ${Object.keys(SCENARIOS).join(", ")}`,
+};
 
 export interface CliOptions {
   run: RunOptions;
@@ -31,7 +39,7 @@ export interface CliOptions {
 function numberOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < 0) throw new Error(`--${name}: expected a non-negative number, got "${value}"`);
+  if (!Number.isFinite(parsed) || parsed < 0) exitWithUsage(LOADTEST_CLI, `--${name}: expected a non-negative number, got "${value}"`);
   return parsed;
 }
 
@@ -39,33 +47,15 @@ function optionalNumber(value: string | undefined, name: string): number | undef
   return value === undefined ? undefined : numberOption(value, name, 0);
 }
 
+/** Parses the command line; `--help` exits 0 with the usage, a wrong option or value exits 2 with it. */
 export function parseCli(argv: readonly string[]): CliOptions {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: {
-      target: { type: "string" },
-      "duration-scale": { type: "string" },
-      "rate-scale": { type: "string" },
-      "max-in-flight": { type: "string" },
-      pool: { type: "string" },
-      "worker-metrics": { type: "string" },
-      "worker-metrics-interval-ms": { type: "string" },
-      probe: { type: "boolean" },
-      "min-speedup": { type: "string" },
-      "min-waiting": { type: "string" },
-      "request-timeout-s": { type: "string" },
-      "drain-timeout-s": { type: "string" },
-      "api-key": { type: "string" },
-      seed: { type: "string" },
-      json: { type: "string" },
-    },
-  });
+  const { values, positionals } = parseCommandLine(LOADTEST_CLI, argv);
   const name = positionals[0];
-  if (name === undefined || !(name in SCENARIOS)) throw new Error(`unknown scenario "${name ?? ""}"\n${USAGE}`);
-  if (values.target === undefined) throw new Error(`--target is required\n${USAGE}`);
+  if (name === undefined || !(name in SCENARIOS)) exitWithUsage(LOADTEST_CLI, `unknown scenario "${name ?? ""}"`);
+  if (positionals.length > 1) exitWithUsage(LOADTEST_CLI, `unexpected argument "${positionals[1]}"`);
+  if (values.target === undefined) exitWithUsage(LOADTEST_CLI, "--target is required");
   const pool = values.pool;
-  if (pool !== undefined && pool !== "heavy" && pool !== "light") throw new Error(`--pool: expected heavy or light, got "${pool}"`);
+  if (pool !== undefined && pool !== "heavy" && pool !== "light") exitWithUsage(LOADTEST_CLI, `--pool: expected heavy or light, got "${pool}"`);
   const minSpeedup = optionalNumber(values["min-speedup"], "min-speedup");
   return {
     jsonPath: values.json,

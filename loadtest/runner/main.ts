@@ -1,19 +1,15 @@
 // Entry point of `bun run loadtest`. Bun's fetch allows only 256 concurrent requests per process
-// unless BUN_CONFIG_MAX_HTTP_REQUESTS is set at start-up, so it re-spawns itself with it, like the gateway.
+// unless BUN_CONFIG_MAX_HTTP_REQUESTS is set at start-up: the package script sets it.
 
-import { ensureFetchConcurrency } from "../../src/process/fetch-concurrency.ts";
+import { fetchConcurrencyWarning } from "../../src/process/fetch-concurrency.ts";
 import { formatSummary } from "./print-summary.ts";
 import { parseCli } from "./cli-args.ts";
 import { runScenario } from "./run-scenario.ts";
 
 async function main(): Promise<number> {
-  let cli;
-  try {
-    cli = parseCli(process.argv.slice(2));
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : String(error));
-    return 2;
-  }
+  const cli = parseCli(process.argv.slice(2));
+  const warning = fetchConcurrencyWarning();
+  if (warning) console.error(`loadtest: ${warning}`);
   for (const action of cli.run.scenario.operatorActions) {
     console.log(`operator: at t=${action.atS * cli.run.durationScale} s run: ${action.command}`);
   }
@@ -23,4 +19,4 @@ async function main(): Promise<number> {
   return report.passed ? 0 : 1;
 }
 
-if (await ensureFetchConcurrency()) process.exit(await main());
+process.exit(await main());

@@ -1,5 +1,5 @@
 import Redis from "ioredis";
-import { parseArgs } from "node:util";
+import { type CliSpec, exitWithUsage, parseCommandLine } from "../process/cli.ts";
 import { compareReport } from "../experiments/compare-report.ts";
 import { followRollups } from "./rollup-follower.ts";
 import { readWindow } from "./stream-window.ts";
@@ -12,14 +12,24 @@ import { formatReport } from "./stats-table.ts";
  * per-minute rollup hashes until interrupted.
  */
 
-const USAGE = `usage: bun run stats -- [--window 5m] [--pool NAME] [--json] [--redis URL] [--follow] [--compare MODEL [--baseline POOL]]
-  --window   time window: 30s, 5m, 2h, 1d (default 5m)
-  --pool     only this pool
-  --json     machine-readable output
-  --redis    Redis URL (default: $REDIS_URL, else redis://127.0.0.1:6379)
-  --follow   run the rollup aggregator (ringgate:rollup:<pool>:<minute> hashes) until Ctrl-C
-  --compare  one row per variant (pool) of MODEL, with feedback and significance verdicts against the baseline
-  --baseline the variant --compare judges against (default: the one with the most requests)`;
+const DEFAULT_WINDOW = "5m";
+const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
+const OPTIONS = {
+  window: { type: "string", value: "DURATION", description: "time window: 30s, 5m, 2h, 1d", default: DEFAULT_WINDOW },
+  pool: { type: "string", value: "NAME", description: "only this pool", default: "every pool" },
+  json: { type: "boolean", description: "machine-readable output" },
+  redis: { type: "string", value: "URL", description: "Redis URL", default: `$REDIS_URL, else ${DEFAULT_REDIS_URL}` },
+  follow: { type: "boolean", description: "run the rollup aggregator (ringgate:rollup:<pool>:<minute> hashes) until Ctrl-C" },
+  compare: { type: "string", value: "MODEL", description: "one row per variant (pool) of MODEL, with feedback and significance verdicts" },
+  baseline: { type: "string", value: "POOL", description: "the variant --compare judges against", default: "the one with the most requests" },
+} as const;
+
+export const STATS_CLI: CliSpec<typeof OPTIONS> = {
+  usage: "bun run stats -- [--window 5m] [--pool NAME] [--json] [--redis URL] [--follow] [--compare MODEL [--baseline POOL]]",
+  summary: "Reads the Redis metrics stream and prints latency, TTFT, tokens/s and error rate per pool and worker.",
+  options: OPTIONS,
+};
 
 const UNIT_MS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -29,29 +39,19 @@ export function parseWindowMs(text: string): number {
   return Number(match[1]) * (UNIT_MS[match[2] ?? "m"] ?? 60_000);
 }
 
-/** Not a usage mistake: reported without the usage text. */
-class RedisUnreachable extends Error {}
-
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      window: { type: "string", default: "5m" },
-      pool: { type: "string" },
-      json: { type: "boolean", default: false },
-      redis: { type: "string", default: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" },
-      follow: { type: "boolean", default: false },
-      compare: { type: "string" },
-      baseline: { type: "string" },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
+  const { values: parsed } = parseCommandLine(STATS_CLI, argv);
+  const values = {
+    ...parsed,
+    window: parsed.window ?? DEFAULT_WINDOW,
+    redis: parsed.redis ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL,
+  };
+  let windowMs: number;
+  try {
+    windowMs = parseWindowMs(values.window);
+  } catch (error) {
+    exitWithUsage(STATS_CLI, `stats: ${(error as Error).message}`);
   }
-  const windowMs = parseWindowMs(values.window);
   const redis = new Redis(values.redis, {
     lazyConnect: true,
     connectTimeout: 3_000,
@@ -66,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     await redis.connect();
   } catch (error) {
-    throw new RedisUnreachable(`cannot reach Redis at ${values.redis}: ${lastError || (error as Error).message}`);
+    throw new Error(`cannot reach Redis at ${values.redis}: ${lastError || (error as Error).message}`);
   }
   try {
     if (values.follow) return await follow(redis);
@@ -100,7 +100,7 @@ if (import.meta.main) {
     (code) => process.exit(code),
     (error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
-      console.error(error instanceof RedisUnreachable ? `stats: ${message}` : `stats: ${message}\n${USAGE}`);
+      console.error(`stats: ${message}`);
       process.exit(1);
     },
   );

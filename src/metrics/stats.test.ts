@@ -165,9 +165,9 @@ describe("bun run stats against Redis", () => {
     expect(stdout).toContain("upstream_503 ×2");
   });
 
-  test("a bad flag exits 1 with the usage", async () => {
+  test("a bad flag value exits 2 with the usage", async () => {
     const { code, stderr } = await runCli(["--window", "soon"]);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stderr).toContain("usage: bun run stats");
   });
 
