@@ -1,7 +1,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnEmulator, type EmulatorProcess } from "../../src/testing/emulator-process.ts";
 import { freePort } from "../../src/testing/free-port.ts";
+import { camelCase, FLAG_TABLE } from "./cli-flags.ts";
+import { emulatorOptionsInput } from "./options.ts";
 import { rawPost } from "./testing/raw-http.ts";
 
 /** The CLI as a process: flag validation, boot delay, --refuse, --die-after, and the harness. */
@@ -33,11 +36,30 @@ const BAD_FLAGS: readonly (readonly [string, readonly string[], string])[] = [
 ];
 
 describe("emulator CLI", () => {
-  test.each(BAD_FLAGS)("%s exits 2 with a clear message", async (_name, args, message) => {
+  test.each(BAD_FLAGS)("%s exits 2 with a clear message and the usage", async (_name, args, message) => {
     const proc = Bun.spawn([process.execPath, MAIN_PATH, ...args], { stdout: "pipe", stderr: "pipe" });
     const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
     expect(code).toBe(2);
     expect(stderr).toContain(message);
+    expect(stderr).toContain("usage: bun workers/emulator/main.ts");
+  });
+
+  test("--help lists every flag with its meaning and default, and exits 0", async () => {
+    const proc = Bun.spawn([process.execPath, MAIN_PATH, "--help"], { stdout: "pipe", stderr: "pipe" });
+    const [code, stdout] = await Promise.all([proc.exited, new Response(proc.stdout).text()]);
+    expect(code).toBe(0);
+    for (const row of FLAG_TABLE) {
+      const line = stdout.split("\n").find((candidate) => candidate.trimStart().startsWith(`--${row.name} `) || candidate.trim() === `--${row.name}`);
+      expect(line ?? `missing --${row.name}`).toContain(`${row.meaning}`);
+      expect(line).toContain(`[default: ${row.defaultText}]`);
+    }
+  });
+
+  test("the flag table, the options and the README cannot drift apart", () => {
+    const optionKeys = Object.keys(emulatorOptionsInput.shape).sort();
+    expect(FLAG_TABLE.map((row) => camelCase(row.name)).sort()).toEqual(optionKeys);
+    const readme = readFileSync(join(import.meta.dir, "README.md"), "utf8");
+    expect(FLAG_TABLE.filter((row) => !readme.includes(`--${row.name}`)).map((row) => row.name)).toEqual([]);
   });
 
   test("spawnEmulator with vLLM-style flags: listening line, /health 200 empty, /v1/models with the served name", async () => {
