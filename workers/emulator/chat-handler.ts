@@ -1,10 +1,13 @@
-import { ChatChunkEncoder, chatCompletionBody, messageFromTokens, type ResponseIdentity } from "./chat-wire.ts";
+import { chatStreamRenderer, completionTokensOf, EOS_TOKEN, longest, streamFinishReason } from "./chat-stream.ts";
+import { ChatChunkEncoder, chatCompletionBody, messageFromPlan, type ChatChoiceBody, type ResponseIdentity } from "./chat-wire.ts";
 import { badRequest, validationError } from "./error-wire.ts";
-import { chooseToolCall, planGeneration, type FinishReason, type PlannedToken } from "./generation-plan.ts";
-import type { StreamRenderer } from "./generation-session.ts";
+import { planGeneration, tokenText, type GenerationPlan } from "./generation-plan.ts";
 import { requestIdFor, runGeneration, sendError, type RequestContext } from "./generation-runner.ts";
-import { chatRequestSchema, pydanticMessage, streamOptionsMessage, type ChatRequest } from "./request-schema.ts";
-import { countChatPromptTokens } from "./token-count.ts";
+import { chatLogprobsJson, tokenLogprob } from "./logprobs.ts";
+import { chatValidatorProblem, samplingProblem, stopStrings } from "./request-checks.ts";
+import { chatRequestSchema, pydanticMessage, type ChatRequest } from "./request-schema.ts";
+import { countChatPromptTokens, messageText } from "./token-count.ts";
+import { answerFor } from "./tool-choice.ts";
 
 /** POST /v1/chat/completions. */
 
@@ -14,67 +17,85 @@ export function handleChatCompletion(ctx: RequestContext, body: unknown): void {
   const parsed = chatRequestSchema.safeParse(body);
   if (!parsed.success) return sendError(ctx, validationError(pydanticMessage(parsed.error.issues, body)));
   const request = parsed.data;
-  if (request.stream_options && request.stream !== true) return sendError(ctx, validationError(streamOptionsMessage(body)));
+  const invalid = chatValidatorProblem(request, body);
+  if (invalid) return sendError(ctx, invalid);
   const wantsAutoTools = (request.tools?.length ?? 0) > 0 && (request.tool_choice ?? "auto") === "auto";
   if (wantsAutoTools && !ctx.options.enableAutoToolChoice) return sendError(ctx, badRequest(AUTO_TOOL_CHOICE_ERROR));
+  const samplingError = samplingProblem(request);
+  if (samplingError) return sendError(ctx, samplingError);
   const { options } = ctx;
   const identity: ResponseIdentity = {
     id: `chatcmpl-${requestIdFor(ctx, request.request_id)}`,
     created: Math.floor(Date.now() / 1000),
     model: options.servedModelName,
   };
-  const promptTokens = countChatPromptTokens(request.messages, request.tools);
-  const requiredFinish: FinishReason = options.wireProfile === "current" ? "tool_calls" : "stop";
+  const continued = continuedMessage(request);
+  const promptTokens = countChatPromptTokens(request.messages, request.tools, {
+    addGenerationPrompt: request.add_generation_prompt !== false,
+    continueFinalMessage: continued !== undefined,
+  });
+  const topLogprobs = request.logprobs === true ? (request.top_logprobs ?? 0) : undefined;
+  let choices: GenerationPlan[] = [];
   runGeneration(ctx, {
     request,
     promptTokens,
-    plan: (maxTokens) =>
-      planGeneration({
-        seedText: JSON.stringify(request.messages),
-        outputTokens: options.outputTokens,
-        maxTokens,
-        ignoreEos: request.ignore_eos === true,
-        thinking: options.reasoning === "qwen3" && !thinkingDisabled(request),
-        reasoningParser: options.reasoningParser === "qwen3",
-        toolCall: chooseToolCall(request, requiredFinish),
+    plan: (maxTokens) => {
+      choices = planChoices(ctx, request, maxTokens, continued);
+      return longest(choices);
+    },
+    streamRenderer: (continuousUsage) =>
+      chatStreamRenderer({
+        choices,
+        encoder: new ChatChunkEncoder(identity, options.wireProfile, promptTokens, continuousUsage),
+        topLogprobs,
       }),
-    streamRenderer: (continuousUsage) => chatStreamRenderer(new ChatChunkEncoder(identity, options.wireProfile, promptTokens, continuousUsage)),
-    bodyRenderer: (plan) => ({
-      body: (produced, finishReason, completionTokens) =>
-        chatCompletionBody(identity, options.wireProfile, messageFromTokens(plan, produced), finishReason, {
-          promptTokens,
-          completionTokens,
-        }),
+    bodyRenderer: () => ({
+      body: () => {
+        const completionTokens = choices.reduce((sum, plan) => sum + completionTokensOf(plan), 0);
+        const bodies = choices.map((plan) => choiceBody(plan, topLogprobs));
+        return chatCompletionBody(identity, options.wireProfile, bodies, { promptTokens, completionTokens });
+      },
     }),
   });
 }
 
-function thinkingDisabled(request: ChatRequest): boolean {
-  return request.chat_template_kwargs?.["enable_thinking"] === false;
-}
-
-function chatStreamRenderer(encoder: ChatChunkEncoder): StreamRenderer {
-  return {
-    preamble: () => encoder.role(),
-    token: (token: PlannedToken, completionTokens: number, finish: FinishReason | undefined) => {
-      if (finish && token.kind === "text" && !token.reasoning) return encoder.finish(finish, token.text, completionTokens);
-      const chunk = tokenChunk(encoder, token, completionTokens);
-      return finish ? chunk + encoder.finish(finish, "", completionTokens) : chunk;
-    },
-    finish: (reason, completionTokens) => encoder.finish(reason, "", completionTokens),
-    usageOnly: (completionTokens) => encoder.usageOnly(completionTokens),
+function planChoices(ctx: RequestContext, request: ChatRequest, maxTokens: number, continued: string | undefined): GenerationPlan[] {
+  const { options } = ctx;
+  // A continuation is seeded like the request that produced the message it continues.
+  const seedText = JSON.stringify(continued === undefined ? request.messages : request.messages.slice(0, -1));
+  const answer = answerFor(request, options.wireProfile);
+  const input = {
+    outputTokens: options.outputTokens,
+    maxTokens,
+    ignoreEos: request.ignore_eos === true,
+    thinking: options.reasoning === "qwen3" && request.chat_template_kwargs?.["enable_thinking"] !== false,
+    reasoningParser: options.reasoningParser === "qwen3",
+    answer,
+    stop: stopStrings(request),
+    ...(continued === undefined ? {} : { continuePrefix: continued }),
   };
+  // Choice 0 keeps the seed of a single-choice request, so n does not change the first answer.
+  return Array.from({ length: request.n ?? 1 }, (_, index) =>
+    planGeneration({ ...input, seedText: index === 0 ? seedText : `${seedText}#${index}` }),
+  );
 }
 
-function tokenChunk(encoder: ChatChunkEncoder, token: PlannedToken, completionTokens: number): string {
-  switch (token.kind) {
-    case "text":
-      return encoder.content(token.text, token.reasoning, completionTokens);
-    case "tool-start":
-      return encoder.toolStart(token.call, completionTokens);
-    case "tool-args":
-      return encoder.toolArguments(token.text, completionTokens);
-    case "silent":
-      return "";
-  }
+/** The text of a last assistant message to continue, when the request asks for it. */
+function continuedMessage(request: ChatRequest): string | undefined {
+  const last = request.messages.at(-1);
+  if (request.continue_final_message !== true || last?.role !== "assistant") return undefined;
+  return messageText(last);
+}
+
+function choiceBody(plan: GenerationPlan, topLogprobs: number | undefined): ChatChoiceBody {
+  const logprobs =
+    topLogprobs === undefined
+      ? "null"
+      : chatLogprobsJson([
+          ...plan.tokens.map((token, step) => tokenLogprob(tokenText(token), step, topLogprobs)),
+          ...(plan.endsWithEos ? [tokenLogprob(EOS_TOKEN, plan.tokens.length, topLogprobs)] : []),
+        ]);
+  // Non-stream forced tool calls keep the engine's reason ("stop"/"length"); streams say "tool_calls".
+  const finishReason = plan.forced ? plan.finishReason : streamFinishReason(plan);
+  return { message: messageFromPlan(plan), finishReason, stopReason: plan.stopReason, logprobs };
 }

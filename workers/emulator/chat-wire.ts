@@ -4,7 +4,7 @@ import { jsonString } from "./json-string.ts";
 import type { PlannedToolCall } from "./tool-call.ts";
 
 /**
- * Byte-exact `chat.completion(.chunk)` JSON as vLLM v0.10.2 dumps it. Stream chunks are built from
+ * Byte-exact `chat.completion(.chunk)` JSON as vLLM v0.11.0 dumps it. Stream chunks are built from
  * a pre-encoded per-request prefix plus small templates, so the hot path never stringifies
  * whole objects.
  */
@@ -26,51 +26,69 @@ export function usageJson(usage: Usage): string {
   return `{"prompt_tokens":${usage.promptTokens},"total_tokens":${total},"completion_tokens":${usage.completionTokens}}`;
 }
 
+/** Delta objects (`exclude_unset`, so only the keys vLLM sets, in its field order). */
+export const chatDelta = {
+  content: (key: string, text: string): string => `{"${key}":${jsonString(text)}}`,
+  /** Hermes: id, type, index and name, no arguments key. */
+  toolStart: (call: PlannedToolCall, index: number): string =>
+    `{"tool_calls":[{"id":"${call.id}","type":"function","index":${index},"function":{"name":${JSON.stringify(call.name)}}}]}`,
+  toolArguments: (fragment: string, index: number): string =>
+    `{"tool_calls":[{"index":${index},"function":{"arguments":${jsonString(fragment)}}}]}`,
+  /** Guided (forced) tool choice: the first delta carries the name and the first argument text together. */
+  forcedStart: (call: PlannedToolCall, index: number, text: string): string =>
+    `{"tool_calls":[{"id":"${call.id}","type":"function","index":${index},"function":{"name":${JSON.stringify(call.name)},"arguments":${jsonString(text)}}}]}`,
+  /** `tool_choice:"required"` repeats `"name":null` beside every later argument fragment. */
+  requiredArguments: (fragment: string, index: number): string =>
+    `{"tool_calls":[{"index":${index},"function":{"name":null,"arguments":${jsonString(fragment)}}}]}`,
+};
+
 export class ChatChunkEncoder {
-  readonly #head: string;
+  readonly #envelope: string;
+  readonly #heads: string[] = [];
   readonly #usageHead: string;
-  readonly #reasoningKey: string;
   readonly #promptTokens: number;
   readonly #continuousUsage: boolean;
+  readonly reasoningKey: string;
 
   constructor(identity: ResponseIdentity, profile: WireProfile, promptTokens: number, continuousUsage: boolean) {
-    const envelope = `data: {"id":${JSON.stringify(identity.id)},"object":"chat.completion.chunk","created":${identity.created},"model":${JSON.stringify(identity.model)},"choices":[`;
-    this.#head = `${envelope}{"index":0,"delta":`;
-    this.#usageHead = `${envelope}],"usage":`;
-    this.#reasoningKey = profile === "current" ? "reasoning" : "reasoning_content";
+    this.#envelope = `data: {"id":${JSON.stringify(identity.id)},"object":"chat.completion.chunk","created":${identity.created},"model":${JSON.stringify(identity.model)},"choices":[`;
+    this.#usageHead = `${this.#envelope}],"usage":`;
+    this.reasoningKey = profile === "current" ? "reasoning" : "reasoning_content";
     this.#promptTokens = promptTokens;
     this.#continuousUsage = continuousUsage;
   }
 
-  /** Sent together with the first token; carries the top-level `prompt_token_ids`. */
-  role(): string {
-    return `${this.#head}{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]${this.#usage(0)},"prompt_token_ids":null}\n\n`;
+  /** Sent for each choice together with the first token; carries the top-level `prompt_token_ids`. */
+  role(index: number): string {
+    return `${this.#head(index)}{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]${this.#usage(0)},"prompt_token_ids":null}\n\n`;
   }
 
-  content(text: string, reasoning: boolean, completionTokens: number): string {
-    const key = reasoning ? this.#reasoningKey : "content";
-    return this.#chunk(`{"${key}":${jsonString(text)}}`, completionTokens);
+  chunk(index: number, delta: string, logprobs: string, completionTokens: number): string {
+    return `${this.#head(index)}${delta},"logprobs":${logprobs},"finish_reason":null,"token_ids":null}]${this.#usage(completionTokens)}}\n\n`;
   }
 
-  toolStart(call: PlannedToolCall, completionTokens: number): string {
-    const delta = `{"tool_calls":[{"id":"${call.id}","type":"function","index":0,"function":{"name":${JSON.stringify(call.name)}}}]}`;
-    return this.#chunk(delta, completionTokens);
-  }
-
-  toolArguments(fragment: string, completionTokens: number): string {
-    return this.#chunk(`{"tool_calls":[{"index":0,"function":{"arguments":${jsonString(fragment)}}}]}`, completionTokens);
-  }
-
-  finish(reason: FinishReason, text: string, completionTokens: number): string {
-    return `${this.#head}{"content":${jsonString(text)}},"logprobs":null,"finish_reason":"${reason}","stop_reason":null,"token_ids":null}]${this.#usage(completionTokens)}}\n\n`;
+  finish(
+    index: number,
+    delta: string,
+    logprobs: string,
+    reason: FinishReason,
+    stopReason: string | null,
+    completionTokens: number,
+  ): string {
+    const stop = stopReason === null ? "null" : jsonString(stopReason);
+    return `${this.#head(index)}${delta},"logprobs":${logprobs},"finish_reason":"${reason}","stop_reason":${stop},"token_ids":null}]${this.#usage(completionTokens)}}\n\n`;
   }
 
   usageOnly(completionTokens: number): string {
     return `${this.#usageHead}${usageJson({ promptTokens: this.#promptTokens, completionTokens })}}\n\n`;
   }
 
-  #chunk(delta: string, completionTokens: number): string {
-    return `${this.#head}${delta},"logprobs":null,"finish_reason":null,"token_ids":null}]${this.#usage(completionTokens)}}\n\n`;
+  #head(index: number): string {
+    const cached = this.#heads[index];
+    if (cached !== undefined) return cached;
+    const head = `${this.#envelope}{"index":${index},"delta":`;
+    this.#heads[index] = head;
+    return head;
   }
 
   #usage(completionTokens: number): string {
@@ -79,66 +97,67 @@ export class ChatChunkEncoder {
   }
 }
 
-/** What a finished (or cut) generation says, derived from the tokens actually produced. */
+/** What a finished generation says for one choice. */
 export interface ChatMessageText {
   readonly content: string | null;
   readonly reasoning: string | null;
-  readonly toolCalls: readonly PlannedToolCall[];
+  readonly toolCalls: readonly { readonly id: string; readonly name: string; readonly arguments: string }[];
 }
 
-export function messageFromTokens(plan: GenerationPlan, producedTokens: number): ChatMessageText {
+export function messageFromPlan(plan: GenerationPlan): ChatMessageText {
   let content = "";
   let reasoning: string | null = null;
   let toolMarkup: string | undefined;
-  for (const token of plan.tokens.slice(0, producedTokens)) {
-    if (token.kind === "silent" && token.text === "<tool_call>") toolMarkup = "";
+  let forcedArguments = "";
+  for (const token of plan.tokens) {
+    if (token.kind === "forced-start" || token.kind === "forced-args") forcedArguments += token.text;
+    else if (token.kind === "silent" && token.text === "<tool_call>") toolMarkup = "";
     if (toolMarkup !== undefined) toolMarkup += token.kind === "tool-start" ? token.call.name : token.text;
     else if (token.kind === "text" && token.reasoning) reasoning = (reasoning ?? "") + token.text;
     else if (token.kind === "text") content += token.text;
   }
+  const named = plan.forced === "named" ? plan.toolCalls[0] ?? firstForcedCall(plan) : undefined;
+  // Named choice: vLLM wraps whatever the guided decoder wrote, complete or not, with content "".
+  if (named) return { content: "", reasoning, toolCalls: [{ ...named, arguments: forcedArguments }] };
+  if (plan.forced === "required") return { content: "", reasoning, toolCalls: plan.toolCalls };
   if (plan.toolCalls.length > 0) return { content: content === "" ? null : content, reasoning, toolCalls: plan.toolCalls };
   // hermes cannot parse a cut-off call: the raw markup stays in content.
   return { content: content + (toolMarkup ?? ""), reasoning, toolCalls: [] };
 }
 
+function firstForcedCall(plan: GenerationPlan): PlannedToolCall | undefined {
+  for (const token of plan.tokens) if (token.kind === "forced-start") return token.call;
+  return undefined;
+}
+
+export interface ChatChoiceBody {
+  readonly message: ChatMessageText;
+  readonly finishReason: FinishReason;
+  readonly stopReason: string | null;
+  /** Pre-encoded `logprobs` value (`null` when not requested). */
+  readonly logprobs: string;
+}
+
 export function chatCompletionBody(
   identity: ResponseIdentity,
   profile: WireProfile,
-  message: ChatMessageText,
-  finishReason: FinishReason,
+  choices: readonly ChatChoiceBody[],
   usage: Usage,
 ): string {
-  const toolCalls = message.toolCalls.map((call) => ({
-    id: call.id,
-    type: "function",
-    function: { name: call.name, arguments: call.arguments },
-  }));
-  const reasoningFields =
-    profile === "current" ? { reasoning: message.reasoning, reasoning_content: message.reasoning } : { reasoning_content: message.reasoning };
+  const logprobMarkers = choices.map((_, index) => `"@@logprobs${index}@@"`);
   const body = {
     id: identity.id,
     object: "chat.completion",
     created: identity.created,
     model: identity.model,
-    choices: [
-      {
-        index: 0,
-        message: {
-          role: "assistant",
-          content: message.content,
-          refusal: null,
-          annotations: null,
-          audio: null,
-          function_call: null,
-          ...(profile === "current" && toolCalls.length === 0 ? {} : { tool_calls: toolCalls }),
-          ...reasoningFields,
-        },
-        logprobs: null,
-        finish_reason: finishReason,
-        stop_reason: null,
-        token_ids: null,
-      },
-    ],
+    choices: choices.map((choice, index) => ({
+      index,
+      message: messageJson(profile, choice.message),
+      logprobs: choice.logprobs === "null" ? null : `@@logprobs${index}@@`,
+      finish_reason: choice.finishReason,
+      stop_reason: choice.stopReason,
+      token_ids: null,
+    })),
     service_tier: null,
     system_fingerprint: null,
     usage: {
@@ -151,5 +170,29 @@ export function chatCompletionBody(
     prompt_token_ids: null,
     kv_transfer_params: null,
   };
-  return JSON.stringify(body);
+  let json = JSON.stringify(body);
+  choices.forEach((choice, index) => {
+    if (choice.logprobs !== "null") json = json.replace(logprobMarkers[index] ?? "", choice.logprobs);
+  });
+  return json;
+}
+
+function messageJson(profile: WireProfile, message: ChatMessageText): Record<string, unknown> {
+  const toolCalls = message.toolCalls.map((call) => ({
+    id: call.id,
+    type: "function",
+    function: { name: call.name, arguments: call.arguments },
+  }));
+  const reasoningFields =
+    profile === "current" ? { reasoning: message.reasoning, reasoning_content: message.reasoning } : { reasoning_content: message.reasoning };
+  return {
+    role: "assistant",
+    content: message.content,
+    refusal: null,
+    annotations: null,
+    audio: null,
+    function_call: null,
+    ...(profile === "current" && toolCalls.length === 0 ? {} : { tool_calls: toolCalls }),
+    ...reasoningFields,
+  };
 }

@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { chooseToolCall, planGeneration, type FinishReason, type PlanInput } from "./generation-plan.ts";
+import { planGeneration, type AnswerSpec, type FinishReason, type PlanInput } from "./generation-plan.ts";
 import type { ChatRequest, FunctionTool } from "./request-schema.ts";
 import { countChatPromptTokens } from "./token-count.ts";
 import { fragmentArguments } from "./tool-call.ts";
+import { answerFor } from "./tool-choice.ts";
 
 const base: PlanInput = {
   seedText: "the same prompt",
@@ -11,7 +12,8 @@ const base: PlanInput = {
   ignoreEos: false,
   thinking: false,
   reasoningParser: false,
-  toolCall: undefined,
+  answer: { kind: "text" },
+  stop: [],
 };
 
 const completionTokens = (input: PlanInput) => {
@@ -45,12 +47,13 @@ describe("planGeneration", () => {
   });
 
   test("a tool call plan: fragments rebuild json.dumps arguments; a cut call reports no tool_calls", () => {
-    const plan = planGeneration({ ...base, toolCall: { tool: lookTool, finishReason: "tool_calls" } });
+    const hermes: AnswerSpec = { kind: "hermes", tools: [lookTool], finishReason: "tool_calls" };
+    const plan = planGeneration({ ...base, answer: hermes });
     const call = plan.toolCalls[0];
     expect(call?.arguments).toMatch(/^\{"radius": \d, "detail": ".+"\}$/);
     const streamed = plan.tokens.flatMap((token) => (token.kind === "tool-args" ? [token.text] : [])).join("");
     expect(streamed).toBe(call?.arguments ?? "");
-    expect(planGeneration({ ...base, maxTokens: 8, toolCall: { tool: lookTool, finishReason: "tool_calls" } }).toolCalls).toEqual([]);
+    expect(planGeneration({ ...base, maxTokens: 8, answer: hermes }).toolCalls).toEqual([]);
   });
 
   test("hermes-style first fragment ends at the first value", () => {
@@ -59,20 +62,23 @@ describe("planGeneration", () => {
   });
 });
 
-describe("chooseToolCall (the auto trigger rule)", () => {
+describe("answerFor (the auto trigger rule)", () => {
   const request = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({
     messages: [{ role: "user", content }],
     tools: [lookTool],
     ...extra,
   });
-  const cases: readonly (readonly [string, ChatRequest, FinishReason | undefined])[] = [
-    ["auto, name mentioned", request("please look_around here"), "tool_calls"],
-    ["auto, not mentioned", request("hello"), undefined],
-    ["none, mentioned", request("look_around", { tool_choice: "none" }), undefined],
-    ["required", request("hello", { tool_choice: "required" }), "stop"],
-    ["named", request("hello", { tool_choice: { type: "function", function: { name: "look_around" } } }), "stop"],
+  const named = { tool_choice: { type: "function" as const, function: { name: "look_around" } } };
+  const cases: readonly (readonly [string, ChatRequest, "v0.11" | "current", AnswerSpec["kind"]])[] = [
+    ["auto, name mentioned", request("please look_around here"), "v0.11", "hermes"],
+    ["auto, not mentioned", request("hello"), "v0.11", "text"],
+    ["none, mentioned", request("look_around", { tool_choice: "none" }), "v0.11", "text"],
+    ["required: guided JSON", request("hello", { tool_choice: "required" }), "v0.11", "required"],
+    ["named: guided JSON", request("hello", named), "v0.11", "named"],
+    ["required, current profile: hermes", request("hello", { tool_choice: "required" }), "current", "hermes"],
+    ["response_format json_object", request("hello", { response_format: { type: "json_object" } }), "v0.11", "json"],
   ];
-  test.each(cases)("%s", (_name, chat, finish) => expect(chooseToolCall(chat, "stop")?.finishReason).toBe(finish));
+  test.each(cases)("%s", (_name, chat, profile, kind) => expect(answerFor(chat, profile).kind).toBe(kind));
 });
 
 describe("prompt token approximation", () => {

@@ -1,10 +1,13 @@
-import type { ChatMessage, ChatRequest, FunctionTool } from "./request-schema.ts";
+import { pyJsonDumps } from "./python-format.ts";
+import type { FunctionTool } from "./request-schema.ts";
+import { continueTokens } from "./continuation.ts";
+import { applyStopStrings } from "./stop-strings.ts";
+import { sampleFromSchema, sampleJsonObject } from "./structured-output.ts";
 import { generatePieces, SeededRandom, seedFrom } from "./text-generator.ts";
-import { planToolCall, type PlannedToolCall } from "./tool-call.ts";
-import { messageText } from "./token-count.ts";
+import { planToolCall, tokenPieces, type PlannedToolCall } from "./tool-call.ts";
 
 /**
- * What the emulated model will generate for one request, token by token. The scheduler only
+ * What the emulated model will generate for one choice, token by token. The scheduler only
  * counts tokens; the response writers turn each planned token into wire chunks.
  */
 
@@ -13,10 +16,17 @@ export type PlannedToken =
   | { readonly kind: "text"; readonly text: string; readonly reasoning: boolean }
   /** A token the parser swallows (tool-call markup, think tags under a reasoning parser). */
   | { readonly kind: "silent"; readonly text: string }
-  | { readonly kind: "tool-start"; readonly call: PlannedToolCall }
-  | { readonly kind: "tool-args"; readonly text: string };
+  /** Hermes: the chunk that names call `index`. */
+  | { readonly kind: "tool-start"; readonly call: PlannedToolCall; readonly index: number }
+  | { readonly kind: "tool-args"; readonly text: string; readonly index: number }
+  /** Forced tool choice (guided JSON): the first argument text of call `index`, sent with id and name. */
+  | { readonly kind: "forced-start"; readonly call: PlannedToolCall; readonly index: number; readonly text: string }
+  | { readonly kind: "forced-args"; readonly text: string; readonly index: number };
 
 export type FinishReason = "stop" | "length" | "tool_calls";
+
+/** vLLM v0.10.2–v0.11.0 enforce `tool_choice` "required" / named with guided JSON, not the hermes parser. */
+export type ForcedToolMode = "named" | "required";
 
 export interface GenerationPlan {
   /** Generated tokens except the final EOS. */
@@ -24,9 +34,22 @@ export interface GenerationPlan {
   /** True when generation ends with EOS, which counts as one more completion token. */
   readonly endsWithEos: boolean;
   readonly finishReason: FinishReason;
-  /** Calls the hermes parser reports (complete calls only). */
+  /** The matched stop string (vLLM's `stop_reason`), else null. */
+  readonly stopReason: string | null;
+  /** Complete calls the parser reports. */
   readonly toolCalls: readonly PlannedToolCall[];
+  readonly forced: ForcedToolMode | undefined;
 }
+
+/** What the model writes after its optional thinking block. */
+export type AnswerSpec =
+  | { readonly kind: "text" }
+  /** `response_format` json_object (no schema) or json_schema. */
+  | { readonly kind: "json"; readonly schema: unknown }
+  /** `<tool_call>` markup the hermes parser reads; `finishReason` when every call is complete. */
+  | { readonly kind: "hermes"; readonly tools: readonly FunctionTool[]; readonly finishReason: FinishReason }
+  | { readonly kind: "named"; readonly tool: FunctionTool }
+  | { readonly kind: "required"; readonly tools: readonly FunctionTool[] };
 
 export interface PlanInput {
   readonly seedText: string;
@@ -36,7 +59,10 @@ export interface PlanInput {
   readonly ignoreEos: boolean;
   readonly thinking: boolean;
   readonly reasoningParser: boolean;
-  readonly toolCall: { readonly tool: FunctionTool; readonly finishReason: FinishReason } | undefined;
+  readonly answer: AnswerSpec;
+  readonly stop: readonly string[];
+  /** Text of a final assistant message to continue (`continue_final_message`). */
+  readonly continuePrefix?: string;
 }
 
 const THINKING_WORDS = 8;
@@ -47,33 +73,92 @@ const TOOL_SUFFIX_SILENT = ["}", "\n", TOOL_CLOSE_TAG] as const;
 
 export function planGeneration(input: PlanInput): GenerationPlan {
   const random = new SeededRandom(seedFrom(input.seedText));
-  const tokens: PlannedToken[] = input.thinking ? thinkingTokens(random, input.reasoningParser) : [];
-  const call = input.toolCall ? planToolCall(input.toolCall.tool, random) : undefined;
-  if (call) tokens.push(...toolCallTokens(call));
-  else tokens.push(...textTokens(generatePieces(random, Math.max(0, input.outputTokens - 1))));
-  const naturalFinish: FinishReason = input.toolCall?.finishReason ?? "stop";
+  const { answer } = input;
+  // Guided decoding constrains from the first token: no think block unless a reasoning parser ends it first.
+  const thinks = input.thinking && (answer.kind === "text" || answer.kind === "hermes" || input.reasoningParser);
+  const calls = plannedCalls(answer, random);
+  const written = [...(thinks ? thinkingTokens(random, input.reasoningParser) : []), ...answerTokens(input, random, calls)];
+  const tokens =
+    input.continuePrefix === undefined ? written : continueTokens(written, input.continuePrefix, random, input.outputTokens);
+  const naturalFinish: FinishReason = answer.kind === "hermes" ? answer.finishReason : "stop";
+  const forced = answer.kind === "named" || answer.kind === "required" ? answer.kind : undefined;
+  const base = { calls, forced, stopReason: null };
   if (input.ignoreEos) {
-    if (tokens.length < input.maxTokens) {
-      tokens.push(...textTokens(generatePieces(random, input.maxTokens - tokens.length)));
-    }
-    return finish(tokens.slice(0, input.maxTokens), false, "length", call);
+    if (tokens.length < input.maxTokens) tokens.push(...textTokens(generatePieces(random, input.maxTokens - tokens.length)));
+    return stopped(finish(tokens.slice(0, input.maxTokens), false, "length", base), input.stop);
   }
-  if (tokens.length + 1 <= input.maxTokens) return finish(tokens, true, naturalFinish, call);
-  return finish(tokens.slice(0, input.maxTokens), false, "length", call);
+  if (tokens.length + 1 <= input.maxTokens) return stopped(finish(tokens, true, naturalFinish, base), input.stop);
+  return stopped(finish(tokens.slice(0, input.maxTokens), false, "length", base), input.stop);
 }
 
-function finish(tokens: PlannedToken[], endsWithEos: boolean, finishReason: FinishReason, call: PlannedToolCall | undefined): GenerationPlan {
-  const closed = tokens.some((token) => token.kind === "silent" && token.text === TOOL_CLOSE_TAG);
-  return { tokens, endsWithEos, finishReason, toolCalls: closed && call ? [call] : [] };
+interface PlanBase {
+  readonly calls: readonly PlannedToolCall[];
+  readonly forced: ForcedToolMode | undefined;
+  readonly stopReason: string | null;
 }
 
-function textTokens(pieces: readonly string[]): PlannedToken[] {
+function stopped(plan: GenerationPlan, stop: readonly string[]): GenerationPlan {
+  const cut = applyStopStrings(plan.tokens, stop);
+  if (!cut) return plan;
+  const base = { calls: plan.toolCalls, forced: plan.forced, stopReason: cut.stopReason };
+  return finish(cut.tokens, false, "stop", base);
+}
+
+function finish(tokens: PlannedToken[], endsWithEos: boolean, finishReason: FinishReason, base: PlanBase): GenerationPlan {
+  const closed = tokens.filter((token) => token.kind === "silent" && token.text === TOOL_CLOSE_TAG).length;
+  // hermes gives up on the whole text when any call is cut off; guided JSON keeps what was written.
+  const complete = base.forced ? base.calls.filter((call, index) => closedForced(tokens, call, index)) : [];
+  const toolCalls = base.forced ? complete : closed >= base.calls.length ? base.calls : [];
+  return { tokens, endsWithEos, finishReason, stopReason: base.stopReason, toolCalls, forced: base.forced };
+}
+
+/** A guided call is complete once its last argument fragment was generated. */
+function closedForced(tokens: readonly PlannedToken[], call: PlannedToolCall, index: number): boolean {
+  const isPart = (token: PlannedToken) => (token.kind === "forced-start" || token.kind === "forced-args") && token.index === index;
+  return tokens.filter(isPart).length === call.fragments.length;
+}
+
+function plannedCalls(answer: AnswerSpec, random: SeededRandom): PlannedToolCall[] {
+  switch (answer.kind) {
+    case "hermes":
+    case "required":
+      return answer.tools.map((tool) => planToolCall(tool, random));
+    case "named":
+      return [planToolCall(answer.tool, random)];
+    default:
+      return [];
+  }
+}
+
+function answerTokens(input: PlanInput, random: SeededRandom, calls: readonly PlannedToolCall[]): PlannedToken[] {
+  const { answer } = input;
+  switch (answer.kind) {
+    case "text":
+      return textTokens(generatePieces(random, Math.max(0, input.outputTokens - 1)));
+    case "json": {
+      const value = answer.schema === undefined ? sampleJsonObject(random, 6) : sampleFromSchema(answer.schema, random);
+      return textTokens(tokenPieces(pyJsonDumps(value, false)));
+    }
+    case "hermes":
+      return calls.flatMap((call, index) => [...(index > 0 ? [silent("\n")] : []), ...hermesTokens(call, index)]);
+    case "named":
+      return calls.flatMap((call, index) => forcedArgumentTokens(call, index));
+    case "required":
+      return requiredTokens(calls);
+  }
+}
+
+function silent(text: string): PlannedToken {
+  return { kind: "silent", text };
+}
+
+export function textTokens(pieces: readonly string[]): PlannedToken[] {
   return pieces.map((text) => ({ kind: "text", text, reasoning: false }));
 }
 
 /** `<think>\n…\n</think>\n\n`; the tags are plain content without a reasoning parser. */
 function thinkingTokens(random: SeededRandom, parser: boolean): PlannedToken[] {
-  const tag = (text: string): PlannedToken => (parser ? { kind: "silent", text } : { kind: "text", text, reasoning: false });
+  const tag = (text: string): PlannedToken => (parser ? silent(text) : { kind: "text", text, reasoning: false });
   const thought = (text: string): PlannedToken => ({ kind: "text", text, reasoning: parser });
   return [
     tag("<think>"),
@@ -85,40 +170,42 @@ function thinkingTokens(random: SeededRandom, parser: boolean): PlannedToken[] {
   ];
 }
 
-function toolCallTokens(call: PlannedToolCall): PlannedToken[] {
-  const silent = (text: string): PlannedToken => ({ kind: "silent", text });
+function hermesTokens(call: PlannedToolCall, index: number): PlannedToken[] {
   return [
     ...TOOL_PREFIX_SILENT.map(silent),
-    { kind: "tool-start", call },
+    { kind: "tool-start", call, index },
     ...TOOL_MIDDLE_SILENT.map(silent),
-    ...call.fragments.map((text): PlannedToken => ({ kind: "tool-args", text })),
+    ...call.fragments.map((text): PlannedToken => ({ kind: "tool-args", text, index })),
     ...TOOL_SUFFIX_SILENT.map(silent),
   ];
 }
 
-/**
- * Which tool the model "decides" to call. `required` / named choices always call; `auto` calls
- * when the last user message mentions a tool by name (the emulator's documented trigger).
- */
-export function chooseToolCall(
-  request: ChatRequest,
-  requiredFinish: FinishReason,
-): { tool: FunctionTool; finishReason: FinishReason } | undefined {
-  const tools = request.tools ?? [];
-  const choice = request.tool_choice ?? "auto";
-  if (tools.length === 0 || choice === "none") return undefined;
-  if (typeof choice === "object") {
-    const named = tools.find((tool) => tool.function.name === choice.function.name);
-    return named ? { tool: named, finishReason: "stop" } : undefined;
-  }
-  const mentioned = mentionedTool(tools, request.messages);
-  if (choice === "required") return { tool: mentioned ?? (tools[0] as FunctionTool), finishReason: requiredFinish };
-  return mentioned ? { tool: mentioned, finishReason: "tool_calls" } : undefined;
+function forcedArgumentTokens(call: PlannedToolCall, index: number): PlannedToken[] {
+  const [first = "", ...rest] = call.fragments;
+  return [
+    { kind: "forced-start", call, index, text: first },
+    ...rest.map((text): PlannedToken => ({ kind: "forced-args", text, index })),
+  ];
 }
 
-function mentionedTool(tools: readonly FunctionTool[], messages: readonly ChatMessage[]): FunctionTool | undefined {
-  const lastUser = messages.findLast((message) => message.role === "user");
-  if (!lastUser) return undefined;
-  const text = messageText(lastUser);
-  return tools.find((tool) => text.includes(tool.function.name));
+/** `[{"name": "f", "parameters": {...}}, ...]`: vLLM streams only the `parameters` text of each item. */
+function requiredTokens(calls: readonly PlannedToolCall[]): PlannedToken[] {
+  const tokens: PlannedToken[] = [];
+  calls.forEach((call, index) => {
+    const opener = index === 0 ? '[{"' : ', {"';
+    tokens.push(...[opener, "name", '": "', call.name, '", "', "parameters", '": '].map(silent));
+    tokens.push(...forcedArgumentTokens(call, index), silent("}"));
+  });
+  tokens.push(silent("]"));
+  return tokens;
+}
+
+/** The text a token adds to the model's raw output (what stop strings and logprobs see). */
+export function tokenText(token: PlannedToken): string {
+  switch (token.kind) {
+    case "tool-start":
+      return token.call.name;
+    default:
+      return token.text;
+  }
 }

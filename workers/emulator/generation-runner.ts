@@ -71,7 +71,8 @@ export function runGeneration(ctx: RequestContext, job: GenerationJob): void {
   const { options } = ctx;
   const { request } = job;
   if (request.model && request.model !== options.servedModelName) return sendError(ctx, modelNotFound(request.model));
-  const requested = request.max_completion_tokens ?? request.max_tokens ?? undefined;
+  // vLLM's get_max_tokens uses `or`: 0 means unset (default budget); negatives still fail below.
+  const requested = request.max_completion_tokens || request.max_tokens || undefined;
   if (typeof requested === "number" && requested < 1) return sendError(ctx, badRequest(`max_tokens must be at least 1, got ${requested}.`));
   const maxTokens = typeof requested === "number" ? requested : undefined;
   const tooLong = contextLengthError(options.wireProfile, options.maxModelLen, job.promptTokens, maxTokens);

@@ -30,8 +30,24 @@ const streamOptionsSchema = z.looseObject({
   continuous_usage_stats: z.boolean().nullish(),
 });
 
+const stopSchema = z.union([z.string(), z.array(z.string())]).nullish();
+
+const responseFormatSchema = z.looseObject({
+  type: z.enum(["text", "json_object", "json_schema", "structural_tag"]),
+  json_schema: z.looseObject({ name: z.string().nullish(), schema: z.record(z.string(), z.unknown()).nullish() }).nullish(),
+});
+
 const samplingFields = {
   model: z.string().nullish(),
+  n: z.number().int().nullish(),
+  temperature: z.number().nullish(),
+  top_p: z.number().nullish(),
+  top_k: z.number().int().nullish(),
+  min_p: z.number().nullish(),
+  presence_penalty: z.number().nullish(),
+  frequency_penalty: z.number().nullish(),
+  repetition_penalty: z.number().nullish(),
+  stop: stopSchema,
   stream: z.boolean().nullish(),
   stream_options: streamOptionsSchema.nullish(),
   max_tokens: z.number().int().nullish(),
@@ -46,17 +62,25 @@ export const chatRequestSchema = z.looseObject({
   messages: z.array(messageSchema),
   tools: z.array(functionToolSchema).nullish(),
   tool_choice: z.union([z.enum(["none", "auto", "required"]), namedToolChoiceSchema]).nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
   chat_template_kwargs: z.record(z.string(), z.unknown()).nullish(),
+  response_format: responseFormatSchema.nullish(),
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().nullish(),
+  add_generation_prompt: z.boolean().nullish(),
+  continue_final_message: z.boolean().nullish(),
 });
 
 export const completionRequestSchema = z.looseObject({
   ...samplingFields,
-  prompt: z.union([z.string(), z.array(z.string()), z.array(z.number().int())]),
+  prompt: z.union([z.string(), z.array(z.string()), z.array(z.number().int()), z.array(z.array(z.number().int()))]),
+  logprobs: z.number().int().nullish(),
 });
 
 export type ChatRequest = z.infer<typeof chatRequestSchema>;
 export type ChatMessage = z.infer<typeof messageSchema>;
 export type FunctionTool = z.infer<typeof functionToolSchema>;
+export type CompletionRequest = z.infer<typeof completionRequestSchema>;
 
 /** Shared by both endpoints once parsed. */
 export type SamplingRequest = Pick<ChatRequest, keyof typeof samplingFields>;
@@ -77,8 +101,12 @@ export function pydanticMessage(issues: readonly z.core.$ZodIssue[], body: unkno
 
 /** vLLM's model validator text for `stream_options` on a non-stream request. */
 export function streamOptionsMessage(body: unknown): string {
-  const msg = "Value error, Stream options can only be defined when `stream=True`.";
-  return `[{'type': 'value_error', 'loc': ('body',), 'msg': ${pyRepr(msg)}, 'input': ${pyRepr(body)}}]`;
+  return modelValidatorMessage("Stream options can only be defined when `stream=True`.", body);
+}
+
+/** A pydantic `model_validator` ValueError as FastAPI's 400 shows it. */
+export function modelValidatorMessage(message: string, body: unknown): string {
+  return `[{'type': 'value_error', 'loc': ('body',), 'msg': ${pyRepr(`Value error, ${message}`)}, 'input': ${pyRepr(body)}}]`;
 }
 
 function pyTuple(items: readonly (string | number)[]): string {

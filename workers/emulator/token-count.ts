@@ -15,8 +15,21 @@ function countTextTokens(text: string): number {
   return Math.ceil(text.length / CHARS_PER_TOKEN);
 }
 
-export function countChatPromptTokens(messages: readonly ChatMessage[], tools: readonly FunctionTool[] | null | undefined): number {
-  let total = GENERATION_PROMPT_TOKENS;
+/** How the chat template ends the prompt: a generation prompt, or the open last message (continuation). */
+export interface TemplateEnding {
+  readonly addGenerationPrompt: boolean;
+  readonly continueFinalMessage: boolean;
+}
+
+const DEFAULT_ENDING: TemplateEnding = { addGenerationPrompt: true, continueFinalMessage: false };
+
+export function countChatPromptTokens(
+  messages: readonly ChatMessage[],
+  tools: readonly FunctionTool[] | null | undefined,
+  ending: TemplateEnding = DEFAULT_ENDING,
+): number {
+  // A continued message lacks its closing end-of-turn token.
+  let total = (ending.addGenerationPrompt ? GENERATION_PROMPT_TOKENS : 0) - (ending.continueFinalMessage ? 1 : 0);
   for (const message of messages) {
     total += PER_MESSAGE_OVERHEAD_TOKENS + countTextTokens(messageText(message));
   }
