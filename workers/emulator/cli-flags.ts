@@ -55,6 +55,8 @@ export const FLAG_TABLE: readonly FlagRow[] = [
   { name: "death-exit-ms", kind: "number", defaultText: "5000", meaning: "delay from engine death to process exit (watchdog)" },
   { name: "fault", kind: "string", defaultText: "off", meaning: `fault for generation requests: ${FAULT_SYNTAX}` },
   { name: "fault-count", kind: "number", defaultText: "all", meaning: "only the next N requests get --fault" },
+  { name: "fault-rate", kind: "number", defaultText: "1", meaning: "fraction P of generation requests that get --fault (deterministic with --seed)" },
+  { name: "seed", kind: "number", defaultText: "0", meaning: "seeds the --fault-rate draws" },
   { name: "version", kind: "string", defaultText: "0.11.0 (per profile)", meaning: "what GET /version reports" },
   { name: "enable-sleep-mode", kind: "boolean", defaultText: "off", meaning: "POST /sleep, POST /wake_up, GET /is_sleeping" },
   { name: "wake-ms", kind: "number", defaultText: "0", meaning: "how long /wake_up takes" },

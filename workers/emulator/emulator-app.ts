@@ -39,11 +39,12 @@ const GENERATION_ROUTES: Readonly<Record<string, GenerationHandler>> = {
   "/v1/completions": handleCompletion,
 };
 
-/** Body of `POST /_emulator/fault`: `{"mode":"status","arg":503,"count":2}` or `{"mode":"status:503,retry-after:2"}`. */
+/** Body of `POST /_emulator/fault`: `{"mode":"status","arg":503,"count":2,"rate":0.5}` or `{"mode":"status:503,retry-after:2"}`. */
 const faultRequestSchema = z.object({
   mode: z.string(),
   arg: z.union([z.string(), z.number()]).optional(),
   count: z.number().int().nonnegative().optional(),
+  rate: z.number().min(0).max(1).optional(),
 });
 
 const INJECTED_EXCEPTION_MESSAGE = "emulator: injected exception in the route handler";
@@ -82,7 +83,7 @@ export class EmulatorApp {
     const fixedTiming = options.ttftMs !== undefined || options.itlMs !== undefined;
     const kvCacheTokens = fixedTiming ? Infinity : options.kvCacheTokens;
     this.#scheduler = new Scheduler(timingModelFor(options), { maxNumSeqs: options.maxNumSeqs, kvCacheTokens, schedulingPolicy: options.schedulingPolicy }, this.#metrics);
-    this.#faults = new FaultController(options.fault, options.faultCount);
+    this.#faults = new FaultController(options.fault, options.faultCount, options.faultRate, options.seed);
     this.#death = new EngineDeath(this.#scheduler, options.stayAfterDeath ? undefined : options.deathExitMs, onExit);
     this.#sleep = new SleepMode(options);
   }
@@ -102,8 +103,8 @@ export class EmulatorApp {
     };
   }
 
-  setFault(spec: FaultSpec | string | undefined, count?: number): void {
-    this.#faults.set(typeof spec === "string" ? parseFaultSpec(spec) : spec, count);
+  setFault(spec: FaultSpec | string | undefined, count?: number, rate?: number): void {
+    this.#faults.set(typeof spec === "string" ? parseFaultSpec(spec) : spec, count, rate);
   }
 
   /** Kills the engine now (what `--die-after` does when its request's first token is due). */
@@ -208,8 +209,8 @@ export class EmulatorApp {
     if (req.method !== "POST") return notAllowed(res);
     void readBody(req).then((text) => {
       try {
-        const { mode, arg, count } = faultRequestSchema.parse(JSON.parse(text));
-        this.#faults.set(parseFaultSpec(arg === undefined ? mode : `${mode}:${arg}`), count);
+        const { mode, arg, count, rate } = faultRequestSchema.parse(JSON.parse(text));
+        this.#faults.set(parseFaultSpec(arg === undefined ? mode : `${mode}:${arg}`), count, rate);
         sendJson(res, 200, JSON.stringify({ fault: this.#faults.describe() }));
       } catch (error) {
         sendJson(res, 400, JSON.stringify({ error: { message: String(error), type: "BadRequestError", param: null, code: 400 } }));

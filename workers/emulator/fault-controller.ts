@@ -1,21 +1,28 @@
 import { parseFaultSpec, type FaultSpec } from "./fault-spec.ts";
+import { SeededRandom } from "./text-generator.ts";
 
 /**
  * The fault armed for upcoming generation requests (from `--fault` or `POST /_emulator/fault`),
- * optionally limited to the next N requests. A per-request `x-emulator-fault` header wins and
- * does not consume the count.
+ * optionally limited to the next N requests and/or to a fraction `rate` of them. The rate draws
+ * from one PRNG seeded with `--seed`, so a run with the same requests in the same order hits the
+ * same ones. A per-request `x-emulator-fault` header wins and consumes neither count nor draw.
  */
 export class FaultController {
   #spec: FaultSpec | undefined;
   #remaining: number | undefined;
+  #rate = 1;
+  readonly #random: SeededRandom;
 
-  constructor(spec: FaultSpec | undefined, count: number | undefined) {
-    this.set(spec, count);
+  constructor(spec: FaultSpec | undefined, count: number | undefined, rate: number, seed: number) {
+    this.#random = new SeededRandom(seed);
+    this.set(spec, count, rate);
   }
 
-  set(spec: FaultSpec | undefined, count: number | undefined): void {
+  /** `rate` in [0, 1]: the chance each request gets the fault (1 = every one). */
+  set(spec: FaultSpec | undefined, count: number | undefined, rate = 1): void {
     this.#spec = spec;
     this.#remaining = count;
+    this.#rate = rate;
   }
 
   clear(): void {
@@ -31,7 +38,9 @@ export class FaultController {
   take(headerValue: string | undefined): FaultSpec | undefined {
     if (headerValue !== undefined && headerValue !== "") return parseFaultSpec(headerValue);
     const spec = this.#spec;
-    if (spec === undefined || this.#remaining === undefined) return spec;
+    if (spec === undefined) return undefined;
+    if (this.#rate < 1 && this.#random.next() >= this.#rate) return undefined;
+    if (this.#remaining === undefined) return spec;
     if (this.#remaining <= 0) {
       this.clear();
       return undefined;
@@ -41,7 +50,7 @@ export class FaultController {
     return spec;
   }
 
-  describe(): { spec: FaultSpec; remaining: number | null } | null {
-    return this.#spec ? { spec: this.#spec, remaining: this.#remaining ?? null } : null;
+  describe(): { spec: FaultSpec; remaining: number | null; rate: number } | null {
+    return this.#spec ? { spec: this.#spec, remaining: this.#remaining ?? null, rate: this.#rate } : null;
   }
 }

@@ -310,3 +310,40 @@ describe("a request id already running on this replica (v0.11.0 output processor
     }
   });
 });
+
+describe("--fault-rate with --seed", () => {
+  const statusPattern = async (options: { faultRate: number; seed?: number }): Promise<string> => {
+    const flaky = await startEmulator({ port: 0, speed: 50, outputTokens: 2, fault: "status:503", ...options });
+    try {
+      let pattern = "";
+      for (let request = 0; request < 40; request++) {
+        const response = await fetch(`${flaky.url}/v1/chat/completions`, chatInit(undefined, { stream: false }));
+        await response.arrayBuffer();
+        pattern += response.status === 503 ? "x" : ".";
+      }
+      return pattern;
+    } finally {
+      await flaky.stop();
+    }
+  };
+
+  test("the fault hits about a fraction P of requests, the same ones for the same seed", async () => {
+    const [first, again, otherSeed] = await Promise.all([
+      statusPattern({ faultRate: 0.3, seed: 7 }),
+      statusPattern({ faultRate: 0.3, seed: 7 }),
+      statusPattern({ faultRate: 0.3, seed: 8 }),
+    ]);
+    const hits = first.replaceAll(".", "").length;
+    expect(hits).toBeGreaterThanOrEqual(4);
+    expect(hits).toBeLessThanOrEqual(20);
+    expect(again).toBe(first);
+    expect(otherSeed).not.toBe(first);
+  });
+
+  test.each([
+    [0, ".".repeat(40)],
+    [1, "x".repeat(40)],
+  ])("rate %p", async (faultRate, expected) => {
+    expect(await statusPattern({ faultRate })).toBe(expected);
+  });
+});

@@ -53,6 +53,10 @@ export interface EmulatorOptions {
   readonly fault: FaultSpec | undefined;
   /** Only the next N requests get `fault`; undefined = all. */
   readonly faultCount: number | undefined;
+  /** Fraction of generation requests that get `fault` (1 = all). */
+  readonly faultRate: number;
+  /** Seeds the fault-rate draws (vLLM's `--seed` seeds sampling; here it makes fault runs repeatable). */
+  readonly seed: number;
   readonly version: string;
   /** vLLM `--enable-sleep-mode`: /sleep, /wake_up, /is_sleeping (see sleep-mode.ts). */
   readonly enableSleepMode: boolean;
@@ -131,6 +135,8 @@ export const emulatorOptionsInput = z
     deathExitMs: z.number().nonnegative(),
     fault: z.union([z.string(), z.custom<FaultSpec>((value) => typeof value === "object" && value !== null)]),
     faultCount: count,
+    faultRate: z.number().min(0).max(1),
+    seed: z.number().int(),
     version: z.string().min(1),
     enableSleepMode: z.boolean(),
     wakeMs: z.number().nonnegative(),
@@ -178,6 +184,8 @@ export function resolveOptions(input: EmulatorOptionsInput = {}): EmulatorOption
     deathExitMs: given.deathExitMs ?? 5000,
     fault: typeof given.fault === "string" ? parseFaultSpec(given.fault) : given.fault,
     faultCount: given.faultCount,
+    faultRate: given.faultRate ?? 1,
+    seed: given.seed ?? 0,
     version: given.version ?? DEFAULT_VERSIONS[wireProfile],
     enableSleepMode: given.enableSleepMode ?? false,
     wakeMs: given.wakeMs ?? 0,

@@ -21,8 +21,8 @@ export interface EmulatorHandle {
   state(): EmulatorState;
   /** Kill the engine now: in-flight requests fail, /health 503, exit after `deathExitMs` unless `stayAfterDeath`. */
   die(): void;
-  /** Arm a fault for the next `count` generation requests (all when omitted); undefined clears. */
-  setFault(spec: FaultSpec | string | undefined, count?: number): void;
+  /** Arm a fault for the next `count` generation requests (all when omitted), each hit with chance `rate`; undefined clears. */
+  setFault(spec: FaultSpec | string | undefined, count?: number, rate?: number): void;
   /** Close the port and drop every open connection. */
   stop(): Promise<void>;
 }
@@ -57,7 +57,7 @@ export async function startEmulator(input: EmulatorOptionsInput = {}, hooks: Sta
     options,
     state: () => app.state(),
     die: () => app.die(),
-    setFault: (spec, count) => app.setFault(spec, count),
+    setFault: (spec, count, rate) => app.setFault(spec, count, rate),
     stop,
   });
   if (options.refuse) return handle(options.port);
