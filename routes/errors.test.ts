@@ -52,7 +52,7 @@ const cases: Case[] = [
   { name: "empty messages", request: () => post({ model: "heavy", messages: [] }), status: 400, code: "invalid_request" },
   { name: "messages of the wrong type", request: () => post({ model: "heavy", messages: "hi" }), status: 400, code: "invalid_request" },
   { name: "stream that is not a boolean", request: () => post({ model: "heavy", ...chat, stream: "yes" }), status: 400, code: "invalid_request" },
-  { name: "n > 1", request: () => post({ model: "heavy", ...chat, n: 3 }), status: 400, code: "invalid_request" },
+  { name: "n below 1", request: () => post({ model: "heavy", ...chat, n: 0 }), status: 400, code: "invalid_request" },
   {
     name: "not JSON at all",
     request: () => fetch(`${fixture.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "text/plain" }, body: "hi" }),

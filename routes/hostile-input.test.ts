@@ -87,7 +87,7 @@ const HTTP_CASES: HttpCase[] = [
   { name: "unknown model", body: JSON.stringify({ ...VALID, model: "gpt-9" }), status: 404, code: "model_not_found" },
   { name: "stream is a string", body: JSON.stringify({ ...VALID, stream: "yes" }), status: 400, code: "invalid_request" },
   { name: "stream is a number", body: JSON.stringify({ ...VALID, stream: 1 }), status: 400, code: "invalid_request" },
-  { name: "n > 1", body: JSON.stringify({ ...VALID, n: 2 }), status: 400, code: "invalid_request" },
+  { name: "n below 1", body: JSON.stringify({ ...VALID, n: 0 }), status: 400, code: "invalid_request" },
   { name: "deeply nested messages (100k [)", body: `{"model":"heavy","messages":${deep(100_000)}}`, status: 400, code: "invalid_request" },
   { name: "deeply nested extra field (100k [)", body: withExtra(deep(100_000)), status: 400, code: "invalid_request" },
   { name: "nesting just over the limit", body: withExtra(deep(MAX_JSON_DEPTH)), status: 400, code: "invalid_request" },

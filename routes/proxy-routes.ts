@@ -4,9 +4,28 @@ import { GatewayError } from "../src/errors/catalog.ts";
 import type { JsonObject } from "../src/proxy/request-body.ts";
 import type { AppEnv, GatewayRuntime } from "./context.ts";
 import { jsonBody } from "./json-body.ts";
-import { chatCompletionRequestDoc, completionRequestDoc } from "./docs-request-schemas.ts";
-import { chatCompletionSchema, completionSchema, routedResponses } from "./docs-response-schemas.ts";
-import { chatCompletionRequestSchema, completionRequestSchema } from "./schemas.ts";
+import {
+  chatCompletionRequestDoc,
+  completionRequestDoc,
+  detokenizeRequestDoc,
+  responsesRequestDoc,
+  tokenizeRequestDoc,
+} from "./docs-request-schemas.ts";
+import {
+  chatCompletionSchema,
+  completionSchema,
+  detokenizeResponseSchema,
+  responseObjectSchema,
+  routedResponses,
+  tokenizeResponseSchema,
+} from "./docs-response-schemas.ts";
+import {
+  chatCompletionRequestSchema,
+  completionRequestSchema,
+  detokenizeRequestSchema,
+  responsesRequestSchema,
+  tokenizeRequestSchema,
+} from "./schemas.ts";
 
 const chatRoute = createRoute({
   method: "post",
@@ -24,6 +43,33 @@ const completionRoute = createRoute({
   responses: routedResponses(completionSchema, "Completion"),
 });
 
+const responsesRoute = createRoute({
+  method: "post",
+  path: "/v1/responses",
+  summary: "OpenAI Responses API as vLLM serves it, routed like chat (streams: `event:` + `data:` lines, no [DONE])",
+  request: { body: { required: true, content: { "application/json": { schema: responsesRequestDoc } } } },
+  responses: routedResponses(responseObjectSchema),
+});
+
+const tokenizeRoute = createRoute({
+  method: "post",
+  path: "/tokenize",
+  summary: "vLLM's tokenizer (a prompt, or chat messages through the chat template) on a worker of `model`'s pool",
+  request: { body: { required: true, content: { "application/json": { schema: tokenizeRequestDoc } } } },
+  responses: routedResponses(tokenizeResponseSchema),
+});
+
+const detokenizeRoute = createRoute({
+  method: "post",
+  path: "/detokenize",
+  summary: "vLLM's detokenizer on a worker of the `model`'s pool",
+  request: { body: { required: true, content: { "application/json": { schema: detokenizeRequestDoc } } } },
+  responses: routedResponses(detokenizeResponseSchema),
+});
+
+/** Answered in one JSON body whatever `stream` says (vLLM ignores it there). */
+const NEVER_STREAMED: ReadonlySet<string> = new Set([tokenizeRoute.path, detokenizeRoute.path]);
+
 /** Adapts Hono to the proxy core: validated body in, the dispatcher's Response out, untouched. */
 export function registerProxyRoutes(app: OpenAPIHono<AppEnv>, runtime: GatewayRuntime): void {
   const handle = (c: Context<AppEnv>, path: string, body: JsonObject & { model: string; stream?: boolean }) => {
@@ -35,7 +81,7 @@ export function registerProxyRoutes(app: OpenAPIHono<AppEnv>, runtime: GatewayRu
     if (c.get("allowedPools")?.has(pool) === false) {
       throw new GatewayError("forbidden", `This API key may not use the model \`${pool}\`.`, { param: "model" });
     }
-    const stream = body.stream === true;
+    const stream = body.stream === true && !NEVER_STREAMED.has(path);
     // vLLM may be silent for long while it queues and prefills; the stream has its own idle budget.
     if (stream) c.env?.server?.timeout(c.req.raw, 0);
     return runtime.dispatcher.handle({
@@ -50,8 +96,15 @@ export function registerProxyRoutes(app: OpenAPIHono<AppEnv>, runtime: GatewayRu
     });
   };
   // Documented with the full field list; validated by jsonBody with the lean schemas the docs extend (see there why).
-  app.openAPIRegistry.registerPath(chatRoute);
-  app.openAPIRegistry.registerPath(completionRoute);
-  app.post(chatRoute.path, async (c) => handle(c, chatRoute.path, await jsonBody(c, chatCompletionRequestSchema)));
-  app.post(completionRoute.path, async (c) => handle(c, completionRoute.path, await jsonBody(c, completionRequestSchema)));
+  const routes = [
+    [chatRoute, chatCompletionRequestSchema],
+    [completionRoute, completionRequestSchema],
+    [responsesRoute, responsesRequestSchema],
+    [tokenizeRoute, tokenizeRequestSchema],
+    [detokenizeRoute, detokenizeRequestSchema],
+  ] as const;
+  for (const [route, schema] of routes) {
+    app.openAPIRegistry.registerPath(route);
+    app.post(route.path, async (c) => handle(c, route.path, await jsonBody<typeof schema>(c, schema)));
+  }
 }

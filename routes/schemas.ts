@@ -11,12 +11,7 @@ const streamFields = {
     .looseObject({ include_usage: z.boolean().optional(), continuous_usage_stats: z.boolean().optional() })
     .nullable()
     .optional(),
-  n: z
-    .number()
-    .int()
-    .min(1)
-    .max(1, { error: "n > 1 is not supported by ringgate: send one request per choice" })
-    .optional(),
+  n: z.number().int().min(1).optional(),
 };
 
 const model = z.string().min(1, { error: "model must name a pool, e.g. \"heavy\" or \"light\"" }).openapi({ example: "light" });
@@ -38,6 +33,20 @@ export const completionRequestSchema = z.looseObject({
   prompt: z.union([z.string(), z.array(z.string()), z.array(z.number().int()), z.array(z.array(z.number().int()))]),
   ...streamFields,
 });
+
+/** Validation only, like chat; the document shows `responsesRequestDoc`. */
+export const responsesRequestSchema = z.looseObject({
+  model,
+  input: z.union([z.string(), z.array(z.looseObject({}))]),
+  stream: streamFields.stream,
+});
+
+/** A prompt, or chat messages the worker renders with its template first. */
+export const tokenizeRequestSchema = z
+  .looseObject({ model, prompt: z.string().optional(), messages: z.array(chatMessageSchema).min(1).optional() })
+  .refine((body) => body.prompt !== undefined || body.messages !== undefined, { error: "send `prompt` or `messages`" });
+
+export const detokenizeRequestSchema = z.looseObject({ model, tokens: z.array(z.number().int()) });
 
 export const errorEnvelopeSchema = z
   .object({

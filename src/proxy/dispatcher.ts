@@ -9,7 +9,7 @@ import { type DeadlineSweeper, sharedSweeper } from "./deadline-sweeper.ts";
 import type { FetchLike } from "./forward.ts";
 import { downstreamHeaders, upstreamHeaders } from "./headers.ts";
 import { RequestTrace } from "./request-trace.ts";
-import { bodyForPool, clientWantsUsage, type JsonObject } from "./request-body.ts";
+import { bodyForPool, clientWantsUsage, type JsonObject, RESPONSES_PATH } from "./request-body.ts";
 import { PendingAttempts } from "./pending-attempts.ts";
 import type { RequestRecord } from "./request-record.ts";
 import { type AttemptResult, decide } from "./retry-policy.ts";
@@ -89,7 +89,7 @@ export class Dispatcher {
   /** Attempts on one pool; a Response once one may go to the client, undefined to move on. */
   async #tryPool(pool: Pool, request: ProxyRequest, trace: RequestTrace, config: GatewayConfig): Promise<Response | undefined> {
     const timeouts: Timeouts = { ...config.timeouts, ...pool.config.timeouts };
-    const bodyText = JSON.stringify(bodyForPool(request.body, pool, request.stream));
+    const bodyText = JSON.stringify(bodyForPool(request.body, pool, request.stream, request.path));
     const excluded = new Set<number>();
     const maxAttempts = Math.min(config.retry.maxAttempts, Math.max(1, pool.workers().length));
     const budgetEndMs = trace.startMs + config.retry.budgetMs;
@@ -148,6 +148,7 @@ export class Dispatcher {
       idleMs: timeouts.idleMs,
       doneGraceMs: this.#deps.doneGraceMs,
       stripUsage: !clientWantsUsage(request.body),
+      framing: request.path === RESPONSES_PATH ? ("responses" as const) : ("chunks" as const),
       sweeper: this.#deps.sweeper,
       onEnd: (end: Parameters<typeof trace.streamEnded>[0]) => {
         pool.state.release(slot);

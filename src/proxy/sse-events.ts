@@ -19,7 +19,8 @@ const CLOSE_BRACE = 0x7d;
 
 export const DONE_EVENT = encoder.encode("data: [DONE]\n\n");
 
-export type EventKind = "chunk" | "usage" | "done" | "error" | "malformed";
+/** `usage`: the usage-only chunk (strippable); `final`: an event that ends the answer whole (Responses API). */
+export type EventKind = "chunk" | "usage" | "final" | "done" | "error" | "malformed";
 
 export interface Usage {
   promptTokens: number;
@@ -118,13 +119,31 @@ function indexWithin(bytes: Uint8Array, pattern: Buffer, start: number, end: num
   return at >= 0 && at + pattern.length <= end ? at : -1;
 }
 
-/** Reads the usage object out of a usage-only chunk; undefined if it is not one after all. */
+/** The JSON of one event: after `data: `, past an `event:` line if there is one. */
+function eventJson(event: Buffer): unknown {
+  const data = event.indexOf("data: ");
+  return JSON.parse(event.toString("utf8", data < 0 ? 0 : data + DATA_PREFIX.length));
+}
+
+interface UsageJson {
+  prompt_tokens?: unknown;
+  completion_tokens?: unknown;
+  input_tokens?: unknown;
+  output_tokens?: unknown;
+}
+
+/**
+ * Reads the usage object out of a usage-only chunk, or out of the Responses API's final event
+ * (`response.usage` with input/output tokens); undefined if there is none after all.
+ */
 export function parseUsage(event: Buffer): Usage | undefined {
   try {
-    const parsed = JSON.parse(event.toString("utf8", 6)) as { usage?: { prompt_tokens?: number; completion_tokens?: number } };
-    const usage = parsed.usage;
-    if (!usage || typeof usage.prompt_tokens !== "number" || typeof usage.completion_tokens !== "number") return undefined;
-    return { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens };
+    const parsed = eventJson(event) as { usage?: UsageJson; response?: { usage?: UsageJson } };
+    const usage = parsed.usage ?? parsed.response?.usage;
+    const prompt = usage?.prompt_tokens ?? usage?.input_tokens;
+    const completion = usage?.completion_tokens ?? usage?.output_tokens;
+    if (typeof prompt !== "number" || typeof completion !== "number") return undefined;
+    return { promptTokens: prompt, completionTokens: completion };
   } catch {
     return undefined;
   }
@@ -136,12 +155,17 @@ export interface WorkerErrorEvent {
   message: string | undefined;
 }
 
-/** What an in-band error event says; both parts undefined when it is not readable JSON. */
+/**
+ * What an in-band error event says (`{"error":{…}}`, or the Responses API's `{"type":"error",…}`); both
+ * parts undefined when it is not readable JSON.
+ */
 export function readErrorEvent(event: Buffer): WorkerErrorEvent {
   try {
-    const parsed = JSON.parse(event.toString("utf8", 6)) as { error?: { code?: unknown; message?: unknown } };
-    const code = Number(parsed.error?.code);
-    const message = parsed.error?.message;
+    type ErrorJson = { type?: unknown; code?: unknown; message?: unknown };
+    const parsed = eventJson(event) as ErrorJson & { error?: ErrorJson };
+    const error = parsed.error ?? (parsed.type === "error" ? parsed : undefined);
+    const code = Number(error?.code);
+    const message = error?.message;
     return {
       status: Number.isInteger(code) && code >= 100 && code <= 599 ? code : undefined,
       message: typeof message === "string" ? message : undefined,

@@ -29,13 +29,16 @@ function readerOf(parts: readonly string[], end: "close" | "error" = "close"): C
   };
 }
 
-async function relay(parts: readonly string[], options: { stripUsage?: boolean; end?: "close" | "error" } = {}) {
+type RelayTestOptions = { stripUsage?: boolean; end?: "close" | "error"; framing?: "chunks" | "responses" };
+
+async function relay(parts: readonly string[], options: RelayTestOptions = {}) {
   let ended: StreamEnd | undefined;
   const reader = readerOf(parts, options.end);
   const sse = new SseRelay(reader, {
     idleMs: 1_000,
     doneGraceMs: 100,
     stripUsage: options.stripUsage ?? false,
+    framing: options.framing,
     sweeper: new DeadlineSweeper(10),
     abortUpstream: () => undefined,
     onEnd: (end) => {
@@ -176,6 +179,37 @@ describe("SseRelay framing", () => {
     const result = await relay([error, done]);
     expect(result.first).toBe("error");
     expect(result.end?.requestFault).toBe(requestFault);
+  });
+
+  // The Responses API as vLLM v0.11.0 streams it: named events, usage in the final one, no [DONE].
+  const named = (type: string, json: string) => `event: ${type}\ndata: {"type":"${type}"${json}}\n\n`;
+  const created = named("response.created", ',"response":{"id":"resp_1","status":"in_progress","usage":null}');
+  const delta = (text: string) => named("response.output_text.delta", `,"delta":"${text}"`);
+  const finalUsage = '"usage":{"input_tokens":7,"output_tokens":3,"total_tokens":10}';
+  const completed = named("response.completed", `,"response":{"id":"resp_1","status":"completed",${finalUsage}}`);
+  const responsesWhole = created + delta("A") + delta("B") + completed;
+  test.each([
+    { name: "one event per read", parts: [created, delta("A"), delta("B"), completed] },
+    { name: "5-byte reads", parts: splitEvery(responsesWhole, 5) },
+  ])("Responses API stream ($name): relayed as is, whole at response.completed, no [DONE] added", async ({ parts }) => {
+    const result = await relay(parts, { framing: "responses", stripUsage: true });
+    expect(result.first).toBe("chunk");
+    expect(result.text).toBe(responsesWhole);
+    const usage = { promptTokens: 7, completionTokens: 3 };
+    expect(result.end).toEqual({ outcome: "ok", completedDone: false, usage });
+  });
+
+  test("Responses API stream cut before response.completed ends with one in-band error", async () => {
+    const result = await relay([created, delta("A")], { framing: "responses" });
+    expect(result.text.startsWith(created + delta("A"))).toBe(true);
+    expect(result.text.trimEnd().split("\n\n").at(-1)).toContain('"code":"upstream_error"');
+    expect(result.end?.outcome).toBe("mid_stream_error");
+  });
+
+  test("Responses API error event before anything else: the worker's error, by its message", async () => {
+    const error = named("error", ',"code":400,"message":"EngineCore encountered an issue.","param":null');
+    const result = await relay([error], { framing: "responses" });
+    expect([result.first, result.end?.outcome, result.end?.requestFault]).toEqual(["error", "mid_stream_error", false]);
   });
 
   test("an empty stream is reported as such before anything reaches the client", async () => {

@@ -1,15 +1,17 @@
 import type { DeadlineSweeper, Watched } from "./deadline-sweeper.ts";
 import {
   classify,
-  hasFinishReason,
   DONE_EVENT,
   errorEvent,
+  type EventKind,
   eventBoundaries,
+  hasFinishReason,
   parseUsage,
   readErrorEvent,
   type Usage,
   type WorkerErrorEvent,
 } from "./sse-events.ts";
+import { classifyResponsesEvent } from "./responses-events.ts";
 import { isRequestFault } from "./worker-error-class.ts";
 
 export type StreamOutcome = "ok" | "client_abort" | "mid_stream_error" | "timeout";
@@ -35,6 +37,8 @@ export interface RelayOptions {
   doneGraceMs: number;
   /** Drop the usage-only chunk the gateway asked for on the client's behalf. */
   stripUsage: boolean;
+  /** `responses`: the Responses API's named events, whole at `response.completed`, no `[DONE]`. */
+  framing?: "chunks" | "responses";
   sweeper: DeadlineSweeper;
   /** Closes the upstream connection (the worker frees the batch slot). */
   abortUpstream(): void;
@@ -88,9 +92,16 @@ export class SseRelay implements Watched {
   #end: StreamEnd | undefined;
   #reported = false;
 
+  readonly #classify: (bytes: Uint8Array, start: number, end: number, afterFinish: boolean) => EventKind;
+  /** What ends a whole answer on the wire, added when the worker left it out. */
+  readonly #closing: Uint8Array | undefined;
+
   constructor(reader: ChunkReader, options: RelayOptions) {
     this.#reader = reader;
     this.#options = options;
+    const responses = options.framing === "responses";
+    this.#classify = responses ? classifyResponsesEvent : classify;
+    this.#closing = responses ? undefined : DONE_EVENT;
   }
 
   /** Reads until the first whole event (the first token, for vLLM) and keeps it for the client. */
@@ -213,7 +224,7 @@ export class SseRelay implements Watched {
 
   /** Updates what is known about the stream from one event; true when the event must be dropped. */
   #inspect(bytes: Uint8Array, start: number, end: number): boolean {
-    switch (classify(bytes, start, end, this.#sawFinish)) {
+    switch (this.#classify(bytes, start, end, this.#sawFinish)) {
       case "chunk":
         this.#sawChunk = true;
         if (!this.#sawFinish && hasFinishReason(bytes, start, end)) this.#sawFinish = true;
@@ -222,6 +233,10 @@ export class SseRelay implements Watched {
         this.#sawUsage = true;
         this.#usage = parseUsage(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start)) ?? this.#usage;
         return this.#options.stripUsage;
+      case "final":
+        this.#sawUsage = true;
+        this.#usage = parseUsage(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start)) ?? this.#usage;
+        return false;
       case "done":
         // After an error event the answer is not whole, and [DONE] would tell the client it is.
         this.#end = this.#workerError !== undefined ? this.#workerErrorEnd() : { outcome: "ok", completedDone: false };
@@ -246,8 +261,7 @@ export class SseRelay implements Watched {
     if (this.#workerError !== undefined) {
       this.#end = this.#workerErrorEnd();
     } else if (this.#sawUsage) {
-      sink.write(DONE_EVENT);
-      this.#end = { outcome: "ok", completedDone: true };
+      this.#end = this.#completeWhole(sink);
     } else {
       sink.write(errorEvent("upstream_error", CUT));
       this.#end = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "stream cut", completedDone: false };
@@ -257,8 +271,7 @@ export class SseRelay implements Watched {
   #onReadError(sink: Sink, error: unknown): void {
     if (this.#reported) return;
     if (this.#expired === "done_grace" && this.#workerError === undefined) {
-      sink.write(DONE_EVENT);
-      this.#end = { outcome: "ok", completedDone: true };
+      this.#end = this.#completeWhole(sink);
     } else if (this.#expired === "idle") {
       sink.write(errorEvent("upstream_timeout", `the worker sent nothing for ${this.#options.idleMs} ms (idle timeout); the answer is incomplete`));
       this.#end = { outcome: "timeout", errorCode: "upstream_timeout", detail: "idle", completedDone: false };
@@ -266,6 +279,13 @@ export class SseRelay implements Watched {
       if (this.#workerError === undefined) sink.write(errorEvent("upstream_error", BROKEN));
       this.#end = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: errorMessage(error), completedDone: false };
     }
+  }
+
+  /** The answer is whole but the worker did not end it: add `[DONE]` where the framing has one. */
+  #completeWhole(sink: Sink): StreamEnd {
+    if (!this.#closing) return { outcome: "ok", completedDone: false };
+    sink.write(this.#closing);
+    return { outcome: "ok", completedDone: true };
   }
 
   #close(sink: Sink): void {
