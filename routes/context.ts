@@ -4,10 +4,13 @@ import type { GatewayConfig } from "../src/config/schema.ts";
 import type { Pools } from "../src/pool/pools.ts";
 import type { GatewayServices } from "../src/gateway.ts";
 import type { Dispatcher } from "../src/proxy/dispatcher.ts";
+import type { ModelRouter } from "../src/routing/model-router.ts";
 
 /** What the HTTP layer needs from the running gateway. */
 export interface GatewayRuntime {
   pools: Pools;
+  /** Names from `models` above the pools (aliases, variants, tiers). */
+  router: ModelRouter;
   dispatcher: Dispatcher;
   config(): GatewayConfig;
   /** A request the gateway refused before routing it (validation, auth, limits, unknown model). */

@@ -74,11 +74,13 @@ const NEVER_STREAMED: ReadonlySet<string> = new Set([tokenizeRoute.path, detoken
 export function registerProxyRoutes(app: OpenAPIHono<AppEnv>, runtime: GatewayRuntime): void {
   const handle = (c: Context<AppEnv>, path: string, body: JsonObject & { model: string; stream?: boolean }) => {
     const pool = body.model;
-    if (!runtime.pools.get(pool)) {
-      const available = runtime.pools.names().join(", ");
-      throw new GatewayError("model_not_found", `The model \`${pool}\` does not exist. Available models (pools): ${available}.`, { param: "model" });
+    if (!runtime.router.has(pool)) {
+      const available = [...Object.keys(runtime.config().models), ...runtime.pools.names()].join(", ");
+      throw new GatewayError("model_not_found", `The model \`${pool}\` does not exist. Available models: ${available}.`, { param: "model" });
     }
-    if (c.get("allowedPools")?.has(pool) === false) {
+    const allowed = c.get("allowedPools");
+    // A key scoped to pools may use a model name when it names it, or when every pool it routes to is allowed.
+    if (allowed && !allowed.has(pool) && !runtime.router.reachablePools(pool).every((name) => allowed.has(name))) {
       throw new GatewayError("forbidden", `This API key may not use the model \`${pool}\`.`, { param: "model" });
     }
     const stream = body.stream === true && !NEVER_STREAMED.has(path);

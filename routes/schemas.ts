@@ -62,11 +62,25 @@ export const errorEnvelopeSchema = z
   })
   .openapi("Error", { description: "OpenAI/vLLM error envelope; workers' errors pass through unchanged" });
 
-export const modelListSchema = z
+/** ringgate's addition to an OpenAI model entry: how the name routes (CONTRACT "Models"). */
+export const modelRoutingSchema = z
   .object({
-    object: z.literal("list"),
-    data: z.array(z.object({ id: z.string(), object: z.literal("model"), created: z.number(), owned_by: z.string() })),
+    kind: z.enum(["pool", "alias", "variants", "tier"]),
+    /** Every pool the name can reach, fallbacks included. */
+    pools: z.array(z.string()),
+    route: z.string().optional(),
+    variants: z.array(z.object({ pool: z.string(), weight: z.number() })).optional(),
+    prefer: z.array(z.string()).optional(),
+    ttftBudgetMs: z.number().optional(),
   })
+  .openapi("ModelRouting");
+
+export const modelObjectSchema = z
+  .object({ id: z.string(), object: z.literal("model"), created: z.number(), owned_by: z.string(), routing: modelRoutingSchema })
+  .openapi("Model");
+
+export const modelListSchema = z
+  .object({ object: z.literal("list"), data: z.array(modelObjectSchema) })
   .openapi("ModelList");
 
 export const readinessSchema = z

@@ -9,6 +9,7 @@ import type { WorkerHealth } from "./health/worker-health.ts";
 import { logger } from "./log.ts";
 import { type MembershipChange, Pools } from "./pool/pools.ts";
 import { Dispatcher } from "./proxy/dispatcher.ts";
+import { ModelRouter } from "./routing/model-router.ts";
 import type { MetricsSink } from "./metrics/metrics-sink.ts";
 import type { FetchLike } from "./proxy/forward.ts";
 import type { RequestRecord } from "./proxy/request-record.ts";
@@ -102,13 +103,15 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     services,
   };
   for (const feature of options.features ?? []) await feature.setup(context);
+  const router = new ModelRouter(pools, () => config);
   const finish = (record: RequestRecord): void => {
+    router.observe(record);
     for (const listener of finishListeners) listener(record);
   };
   // Every feature is set up by now, so the feedback they chose is final.
-  const dispatcher = new Dispatcher({ pools, config: () => config, feedback, fetch: context.fetch, events, onFinish: finish });
+  const dispatcher = new Dispatcher({ pools, config: () => config, feedback, fetch: context.fetch, events, onFinish: finish, router });
   const onRejected = (rejection: Rejection): void => finish(rejectedRecord(rejection));
-  const app = createApp({ pools, dispatcher, config: () => config, onRejected, services }, (hono) => {
+  const app = createApp({ pools, router, dispatcher, config: () => config, onRejected, services }, (hono) => {
     for (const register of routeRegistrations) register(hono);
   });
   const server = listen(app, config, options);

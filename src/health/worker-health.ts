@@ -132,7 +132,7 @@ export class WorkerHealth implements WorkerFeedback {
     const status = this.#status(worker);
     status.load = load;
     // least_loaded and the TTFT predictor read the queue and KV use on the hot path, from shared slot state.
-    this.#deps.pools.get(worker.pool)?.state.setScrapedLoad(worker.slot, load.waiting, load.kvCacheUsage);
+    this.#deps.pools.get(worker.pool)?.state.setScrapedLoad(worker.slot, load.waiting, load.kvCacheUsage, load.running);
     const mark = status.tokenMark;
     // An idle worker's counter rightly stands still: the quiet period starts at the first busy scrape.
     if (load.running === 0 || !mark || mark.total !== load.generationTokensTotal) {

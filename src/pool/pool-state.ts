@@ -19,12 +19,14 @@ export const SlotState = {
 export type SlotState = (typeof SlotState)[keyof typeof SlotState];
 
 export const MAX_WORKERS_PER_POOL = 256;
-const SLOT_WORDS = 4;
+const SLOT_WORDS = 5;
 const STATE = 0;
 const IN_FLIGHT = 1;
 /** Scraped from the worker's /metrics by the health prober: its queue, and KV-cache use in ‰. */
 const WAITING = 2;
 const KV_PERMILLE = 3;
+/** `running` at the last scrape that showed a queue: the worker's batch capacity; 0 until one did. */
+const CAPACITY = 4;
 const POOL_IN_FLIGHT = 0;
 const SIZE = 1;
 
@@ -91,8 +93,16 @@ export class PoolState {
     return Atomics.load(this.#slots, slot * SLOT_WORDS + KV_PERMILLE) / 1000;
   }
 
-  /** The health prober's scrape; selection reads it without locks. */
-  setScrapedLoad(slot: number, waiting: number, kvCacheUsage: number): void {
+  /** How many requests the worker runs at once, as learned from a saturated scrape; 0 = not known yet. */
+  capacity(slot: number): number {
+    return Atomics.load(this.#slots, slot * SLOT_WORDS + CAPACITY);
+  }
+
+  /** The health prober's scrape; selection reads it without locks. `running` = -1 forgets the capacity. */
+  setScrapedLoad(slot: number, waiting: number, kvCacheUsage: number, running = 0): void {
+    if (running < 0) Atomics.store(this.#slots, slot * SLOT_WORDS + CAPACITY, 0);
+    // Requests wait only when the batch is full, so `running` then is what the worker can take.
+    else if (waiting > 0 && running > 0) Atomics.store(this.#slots, slot * SLOT_WORDS + CAPACITY, Math.round(running));
     Atomics.store(this.#slots, slot * SLOT_WORDS + WAITING, Math.max(0, Math.round(waiting)));
     Atomics.store(this.#slots, slot * SLOT_WORDS + KV_PERMILLE, Math.round(Math.min(1, Math.max(0, kvCacheUsage)) * 1000));
   }

@@ -110,7 +110,7 @@ export class Pool implements Candidates {
     const worker: Worker = Object.freeze({ pool: this.name, url, slot });
     this.#bySlot[slot] = worker;
     this.#hashBySlot[slot] = hashString(url);
-    this.state.setScrapedLoad(slot, 0, 0);
+    this.state.setScrapedLoad(slot, 0, 0, -1);
     this.state.setState(slot, initialState);
     if (slot >= this.state.size) this.state.size = slot + 1;
     return worker;

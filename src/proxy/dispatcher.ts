@@ -1,8 +1,8 @@
 import type { GatewayConfig, Timeouts } from "../config/schema.ts";
-import { GatewayError } from "../errors/catalog.ts";
 import type { WorkerEventBus } from "../health/worker-events.ts";
 import { type FailureKind, noFeedback, type WorkerFeedback } from "../health/worker-feedback.ts";
 import type { Pool, Pools } from "../pool/pools.ts";
+import { ModelRouter } from "../routing/model-router.ts";
 import { Admission } from "./admission.ts";
 import { type AnsweredAttempt, isAnswered, runAttempt } from "./attempt.ts";
 import { type DeadlineSweeper, sharedSweeper } from "./deadline-sweeper.ts";
@@ -20,7 +20,7 @@ import { upstreamRequestId } from "./upstream-request-id.ts";
 export interface ProxyRequest {
   requestId: string;
   path: string;
-  /** The pool the client named as `model`. */
+  /** What the client sent as `model`: a pool, or a name from `models` the router resolves. */
   poolName: string;
   body: JsonObject;
   stream: boolean;
@@ -41,6 +41,8 @@ export interface DispatcherDeps {
   doneGraceMs?: number;
   /** Worker state changes; a stuck worker's pending attempts fail over at once. */
   events?: WorkerEventBus;
+  /** Resolves `model` to the pools to try; by default one over `pools` and `config`. */
+  router?: ModelRouter;
 }
 
 /**
@@ -48,8 +50,9 @@ export interface DispatcherDeps {
  * the configured fallback pools. Nothing is retried once a byte went to the client.
  */
 export class Dispatcher {
-  readonly #deps: Required<Omit<DispatcherDeps, "onFinish" | "feedback" | "events">> & Pick<DispatcherDeps, "onFinish">;
+  readonly #deps: Required<Omit<DispatcherDeps, "onFinish" | "feedback" | "events" | "router">> & Pick<DispatcherDeps, "onFinish">;
   readonly #feedback: WorkerFeedback;
+  readonly #router: ModelRouter;
   readonly #admission = new Admission();
   readonly #pending = new PendingAttempts();
 
@@ -62,17 +65,17 @@ export class Dispatcher {
       ...deps,
     };
     this.#feedback = deps.feedback ?? noFeedback;
+    this.#router = deps.router ?? new ModelRouter(deps.pools, deps.config);
     deps.events?.on((event) => this.#pending.onWorkerEvent(event));
   }
 
   async handle(request: ProxyRequest): Promise<Response> {
     const config = this.#deps.config();
     const trace = new RequestTrace(request, this.#deps.now, this.#deps.onFinish);
-    const primary = this.#deps.pools.get(request.poolName);
-    if (!primary) throw new GatewayError("model_not_found", `The model \`${request.poolName}\` does not exist.`, { param: "model" });
-    const chain = [primary, ...primary.config.fallback.map((name) => this.#deps.pools.get(name)).filter((p): p is Pool => !!p)];
+    const route = this.#router.resolve({ model: request.poolName, headers: request.headers, body: request.body });
+    trace.routed(route);
     let saturated = false;
-    for (const pool of chain) {
+    for (const pool of route.chain) {
       if (request.signal.aborted) break;
       if (!(await this.#admission.enter(pool, request.signal))) {
         saturated = true;
@@ -97,8 +100,9 @@ export class Dispatcher {
     // an attempt: the next worker is always tried (each worker at most once, within the time budget).
     let attempt = 0;
     for (;;) {
-      const worker = pool.select(excluded);
+      const worker = pool.select(excluded, trace.route?.selection);
       if (!worker) break;
+      trace.route?.picked(pool, worker.slot);
       excluded.add(worker.slot);
       pool.state.acquire(worker.slot);
       const startedMs = this.#deps.now();

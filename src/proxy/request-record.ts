@@ -15,7 +15,7 @@ export interface AttemptRecord {
 export interface RequestRecord {
   ts: number;
   requestId: string;
-  /** The pool the client asked for (`model`). */
+  /** What the client sent as `model`: a pool, or a name from `models`. */
   model: string;
   /** The pool that answered (differs from `model` after a fallback). */
   pool: string;
@@ -36,4 +36,11 @@ export interface RequestRecord {
   fallbackFrom: string | undefined;
   /** True when the record was written for an aborted stream: token counts may be partial or absent. */
   partial: boolean;
+  /** How the `model` became a pool (alias, variant, tier decision with its predictions); absent for a pool name. */
+  route?: string;
+  /** A tier's predicted TTFT for the pool it chose. */
+  predictedTtftMs?: number;
+  ttftBudgetMs?: number;
+  /** Requests ahead in the answering worker's queue when it was picked. */
+  queueAhead?: number;
 }

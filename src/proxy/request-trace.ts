@@ -1,5 +1,6 @@
 import { GatewayError } from "../errors/catalog.ts";
 import type { Pool, Worker } from "../pool/pools.ts";
+import type { ResolvedRoute } from "../routing/model-router.ts";
 import type { AnsweredAttempt } from "./attempt.ts";
 import type { ProxyRequest } from "./dispatcher.ts";
 import type { AttemptRecord, RequestOutcome, RequestRecord } from "./request-record.ts";
@@ -20,6 +21,8 @@ export class RequestTrace {
   readonly startMs: number;
   readonly attempts: AttemptRecord[] = [];
   answeredBy: Worker | undefined;
+  /** The model router's decision: pools to try, session key, tier prediction. */
+  route: ResolvedRoute | undefined;
   readonly #request: ProxyRequest;
   readonly #now: () => number;
   readonly #onFinish: ((record: RequestRecord) => void) | undefined;
@@ -36,6 +39,10 @@ export class RequestTrace {
     this.#now = now;
     this.#onFinish = onFinish;
     this.startMs = now();
+  }
+
+  routed(route: ResolvedRoute): void {
+    this.route = route;
   }
 
   attempt(worker: Worker, result: AttemptResult, startedMs: number): void {
@@ -128,6 +135,12 @@ export class RequestTrace {
     return new GatewayError("upstream_unreachable", `Pool \`${pool}\` could not be reached after ${tried}.`, retry);
   }
 
+  /** The first pool routing chose, when another one answered. */
+  #fallbackFrom(): string | undefined {
+    const first = this.route?.chain[0]?.name ?? this.#request.poolName;
+    return this.#pool && this.#pool.name !== first ? first : undefined;
+  }
+
   #write(outcome: RequestOutcome, errorCode: string | undefined, promptTokens: number | undefined, completionTokens: number | undefined, partial: boolean): void {
     if (!this.#onFinish) return;
     const request = this.#request;
@@ -149,8 +162,9 @@ export class RequestTrace {
       gatewayOverheadMs: round(Math.max(0, this.#overheadMs)),
       keyName: request.keyName,
       traceparent: request.headers.get("traceparent") ?? undefined,
-      fallbackFrom: this.#pool && this.#pool.name !== request.poolName ? request.poolName : undefined,
+      fallbackFrom: this.#fallbackFrom(),
       partial,
+      ...this.route?.note,
     });
   }
 }
