@@ -137,8 +137,12 @@ export const configSchema = z.strictObject({
       streamMaxLen: z.number().int().positive().default(1_000_000),
       /** Worker base URL → GPU id; becomes the `gpu` label of the worker series re-exported on /metrics. */
       workerGpus: z.record(z.string(), z.string()).default({}),
+      /** This gateway's lease in Redis; records a SIGKILLed gateway held are counted lost within ~3 leases. */
+      instanceLeaseMs: positiveMs.default(15_000),
     })
-    .default({ bufferSize: 50_000, flushIntervalMs: 250, streamMaxLen: 1_000_000, workerGpus: {} }),
+    .default({
+      bufferSize: 50_000, flushIntervalMs: 250, streamMaxLen: 1_000_000, workerGpus: {}, instanceLeaseMs: 15_000,
+    }),
   auth: z
     .strictObject({
       keys: z.array(clientKeySchema).default([]),

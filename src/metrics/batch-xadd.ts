@@ -1,6 +1,13 @@
 import type Redis from "ioredis";
 import type { FlatFields } from "./record-encoding.ts";
 
+/** The writing instance's ledger entry (see InstanceLedger) and its counts when this attempt was sent. */
+export interface LedgerUpdate {
+  readonly key: string;
+  readonly accepted: number;
+  readonly refused: number;
+}
+
 /** One sealed batch: the same id and entries on every attempt, so Redis can tell a re-send. */
 export interface Batch {
   /** Unique per gateway instance and batch, e.g. `ringgate:batch:<instance>:<seq>`. */
@@ -18,15 +25,22 @@ export interface Batch {
  * Each entry travels as one JSON array argument: measured on the 2-core box, ioredis spent ~15–24 µs of
  * gateway CPU per pipelined 40-argument XADD and ~3 µs per entry this way. Redis does not undo a
  * script's earlier writes when it fails part-way, so every entry is decoded before anything is written:
- * a batch Redis rejects leaves nothing behind.
+ * a batch Redis rejects leaves nothing behind. The instance's ledger counts the batch as written in the
+ * same script, once, and takes the instance's accepted/refused counts if they are higher than its own.
  */
 const SCRIPT = `
 local entries = {}
-for i = 3, #ARGV do entries[i - 2] = cjson.decode(ARGV[i]) end
+for i = 5, #ARGV do entries[i - 4] = cjson.decode(ARGV[i]) end
+for field, i in pairs({accepted = 3, refused = 4}) do
+  if tonumber(redis.call('HGET', KEYS[3], field) or '0') < tonumber(ARGV[i]) then
+    redis.call('HSET', KEYS[3], field, ARGV[i])
+  end
+end
 if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 0 end
 for _, fields in ipairs(entries) do
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
 end
+redis.call('HINCRBY', KEYS[3], 'written', #entries)
 return 1`;
 
 const SCRIPT_SHA = new Bun.CryptoHasher("sha1").update(SCRIPT).digest("hex");
@@ -39,9 +53,15 @@ export function entryArgument(fields: FlatFields): string {
 }
 
 /** True when this attempt wrote the batch, false when an earlier attempt already had. */
-export async function batchXadd(redis: Redis, batch: Batch, maxLen: string): Promise<boolean> {
+export async function batchXadd(
+  redis: Redis,
+  batch: Batch,
+  maxLen: string,
+  ledger: LedgerUpdate,
+): Promise<boolean> {
   if (batch.entries.length === 0) return false;
-  const args = [2, batch.stream, batch.idKey, maxLen, BATCH_ID_TTL_MS, ...batch.entries] as const;
+  const { key, accepted, refused } = ledger;
+  const args = [3, batch.stream, batch.idKey, key, maxLen, BATCH_ID_TTL_MS, accepted, refused, ...batch.entries] as const;
   try {
     return (await redis.evalsha(SCRIPT_SHA, ...args)) === 1;
   } catch (error) {

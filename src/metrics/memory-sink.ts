@@ -48,7 +48,7 @@ export class MemorySink implements MetricsSink {
   }
 
   stats(): SinkStats {
-    return { buffered: 0, dropped: 0, written: this.#total };
+    return { buffered: 0, dropped: 0, written: this.#total, lost: 0 };
   }
 
   stop(): Promise<void> {

@@ -60,8 +60,8 @@ export function metricsFeature(): MetricsFeature {
 }
 
 function createSink(config: GatewayConfig): MetricsSink {
-  const { redisUrl, bufferSize, flushIntervalMs, streamMaxLen } = config.metrics;
-  if (redisUrl) return new RedisSink({ redisUrl, bufferSize, flushIntervalMs, streamMaxLen });
+  const { redisUrl, bufferSize, flushIntervalMs, streamMaxLen, instanceLeaseMs } = config.metrics;
+  if (redisUrl) return new RedisSink({ redisUrl, bufferSize, flushIntervalMs, streamMaxLen, instanceLeaseMs });
   logger.warn("metrics: REDIS_URL is not set; request records stay in memory (last %d) and are not persisted", MEMORY_RECORDS);
   return new MemorySink(MEMORY_RECORDS);
 }

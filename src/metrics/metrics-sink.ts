@@ -22,4 +22,9 @@ export interface SinkStats {
   dropped: number;
   /** Entries confirmed written, since start-up. */
   written: number;
+  /**
+   * Entries other gateway instances had accepted but not written when they died without a clean stop
+   * (SIGKILL), as found by this one since start-up. Each loss is claimed by one gateway only.
+   */
+  lost: number;
 }

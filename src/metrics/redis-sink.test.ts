@@ -42,7 +42,7 @@ test("batches split at the batch size and at a change of stream; each stream kee
   const until = Date.now() + 15_000;
   while (sink.stats().written < 9 && Date.now() < until) await Bun.sleep(20);
   await sink.stop(1_000);
-  expect(sink.stats()).toEqual({ buffered: 0, dropped: 0, written: 9 });
+  expect(sink.stats()).toEqual({ buffered: 0, dropped: 0, written: 9, lost: 0 });
   const records = await reader.xrange(REQUESTS_STREAM, "-", "+");
   expect(records.map(([, fields]) => decodeRecord(fields).requestId)).toEqual(ids);
   expect(decodeRecord(records[0]?.[1] ?? [])).toMatchObject({ pool: "heavy", promptTokens: 3, completionTokens: 4, ttftMs: undefined, latencyMs: 5 });
@@ -55,7 +55,7 @@ test("stop() waits for the connection and writes what is still buffered", async 
   const sink = new RedisSink({ redisUrl: redis.url, bufferSize: 100, flushIntervalMs: 60_000, streamMaxLen: 1_000 });
   sink.record(record("late"));
   await sink.stop(10_000);
-  expect(sink.stats()).toEqual({ buffered: 0, dropped: 0, written: 1 });
+  expect(sink.stats()).toEqual({ buffered: 0, dropped: 0, written: 1, lost: 0 });
   expect(await reader.xlen(REQUESTS_STREAM)).toBe(1);
 });
 
@@ -65,7 +65,7 @@ test("a lone UTF-16 surrogate (e.g. from a worker's model list) is written, not 
   sink.event(event("serves [\ud800heavy]"));
   for (const id of ["a", "b", "c"]) sink.record(record(id));
   await sink.stop(10_000);
-  expect(sink.stats()).toEqual({ buffered: 0, dropped: 0, written: 4 });
+  expect(sink.stats()).toEqual({ buffered: 0, dropped: 0, written: 4, lost: 0 });
   expect([await reader.xlen(EVENTS_STREAM), await reader.xlen(REQUESTS_STREAM)]).toEqual([1, 3]);
 });
 
@@ -77,7 +77,7 @@ test("a batch Redis refuses is dropped and counted; the records behind it are st
   sink.event(event("refused"));
   for (const id of ["x", "y"]) sink.record(record(id));
   await sink.stop(10_000);
-  expect(sink.stats()).toEqual({ buffered: 0, dropped: 1, written: 2 });
+  expect(sink.stats()).toEqual({ buffered: 0, dropped: 1, written: 2, lost: 0 });
   expect(await reader.xlen(REQUESTS_STREAM)).toBe(2);
   await reader.del(EVENTS_STREAM);
 });
@@ -86,13 +86,16 @@ test("a batch id is written once however often it is sent, also after the script
   await reader.del(REQUESTS_STREAM);
   const entries = ["p", "q"].map((id) => entryArgument(encodeRecord(record(id))));
   const batch = { idKey: "ringgate:batch:test:0", stream: REQUESTS_STREAM, entries };
-  const attempts = [await batchXadd(reader, batch, "1000"), await batchXadd(reader, batch, "1000")];
+  const ledger = { key: "ringgate:instance:test", accepted: 4, refused: 0 };
+  const attempts = [await batchXadd(reader, batch, "1000", ledger), await batchXadd(reader, batch, "1000", ledger)];
   await reader.script("FLUSH");
   const next = { ...batch, idKey: "ringgate:batch:test:1" };
-  attempts.push(await batchXadd(reader, batch, "1000"), await batchXadd(reader, next, "1000"));
+  attempts.push(await batchXadd(reader, batch, "1000", ledger), await batchXadd(reader, next, "1000", ledger));
   expect(attempts).toEqual([true, false, false, true]);
   expect(await reader.xlen(REQUESTS_STREAM)).toBe(4);
   expect(await reader.pttl(batch.idKey)).toBeGreaterThan(0);
+  // Counted as written once per batch, whatever the attempts.
+  expect(await reader.hgetall(ledger.key)).toEqual({ accepted: "4", written: "4" });
 });
 
 test("stopping while Redis comes back writes every buffered record exactly once", async () => {
@@ -108,5 +111,5 @@ test("stopping while Redis comes back writes every buffered record exactly once"
   const ids = (await reader.xrange(REQUESTS_STREAM, "-", "+")).map(([, fields]) => decodeRecord(fields).requestId);
   expect(ids.length).toBe(5_000);
   expect(new Set(ids).size).toBe(5_000);
-  expect(sink.stats()).toEqual({ buffered: 0, dropped: 0, written: 5_000 });
+  expect(sink.stats()).toEqual({ buffered: 0, dropped: 0, written: 5_000, lost: 0 });
 });

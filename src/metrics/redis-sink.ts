@@ -6,6 +6,7 @@ import type { RequestRecord } from "../proxy/request-record.ts";
 import { BoundedQueue } from "./bounded-queue.ts";
 import type { MetricsSink, SinkStats } from "./metrics-sink.ts";
 import { type Batch, batchXadd, entryArgument } from "./batch-xadd.ts";
+import { entryKey, InstanceLedger, type LedgerCounts } from "./instance-ledger.ts";
 import {
   encodeEvent,
   encodeFeedback,
@@ -26,6 +27,8 @@ export interface RedisSinkOptions {
   batchSize?: number;
   /** How often a burst of overflow or connection errors is logged (once per interval). */
   warnIntervalMs?: number;
+  /** Life of this instance's lease in Redis; a killed instance's loss is counted within ~3 leases. */
+  instanceLeaseMs?: number;
   now?: () => number;
 }
 
@@ -35,6 +38,9 @@ type Entry = { record: RequestRecord } | { event: WorkerEvent } | { feedback: Fe
 const RECONNECT_BASE_MS = 100;
 const RECONNECT_MAX_MS = 2_000;
 const STOP_POLL_MS = 50;
+const DEFAULT_LEASE_MS = 15_000;
+/** Heartbeats per lease: two may be lost before the lease lapses. */
+const BEATS_PER_LEASE = 3;
 
 /** Redis answers that mean "not now" (loading its data, a script running, a replica): retry the batch. */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN)\b/;
@@ -45,6 +51,8 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN)\b/;
  * the request path: ioredis fails fast (no offline queue, one retry) and the queue waits for the reconnect.
  * A batch is sealed with an id when first sent and re-sent as is until confirmed, and Redis writes an id
  * once (see batchXadd): a stall past the command timeout or a lost reply writes nothing twice.
+ * Entries lost to a SIGKILL are counted through the instance ledger (see InstanceLedger): this sink keeps
+ * its own entry alive and claims the entries of instances that died, as `lost`.
  */
 export class RedisSink implements MetricsSink {
   readonly kind = "redis";
@@ -55,12 +63,19 @@ export class RedisSink implements MetricsSink {
   readonly #warnIntervalMs: number;
   readonly #now: () => number;
   readonly #timer: ReturnType<typeof setInterval>;
-  readonly #instanceId = randomUUID();
+  readonly #ledgerTimer: ReturnType<typeof setInterval>;
+  readonly #ledger: InstanceLedger;
+  readonly #ledgerKey: string;
   #flushing: Promise<void> | undefined;
   /** The head batch, sent at least once and not yet confirmed. */
   #sealed: Batch | undefined;
   #batchSeq = 0;
   #written = 0;
+  #accepted = 0;
+  #refused = 0;
+  #lost = 0;
+  #beats = 0;
+  #tending = false;
   #droppedLogged = 0;
   #lastDropWarnMs = Number.NEGATIVE_INFINITY;
   #lastErrorWarnMs = Number.NEGATIVE_INFINITY;
@@ -80,30 +95,44 @@ export class RedisSink implements MetricsSink {
       retryStrategy: (times) => Math.min(RECONNECT_BASE_MS * 2 ** Math.min(times, 10), RECONNECT_MAX_MS),
     });
     this.#redis.on("error", (error: Error) => this.#warnConnection(error));
-    this.#redis.on("ready", () => this.#kick());
+    const instance = randomUUID();
+    this.#ledger = new InstanceLedger(this.#redis, instance, options.instanceLeaseMs ?? DEFAULT_LEASE_MS, this.#now());
+    this.#ledgerKey = entryKey(instance);
+    this.#redis.on("ready", () => {
+      this.#kick();
+      this.#tend(true);
+    });
     this.#timer = setInterval(() => this.#kick(), options.flushIntervalMs);
     this.#timer.unref();
+    const beatMs = (options.instanceLeaseMs ?? DEFAULT_LEASE_MS) / BEATS_PER_LEASE;
+    this.#ledgerTimer = setInterval(() => this.#tend(++this.#beats % BEATS_PER_LEASE === 0), beatMs);
+    this.#ledgerTimer.unref();
   }
 
   record(record: RequestRecord): void {
-    this.#queue.push({ record });
+    this.#push({ record });
   }
 
   event(event: WorkerEvent): void {
-    this.#queue.push({ event });
+    this.#push({ event });
   }
 
   feedback(feedback: FeedbackRecord): void {
-    this.#queue.push({ feedback });
+    this.#push({ feedback });
   }
 
   stats(): SinkStats {
-    return { buffered: this.#queue.length, dropped: this.#queue.dropped, written: this.#written };
+    return { buffered: this.#queue.length, dropped: this.#queue.dropped, written: this.#written, lost: this.#lost };
+  }
+
+  #push(entry: Entry): void {
+    if (this.#queue.push(entry)) this.#accepted++;
   }
 
   /** Waits for a connection (it may be reconnecting) and writes what is buffered, within `graceMs`. */
   async stop(graceMs: number): Promise<void> {
     clearInterval(this.#timer);
+    clearInterval(this.#ledgerTimer);
     const deadlineMs = this.#now() + graceMs;
     while (this.#queue.length > 0 && this.#now() < deadlineMs) {
       const before = this.#queue.length;
@@ -113,8 +142,39 @@ export class RedisSink implements MetricsSink {
       if (this.#queue.length === before) await Bun.sleep(STOP_POLL_MS);
     }
     await this.#flushing;
-    if (this.#queue.length > 0) logger.warn({ unwritten: this.#queue.length }, "metrics: records not written to Redis at shutdown");
+    const unwritten = this.#queue.length;
+    if (unwritten > 0) logger.warn({ unwritten }, "metrics: records not written to Redis at shutdown");
+    // Left behind otherwise: its lease lapses and the next gateway to look counts what is lost.
+    else if (this.#redis.status === "ready") {
+      await this.#ledger.remove().catch((error: Error) => this.#warnConnection(error));
+    }
     this.#redis.disconnect();
+  }
+
+  #counts(): LedgerCounts {
+    return { accepted: this.#accepted, written: this.#written, refused: this.#refused };
+  }
+
+  /** Keeps this instance's ledger entry alive and, when `reap`, counts what dead instances lost. */
+  #tend(reap: boolean): void {
+    if (this.#tending || this.#redis.status !== "ready") return;
+    this.#tending = true;
+    this.#ledger
+      .heartbeat(this.#counts())
+      .then(() => (reap ? this.#reap() : undefined))
+      .catch((error: Error) => this.#warnConnection(error))
+      .finally(() => {
+        this.#tending = false;
+      });
+  }
+
+  async #reap(): Promise<void> {
+    for (const found of await this.#ledger.reap(this.#maxLen, this.#now())) {
+      if (found.lost === 0) continue;
+      this.#lost += found.lost;
+      const message = "metrics: a gateway stopped without a clean shutdown; the records it had not written are lost";
+      logger.warn(found, message);
+    }
   }
 
   #kick(): void {
@@ -136,7 +196,8 @@ export class RedisSink implements MetricsSink {
       const batch = (this.#sealed ??= this.#seal());
       const count = batch.entries.length;
       try {
-        await batchXadd(this.#redis, batch, this.#maxLen);
+        const ledger = { key: this.#ledgerKey, accepted: this.#accepted, refused: this.#refused };
+        await batchXadd(this.#redis, batch, this.#maxLen, ledger);
       } catch (error) {
         if (!isReplyError(error) || TRANSIENT_REPLY.test((error as Error).message)) {
           this.#warnConnection(error as Error);
@@ -146,6 +207,7 @@ export class RedisSink implements MetricsSink {
         // every record behind it for good. It was not written (see batchXadd), so it counts as dropped.
         this.#sealed = undefined;
         this.#queue.drop(count);
+        this.#refused += count;
         remaining -= count;
         const refused = { err: (error as Error).message, dropped: count, stream: batch.stream };
         logger.warn(refused, "metrics: Redis refused a batch; dropped");
@@ -160,7 +222,7 @@ export class RedisSink implements MetricsSink {
 
   #seal(): Batch {
     const [stream, fields] = this.#nextBatch();
-    const idKey = `ringgate:batch:${this.#instanceId}:${this.#batchSeq++}`;
+    const idKey = `ringgate:batch:${this.#ledger.instance}:${this.#batchSeq++}`;
     return { idKey, stream, entries: fields.map(entryArgument) };
   }
 

@@ -56,6 +56,9 @@ export function registerStateGauges(registry: Registry, sources: StateSources): 
   new Gauge({ name: "ringgate_metrics_buffer_depth", help: "Metrics records waiting for Redis.", registers, collect() { this.set(sink.stats().buffered); } });
   monotonic(registry, "ringgate_metrics_dropped_total", "Metrics records dropped because the buffer was full (Redis away too long).", () => sink.stats().dropped);
   monotonic(registry, "ringgate_metrics_written_total", "Metrics records and events confirmed written to the sink.", () => sink.stats().written);
+  monotonic(registry, "ringgate_metrics_lost_total",
+    "Metrics records other gateway instances held unwritten when killed without a clean stop, as found by this one.",
+    () => sink.stats().lost);
   registerWorkerLoad(registry, sources.loads, sources.gpuOf);
 }
 
