@@ -36,6 +36,9 @@ export function encodeRecord(record: RequestRecord): FlatFields {
   if (record.keyName) fields.push("key_name", record.keyName);
   if (record.traceparent) fields.push("traceparent", record.traceparent);
   if (record.fallbackFrom) fields.push("fallback_from", record.fallbackFrom);
+  if (record.route) fields.push("route", record.route);
+  if (record.predictedTtftMs !== undefined) fields.push("predicted_ttft_ms", String(record.predictedTtftMs));
+  if (record.ttftBudgetMs !== undefined) fields.push("ttft_budget_ms", String(record.ttftBudgetMs));
   // One attempt is already told by worker, status and latency.
   if (record.attempts.length > 1) fields.push("attempts_detail", JSON.stringify(record.attempts));
   return fields;

@@ -3,6 +3,7 @@ import type { RequestRecord } from "../proxy/request-record.ts";
 
 const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320];
 const TTFT_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80];
+const PREDICTION_ERROR_BUCKETS_S = [-5, -1, -0.5, -0.25, -0.1, -0.05, -0.01, 0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5];
 const OVERHEAD_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 
 /**
@@ -19,6 +20,8 @@ export class RequestMetrics {
   readonly #attempts: Counter<"pool" | "worker" | "result">;
   readonly #failovers: Counter<"pool">;
   readonly #fallbacks: Counter<"from" | "to">;
+  readonly #models: Counter<"model" | "pool" | "outcome">;
+  readonly #predictionError: Histogram<"pool">;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -30,6 +33,8 @@ export class RequestMetrics {
     this.#tokens = new Counter({ name: "ringgate_tokens_total", help: "Tokens the workers reported in usage, by kind (prompt, completion).", labelNames: ["pool", "worker", "kind"], registers });
     this.#attempts = new Counter({ name: "ringgate_upstream_attempts_total", help: "Upstream attempts by worker and result (ok, connect_error, status_503, timeout_first_token, ...).", labelNames: ["pool", "worker", "result"], registers });
     this.#failovers = new Counter({ name: "ringgate_failovers_total", help: "Attempts beyond the first: a request moved on to another worker.", labelNames: ["pool"], registers });
+    this.#models = new Counter({ name: "ringgate_model_requests_total", help: "Finished requests by the model the client sent and the pool that answered (aliases, variants, tiers).", labelNames: ["model", "pool", "outcome"], registers });
+    this.#predictionError = new Histogram({ name: "ringgate_ttft_prediction_error_seconds", help: "Tier routing: observed minus predicted time to first token (negative = faster than predicted).", labelNames: ["pool"], buckets: PREDICTION_ERROR_BUCKETS_S, registers });
     this.#fallbacks = new Counter({ name: "ringgate_fallbacks_total", help: "Requests answered by a fallback pool.", labelNames: ["from", "to"], registers });
   }
 
@@ -46,5 +51,9 @@ export class RequestMetrics {
     for (const attempt of record.attempts) this.#attempts.inc({ pool: attempt.pool, worker: attempt.worker, result: attempt.result });
     if (record.attempts.length > 1) this.#failovers.inc({ pool: record.model || pool }, record.attempts.length - 1);
     if (record.fallbackFrom) this.#fallbacks.inc({ from: record.fallbackFrom, to: pool });
+    if (record.model) this.#models.inc({ model: record.model, pool, outcome: record.outcome });
+    if (record.predictedTtftMs !== undefined && record.ttftMs !== undefined && record.stream) {
+      this.#predictionError.observe({ pool }, (record.ttftMs - record.predictedTtftMs) / 1000);
+    }
   }
 }

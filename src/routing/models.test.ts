@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ConfigInput } from "../config/schema.ts";
 import { healthFeature } from "../health/health-feature.ts";
+import { metricsFeature } from "../metrics/metrics-feature.ts";
 import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";
 import { type GatewayFixture, startGatewayFixture } from "../testing/gateway-fixture.ts";
 import { waitFor } from "../testing/poll.ts";
@@ -41,7 +42,7 @@ beforeAll(async () => {
     },
     health: { intervalMs: 100 },
   };
-  gateway = await startGatewayFixture(config, [healthFeature()]);
+  gateway = await startGatewayFixture(config, [healthFeature(), metricsFeature()]);
 });
 
 afterAll(async () => {
@@ -76,6 +77,8 @@ describe("aliases", () => {
     const record = gateway.records.find((r) => r.requestId === "alias-1");
     expect(record).toMatchObject({ model: "Qwen/Qwen3-8B-AWQ", pool: "light", route: "alias → fast; alias → light" });
     expect(record?.fallbackFrom).toBeUndefined();
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    expect(metrics).toContain('ringgate_model_requests_total{model="Qwen/Qwen3-8B-AWQ",pool="light",outcome="ok"} 1');
   });
 
   test("GET /v1/models lists the models, then the pools, with how each routes", async () => {
