@@ -123,10 +123,10 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     events,
     services,
     server,
+    app,
     config: () => config,
     stop: async (graceMs = config.limits.shutdownGraceMs) => {
       await drain(server, graceMs);
-    app,
       for (const stop of stops.reverse()) await stop();
     },
   };
