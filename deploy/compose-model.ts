@@ -15,6 +15,7 @@ export interface ComposeService {
   image?: string;
   build?: unknown;
   command?: string[];
+  entrypoint?: string[];
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string }> | string[];
   deploy?: { resources?: { reservations?: { devices?: { device_ids?: string[]; capabilities?: string[] }[] } } };

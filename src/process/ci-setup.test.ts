@@ -21,6 +21,8 @@ const COMPUTED: Record<string, { starts: string[]; why: string }> = {
   "loadtest/bench/managed-process.ts": { starts: [], why: "runs the `cmd: [...]` specs, which are scanned" },
   "deploy/local-stack.ts": { starts: ["bun", "redis-server"], why: "compose.cpu.yaml's commands and the image CMD" },
   "deploy/cpu-stack.test.ts": { starts: ["bun"], why: "the Dockerfile HEALTHCHECK (asserted to be bun there)" },
+  "deploy/gpu-neighbour-wait.test.ts": { starts: ["sh", "python3"], why: "compose.yaml's light entrypoint (/bin/sh -c)" },
+  "src/main.test.ts": { starts: ["bun"], why: "`bun src/main.ts` or `bun run start`" },
 };
 
 /** A call that starts a program, and the text right after it where the program's name sits. */
@@ -35,7 +37,7 @@ const SPAWN_PATTERNS: { pattern: RegExp; shell: boolean }[] = [
 type Found = { binary: string } | { computed: string };
 
 /** What each spawn in `source` starts: a binary name, or the expression when it is computed. */
-export function spawnedBinaries(source: string): Found[] {
+function spawnedBinaries(source: string): Found[] {
   const found: Found[] = [];
   const seen = new Set<number>();
   for (const { pattern, shell } of SPAWN_PATTERNS) {
@@ -45,7 +47,7 @@ export function spawnedBinaries(source: string): Found[] {
       const at = match.index + match[0].length - command.length;
       if (seen.has(at)) continue;
       seen.add(at);
-      found.push(shell ? shellCommand(command) : firstArgument(command.trim()));
+      found.push(shell ? shellCommand(command) : firstArgument(command.trim(), source));
     }
   }
   return found;
@@ -55,11 +57,14 @@ function shellCommand(word: string): Found {
   return word.includes("${") ? { computed: word } : { binary: word };
 }
 
-function firstArgument(command: string): Found {
+function firstArgument(command: string, source: string): Found {
   const head = command.replace(/^\[\s*/, "");
   if (head === "process.execPath") return { binary: "bun" };
   const quoted = /^["'`]([^"'`\s$]+)/.exec(head);
-  return quoted?.[1] ? { binary: quoted[1] } : { computed: head };
+  if (quoted?.[1]) return { binary: quoted[1] };
+  // A constant in the same file: `const CHROMIUM = "chromium";`.
+  const constant = /^[A-Za-z_]\w*$/.test(head) ? new RegExp(`const ${head}\\s*=\\s*["'\`]([^"'\`\\s$]+)["'\`]`).exec(source) : null;
+  return constant?.[1] ? { binary: constant[1] } : { computed: head };
 }
 
 /** Binaries `.ci/setup` installs (its `need` lines) plus Bun itself. */
@@ -85,6 +90,7 @@ describe("the spawn scanner", () => {
     { source: 'execFileSync("chromium", ["--headless"])', expected: [{ binary: "chromium" }] },
     { source: "Bun.spawn(spec.cmd, { cwd })", expected: [{ computed: "spec.cmd" }] },
     { source: "Bun.spawn([executable, ...args])", expected: [{ computed: "executable" }] },
+    { source: 'const CHROMIUM = "chromium";\nBun.spawn([CHROMIUM, "--headless"])', expected: [{ binary: "chromium" }] },
   ])("finds what $source starts", ({ source, expected }) => {
     expect(spawnedBinaries(source)).toEqual(expected);
   });
@@ -106,7 +112,7 @@ describe(".ci/setup installs every program the repository starts", () => {
       }
     }
     for (const [file, { starts }] of Object.entries(COMPUTED)) {
-      for (const binary of starts) if (!installed.has(binary)) missing.push(`${file}: ${binary}`);
+      for (const binary of starts) if (!installed.has(binary) && !BASE_SYSTEM.has(binary)) missing.push(`${file}: ${binary}`);
     }
     expect(missing).toEqual([]);
   });
