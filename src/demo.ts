@@ -23,6 +23,10 @@ async function startWorkers(): Promise<EmulatorProcess[]> {
 function demoConfigFile(workers: EmulatorProcess[]): string {
   const urls = (pool: string) => workers.filter((_, index) => WORKERS[index]?.pool === pool).map((worker) => worker.url);
   const config = {
+    models: {
+      "Qwen/Qwen2.5-14B-Instruct-AWQ": { route: "heavy" },
+      "Qwen/Qwen3-8B-AWQ": { route: "light" },
+    },
     pools: {
       heavy: { workers: urls("heavy"), fallback: ["light"] },
       light: { workers: urls("light"), chatTemplateKwargs: { enable_thinking: false } },

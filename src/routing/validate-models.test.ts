@@ -82,6 +82,12 @@ describe("models validation", () => {
   });
 });
 
+test("the example tier config parses: real-time intents, interactive dialogue, async storytelling", () => {
+  const config = loadConfig({ CONFIG: join(import.meta.dir, "..", "..", "deploy", "routing-tiers.config.json") });
+  expect(Object.keys(config.models)).toEqual(["Qwen/Qwen2.5-14B-Instruct-AWQ", "Qwen/Qwen3-8B-AWQ", "npc-intent", "npc-dialogue", "storytelling"]);
+  expect(config.pools.heavy?.affinity).toBe("session");
+});
+
 describe("admin reload", () => {
   const dir = mkdtempSync(join(tmpdir(), "ringgate-models-"));
   const env = { CONFIG: join(dir, "config.json"), ADMIN_API_KEY: "admin-key-0001" };
