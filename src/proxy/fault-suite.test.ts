@@ -13,6 +13,15 @@ import type { RequestOutcome } from "./request-record.ts";
 
 const MESSAGES = [{ role: "user", content: "Which way to the castle?" }];
 
+const TOOLS = [{ type: "function", function: { name: "open_gate", parameters: { type: "object", properties: { gate: { type: "string" } }, required: ["gate"] } } }];
+const forcedTool = (toolChoice: unknown) => ({ tools: TOOLS, tool_choice: toolChoice });
+
+/** Engine death on worker 0 as soon as it runs the request (before its first token is due). */
+async function dieWhenRunning(emulators: EmulatorHandle[]): Promise<void> {
+  await waitFor(() => emulators[0]?.state().running === 1, 5_000, "the request running on worker 0");
+  emulators[0]?.die();
+}
+
 const open: EmulatedGateway[] = [];
 
 afterEach(async () => {
@@ -33,6 +42,8 @@ interface FaultCase {
   everyWorker?: boolean;
   /** Done to the workers after the first probe round, before the request. */
   before?: (emulators: EmulatorHandle[]) => Promise<void>;
+  /** Done to the workers while the request is in flight. */
+  during?: (emulators: EmulatorHandle[]) => Promise<void>;
   stream: boolean;
   body?: Record<string, unknown>;
   timeouts?: Partial<Timeouts>;
@@ -50,6 +61,10 @@ interface FaultCase {
     first?: string;
     /** How a 200 stream ends: the whole answer with [DONE], or one in-band error and no [DONE]. */
     end?: "whole" | "inband_error";
+    /** finish_reason of a 200 answer (default for streams: "stop"). */
+    finish?: string;
+    /** The tool the answer calls (forced tool choice). */
+    tool?: string;
     /** The gateway's error code (JSON error or in-band event). */
     code?: string;
     messageIncludes?: string;
@@ -79,6 +94,12 @@ const CASES: FaultCase[] = [
   { name: "engine death in-band before the first token (v0.11.0: code 400): failover", fault: "inband-error-after:0", stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "inband_error", end: "whole" } },
   { name: "engine error in-band before the first token (current vLLM: code 500): failover", fault: "inband-error-after:0", emulator: { wireProfile: "current" }, stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "inband_error", end: "whole" } },
   { name: "engine death on every worker before the first token: 502 upstream_error, not a cut answer", fault: "inband-error-after:0", everyWorker: true, stream: true, expect: { ejects: true, outcome: "upstream_error", status: 502, attempts: 2, first: "inband_error", code: "upstream_error" } },
+  { name: "engine death while the stream waits for its first token (v0.11.0: in-band 400 + [DONE]): failover", fault: "slow-first-token:2000", emulator: { stayAfterDeath: true }, during: dieWhenRunning, stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "inband_error", end: "whole" } },
+  { name: "engine dead before the request (v0.11.0 JSON 500): failover", before: async (e) => e[0]?.die(), emulator: { stayAfterDeath: true }, stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "status_500", end: "whole" } },
+  { name: "forced tool call, named (stream): passed through, ends tool_calls", stream: true, body: forcedTool({ type: "function", function: { name: "open_gate" } }), expect: { ejects: false, outcome: "ok", status: 200, attempts: 1, end: "whole", finish: "tool_calls", tool: "open_gate" } },
+  { name: "forced tool call, required (stream): passed through, ends tool_calls", stream: true, body: forcedTool("required"), expect: { ejects: false, outcome: "ok", status: 200, attempts: 1, end: "whole", finish: "tool_calls", tool: "open_gate" } },
+  { name: "forced tool call, named (non-stream): stop with content \"\"", stream: false, body: forcedTool({ type: "function", function: { name: "open_gate" } }), expect: { ejects: false, outcome: "ok", status: 200, attempts: 1, finish: "stop", tool: "open_gate" } },
+  { name: "forced tool call, required (non-stream): stop with content \"\"", stream: false, body: forcedTool("required"), expect: { ejects: false, outcome: "ok", status: 200, attempts: 1, finish: "stop", tool: "open_gate" } },
   { name: "priority is forwarded and served like any request", stream: true, body: { priority: 5 }, expect: { ejects: false, outcome: "ok", status: 200, attempts: 1, first: "ok", end: "whole" } },
   { name: "missing [DONE]: completed promptly", fault: "no-done", stream: true, expect: { ejects: false, outcome: "ok", status: 200, attempts: 1, end: "whole", maxMs: 1_500 } },
   { name: "context length exceeded (non-stream): never retried", stream: false, body: { max_tokens: 1_000_000 }, expect: { ejects: false, outcome: "rejected", status: 400, attempts: 1, first: "status_400", messageIncludes: "maximum context length" } },
@@ -93,7 +114,7 @@ describe("fault suite: one emulated fault per row", () => {
     await row.before?.(h.emulators);
     const body = { model: "heavy", messages: MESSAGES, stream: row.stream, ...row.body };
     const startedMs = performance.now();
-    const response = await h.fixture.post("/v1/chat/completions", body);
+    const [response] = await Promise.all([h.fixture.post("/v1/chat/completions", body), row.during?.(h.emulators)]);
     const expected = row.expect;
     expect(response.status).toBe(expected.status);
     expect(response.headers.get("x-ringgate-attempts")).toBe(String(expected.attempts));
@@ -102,16 +123,22 @@ describe("fault suite: one emulated fault per row", () => {
       const transcript = await readSse(response);
       expect([transcript.eventsAfterEnd, transcript.malformed, transcript.broken]).toEqual([0, 0, undefined]);
       if (expected.end === "whole") {
-        expect([transcript.done, transcript.finishReason, transcript.error]).toEqual([true, "stop", undefined]);
+        expect([transcript.done, transcript.finishReason, transcript.error]).toEqual([true, expected.finish ?? "stop", undefined]);
         expect(transcript.content).toBe(await referenceContent(healthy, body));
+        if (expected.tool) expect(transcript.toolNames).toEqual([expected.tool]);
       } else {
         expect(transcript.done).toBe(false);
         expect(transcript.error).toBeDefined();
         if (expected.code) expect(transcript.error?.code).toBe(expected.code);
       }
     } else {
-      const json = (await response.json()) as { error?: { code?: unknown; message?: string }; choices?: { message: { content: string } }[] };
-      if (response.status === 200) expect(json.choices?.[0]?.message.content).toBe(await referenceContent(healthy, { ...body, stream: true }));
+      type Message = { content: string; tool_calls: { function: { name: string } }[] };
+      type Json = { error?: { code?: unknown; message?: string }; choices?: { message: Message; finish_reason: string }[] };
+      const json = (await response.json()) as Json;
+      const choice = json.choices?.[0];
+      if (response.status === 200) expect(choice?.message.content).toBe(await referenceContent(healthy, { ...body, stream: true }));
+      if (expected.finish) expect(choice?.finish_reason).toBe(expected.finish);
+      if (expected.tool) expect(choice?.message.tool_calls.map((call) => call.function.name)).toEqual([expected.tool]);
       if (expected.code) expect(json.error?.code).toBe(expected.code);
       if (expected.messageIncludes) expect(json.error?.message).toContain(expected.messageIncludes);
     }

@@ -55,6 +55,8 @@ export interface SseTranscript {
   finishReason: string | undefined;
   /** The chunks' `id` (vLLM: `chatcmpl-` + the request id it was sent). */
   id?: string;
+  /** Names of the tool calls the deltas started, in order. */
+  toolNames?: string[];
   /** Per choice `index` (n > 1): its content and finish reason. */
   choices?: { content: string; finishReason: string | undefined }[];
   /** `data: [DONE]` arrived (as the last event). */
@@ -94,7 +96,11 @@ function readEvent(transcript: SseTranscript, data: string): void {
   let parsed: {
     id?: string;
     error?: SseTranscript["error"];
-    choices?: { index?: number; delta?: { content?: string | null }; finish_reason?: string | null }[];
+    choices?: {
+      index?: number;
+      delta?: { content?: string | null; tool_calls?: { function?: { name?: string | null } }[] };
+      finish_reason?: string | null;
+    }[];
   };
   try {
     parsed = JSON.parse(data) as typeof parsed;
@@ -114,5 +120,6 @@ function readEvent(transcript: SseTranscript, data: string): void {
     const slot = (transcript.choices ??= [])[each.index ?? 0] ??= { content: "", finishReason: undefined };
     slot.content += each.delta?.content ?? "";
     if (each.finish_reason) slot.finishReason = each.finish_reason;
+    for (const call of each.delta?.tool_calls ?? []) if (call.function?.name) (transcript.toolNames ??= []).push(call.function.name);
   }
 }
