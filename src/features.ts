@@ -9,8 +9,9 @@ import type { GatewayFeature } from "./gateway.ts";
 import { healthFeature } from "./health/health-feature.ts";
 import { metricsFeature } from "./metrics/metrics-feature.ts";
 import { requestLog } from "./request-log.ts";
+import { tracingFeature } from "./tracing/tracing-feature.ts";
 
 /** The features a production gateway runs with, in setup order. */
 export function defaultFeatures(): GatewayFeature[] {
-  return [requestLog(), discoveryFeature(), healthFeature(), metricsFeature(), corsFeature(), clientAuthFeature(), inputGuardFeature(), feedbackFeature(), adminFeature(), dashboardFeature()];
+  return [requestLog(), discoveryFeature(), healthFeature(), metricsFeature(), corsFeature(), clientAuthFeature(), inputGuardFeature(), feedbackFeature(), adminFeature(), dashboardFeature(), tracingFeature()];
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import type { RequestRecord } from "../proxy/request-record.ts";
-import { ALL, isError, TimeSeries } from "./time-series.ts";
+import { isFailure, type RequestRecord } from "../proxy/request-record.ts";
+import { ALL, TimeSeries } from "./time-series.ts";
 
 function record(overrides: Partial<RequestRecord> = {}): RequestRecord {
   return {
@@ -93,7 +93,7 @@ describe("TimeSeries", () => {
     [{ status: 503, outcome: "rejected" }, true],
     [{ status: 200, outcome: "timeout" }, true],
     [{ status: 200, outcome: "mid_stream_error" }, true],
-  ] as const)("isError(%o) is %p", (fields, expected) => {
-    expect(isError(record(fields))).toBe(expected);
+  ] as const)("isFailure(%o) is %p", (fields, expected) => {
+    expect(isFailure(record(fields))).toBe(expected);
   });
 });

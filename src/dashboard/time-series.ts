@@ -1,5 +1,5 @@
 import { percentile } from "../metrics/percentiles.ts";
-import type { RequestRecord } from "../proxy/request-record.ts";
+import { isFailure, type RequestRecord } from "../proxy/request-record.ts";
 
 /** One point of a chart: what finished in one bucket of time. Latencies are null in a bucket without any. */
 export interface SeriesPoint {
@@ -104,7 +104,7 @@ export class TimeSeries {
 
   #add(bucket: Bucket, record: RequestRecord): void {
     bucket.requests++;
-    if (isError(record)) bucket.errors++;
+    if (isFailure(record)) bucket.errors++;
     bucket.tokens += record.completionTokens ?? 0;
     if (record.outcome !== "ok") return;
     if (record.ttftMs !== undefined) this.#keep(bucket.ttftMs, bucket.requests, record.ttftMs);
@@ -119,11 +119,6 @@ export class TimeSeries {
       if (slot < this.#maxValues) values[slot] = value;
     }
   }
-}
-
-/** A failure the operator should look at: the gateway's or a worker's, not a client's mistake or leaving. */
-export function isError(record: RequestRecord): boolean {
-  return record.status >= 500 || record.outcome === "mid_stream_error" || record.outcome === "timeout";
 }
 
 function close(bucket: Bucket, bucketMs: number): SeriesPoint {

@@ -9,6 +9,8 @@ export interface AttemptRecord {
   /** `ok`, `connect_error`, `timeout_<phase>`, `status_<code>`, `empty_stream`, `client_abort`. */
   result: string;
   durationMs: number;
+  /** When the attempt started, in ms after the request arrived (for trace spans). */
+  startOffsetMs?: number;
 }
 
 /** Everything known about one finished request; metrics sinks turn it into their own format. */
@@ -43,4 +45,9 @@ export interface RequestRecord {
   ttftBudgetMs?: number;
   /** Requests ahead in the answering worker's queue when it was picked. */
   queueAhead?: number;
+}
+
+/** A failure an operator should look at (the gateway's or a worker's), not a client's mistake or leaving. */
+export function isFailure(record: RequestRecord): boolean {
+  return record.status >= 500 || record.outcome === "mid_stream_error" || record.outcome === "timeout";
 }

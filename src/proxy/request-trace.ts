@@ -50,7 +50,7 @@ export class RequestTrace {
     this.#workerWaitMs += durationMs;
     this.#lastResult = result;
     this.answeredBy = worker;
-    this.attempts.push({ worker: worker.url, pool: worker.pool, result: resultLabel(result), durationMs: round(durationMs) });
+    this.attempts.push({ worker: worker.url, pool: worker.pool, result: resultLabel(result), durationMs: round(durationMs), startOffsetMs: round(startedMs - this.startMs) });
   }
 
   /** A worker answer that was retried; passed through unchanged if no later attempt does better. */
