@@ -27,6 +27,13 @@ export const FLAG_TABLE: readonly FlagRow[] = [
   { name: "max-num-seqs", kind: "number", defaultText: "256", meaning: "running batch cap; the rest waits" },
   { name: "scheduling-policy", kind: "string", defaultText: "fcfs", meaning: "fcfs | priority: order the waiting queue by (priority, arrival)" },
   { name: "kv-cache-tokens", kind: "number", defaultText: "from profile", meaning: "KV capacity in tokens (admission, preemption, prefix-cache size)" },
+  {
+    name: "enable-prefix-caching",
+    kind: "boolean",
+    defaultText: "on",
+    meaning: "16-token prompt blocks seen recently skip prefill (LRU within the KV capacity)",
+    negatable: true,
+  },
   { name: "prefill-tokens-per-s", kind: "number", defaultText: "from profile", meaning: "prefill rate of the timing model" },
   { name: "step-base-ms", kind: "number", defaultText: "from profile", meaning: "decode step time t0 for a batch of one" },
   { name: "step-per-seq-ms", kind: "number", defaultText: "from profile", meaning: "extra step time per running sequence" },
@@ -64,7 +71,7 @@ export const FLAG_TABLE: readonly FlagRow[] = [
 
 /** vLLM flags accepted so deployment command lines work unchanged, but without effect here. */
 const IGNORED_VALUE_FLAGS = new Set(["tool-call-parser", "quantization", "gpu-memory-utilization", "dtype", "max-num-batched-tokens"]);
-const IGNORED_BOOLEAN_FLAGS = new Set(["enable-prefix-caching", "enable-log-requests"]);
+const IGNORED_BOOLEAN_FLAGS = new Set(["enable-log-requests"]);
 
 const ROWS = new Map(FLAG_TABLE.map((row) => [row.name, row]));
 

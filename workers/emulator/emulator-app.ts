@@ -11,6 +11,7 @@ import { sendEngineDead, sendJson } from "./generation-session.ts";
 import { sendError, type RequestContext } from "./generation-runner.ts";
 import { metricsText, modelsBody } from "./info-endpoints.ts";
 import type { EmulatorOptions, WireProfile } from "./options.ts";
+import { PrefixCache } from "./prefix-cache.ts";
 import { Scheduler, type TimingModel } from "./scheduler.ts";
 import { SleepMode } from "./sleep-mode.ts";
 
@@ -82,7 +83,9 @@ export class EmulatorApp {
     // Fixed timing is for benchmarks: no KV limit, so only --max-num-seqs caps the batch.
     const fixedTiming = options.ttftMs !== undefined || options.itlMs !== undefined;
     const kvCacheTokens = fixedTiming ? Infinity : options.kvCacheTokens;
-    this.#scheduler = new Scheduler(timingModelFor(options), { maxNumSeqs: options.maxNumSeqs, kvCacheTokens, schedulingPolicy: options.schedulingPolicy }, this.#metrics);
+    const limits = { maxNumSeqs: options.maxNumSeqs, kvCacheTokens, schedulingPolicy: options.schedulingPolicy };
+    const prefixCache = options.enablePrefixCaching ? new PrefixCache(options.kvCacheTokens) : undefined;
+    this.#scheduler = new Scheduler(timingModelFor(options), limits, this.#metrics, prefixCache);
     this.#faults = new FaultController(options.fault, options.faultCount, options.faultRate, options.seed);
     this.#death = new EngineDeath(this.#scheduler, options.stayAfterDeath ? undefined : options.deathExitMs, onExit);
     this.#sleep = new SleepMode(options);

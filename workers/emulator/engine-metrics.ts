@@ -59,6 +59,8 @@ export class EngineMetrics {
   #promptTokens = 0;
   #generationTokens = 0;
   #preemptions = 0;
+  #prefixQueriedTokens = 0;
+  #prefixHitTokens = 0;
   readonly #finished: Record<FinishedReason, number> = { stop: 0, length: 0, abort: 0 };
   readonly #ttft = new Histogram(TTFT_BUCKETS);
   readonly #itl = new Histogram(ITL_BUCKETS);
@@ -92,6 +94,12 @@ export class EngineMetrics {
     this.#itl.observe(stepMs / 1000, batchSize);
   }
 
+  /** One prefix-cache lookup, counted in tokens as vLLM does. */
+  onPrefixCacheQuery(queriedTokens: number, hitTokens: number): void {
+    this.#prefixQueriedTokens += queriedTokens;
+    this.#prefixHitTokens += hitTokens;
+  }
+
   onPreempted(): void {
     this.#preemptions++;
   }
@@ -111,8 +119,8 @@ export class EngineMetrics {
       ...this.#counter("vllm:prompt_tokens", "Number of prefill tokens processed.", this.#promptTokens),
       ...this.#counter("vllm:generation_tokens", "Number of generation tokens processed.", this.#generationTokens),
       ...this.#successCounter(),
-      ...this.#counter("vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.", this.#promptTokens),
-      ...this.#counter("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.", 0),
+      ...this.#counter("vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.", this.#prefixQueriedTokens),
+      ...this.#counter("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.", this.#prefixHitTokens),
       ...this.#histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", this.#ttft),
       ...this.#histogram("vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds.", this.#itl),
       ...this.#histogram("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", this.#itl),

@@ -4,6 +4,7 @@ import type { FaultSpec } from "./fault-spec.ts";
 import type { GenerationPlan } from "./generation-plan.ts";
 import { BodyWriter, GenerationSession, sendJson, StreamWriter, type BodyRenderer, type StreamRenderer, type TokenFault } from "./generation-session.ts";
 import type { EmulatorOptions } from "./options.ts";
+import { blockHashes, renderPrompt } from "./prefix-cache.ts";
 import type { SamplingRequest } from "./request-schema.ts";
 import type { Scheduler } from "./scheduler.ts";
 
@@ -91,6 +92,7 @@ export function runGeneration(ctx: RequestContext, job: GenerationJob): void {
     engineError: engineCrash(options.wireProfile),
     priority: request.priority ?? 0,
     requestId,
+    promptBlockHashes: options.enablePrefixCaching ? blockHashes(renderPrompt(request)) : undefined,
   };
   const writer = stream
     ? new StreamWriter(ctx.res, job.streamRenderer(continuousUsage(request)), options.wireProfile, includeUsage(request), ctx.fault?.mode === "no-done")

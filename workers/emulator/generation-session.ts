@@ -42,6 +42,7 @@ export interface SessionOptions {
   readonly engineError: VllmError;
   readonly priority: number;
   readonly requestId: string | undefined;
+  readonly promptBlockHashes: readonly bigint[] | undefined;
 }
 
 const DONE = "data: [DONE]\n\n";
@@ -63,6 +64,7 @@ export class GenerationSession implements EngineRequest {
   readonly finishReason: "stop" | "length";
   readonly priority: number;
   readonly requestId: string | undefined;
+  readonly promptBlockHashes: readonly bigint[] | undefined;
   readonly #res: ServerResponse;
   readonly #options: SessionOptions;
   readonly #writer: SessionWriter;
@@ -77,6 +79,7 @@ export class GenerationSession implements EngineRequest {
     this.finishReason = options.plan.endsWithEos ? "stop" : "length";
     this.priority = options.priority;
     this.requestId = options.requestId;
+    this.promptBlockHashes = options.promptBlockHashes;
   }
 
   emit(index: number): boolean {

@@ -1,11 +1,11 @@
 import type { EngineMetrics } from "./engine-metrics.ts";
 import type { EmulatorOptions } from "./options.ts";
+import { BLOCK_SIZE_TOKENS } from "./prefix-cache.ts";
 import type { Scheduler } from "./scheduler.ts";
 
 /** Bodies of the read-only endpoints: /v1/models and /metrics. */
 
 const STARTED_AT_S = Math.floor(Date.now() / 1000);
-const BLOCK_SIZE_TOKENS = 16;
 
 export function modelsBody(options: EmulatorOptions): string {
   return JSON.stringify({
@@ -47,7 +47,7 @@ export function metricsText(options: EmulatorOptions, metrics: EngineMetrics, sc
     {
       block_size: String(BLOCK_SIZE_TOKENS),
       cache_dtype: "auto",
-      enable_prefix_caching: "True",
+      enable_prefix_caching: options.enablePrefixCaching ? "True" : "False",
       engine: "0",
       gpu_memory_utilization: options.profile === "heavy" ? "0.52" : "0.38",
       num_cpu_blocks: "None",

@@ -18,8 +18,10 @@ export interface EmulatorOptions {
   readonly maxNumSeqs: number;
   /** vLLM `--scheduling-policy`: `priority` orders the waiting queue by (priority, arrival). */
   readonly schedulingPolicy: SchedulingPolicy;
-  /** KV capacity in tokens; only drives `vllm:kv_cache_usage_perc`. */
+  /** KV capacity in tokens: admission, preemption, prefix-cache size and `vllm:kv_cache_usage_perc`. */
   readonly kvCacheTokens: number;
+  /** vLLM v1's automatic prefix caching (on by default). */
+  readonly enablePrefixCaching: boolean;
   readonly prefillTokensPerS: number;
   readonly stepBaseMs: number;
   readonly stepPerSeqMs: number;
@@ -78,6 +80,7 @@ interface TimingProfile {
   readonly prefillTokensPerS: number;
   readonly stepBaseMs: number;
   readonly stepPerSeqMs: number;
+  readonly kvCacheTokens: number;
 }
 
 /** Defaults from vllm-wire FACTS §8 (A40 estimates for the AWQ models). */
@@ -88,6 +91,8 @@ const TIMING_PROFILES: Readonly<Record<EmulatorOptions["profile"], TimingProfile
     prefillTokensPerS: 3500,
     stepBaseMs: 20,
     stepPerSeqMs: 0.6,
+    // A40 at 0.52: ~23.4 GiB − 9.4 GiB AWQ weights − ~1.5 GiB activations/graphs ≈ 12.5 GiB at 192 KiB/token.
+    kvCacheTokens: 68000,
   },
   light: {
     servedModelName: "light",
@@ -95,6 +100,8 @@ const TIMING_PROFILES: Readonly<Record<EmulatorOptions["profile"], TimingProfile
     prefillTokensPerS: 6000,
     stepBaseMs: 12,
     stepPerSeqMs: 0.5,
+    // A40 at 0.38: ~17.1 GiB − 5.9 GiB AWQ weights − ~1.5 GiB ≈ 9.7 GiB at 144 KiB/token.
+    kvCacheTokens: 70000,
   },
 };
 
@@ -113,6 +120,7 @@ export const emulatorOptionsInput = z
     maxNumSeqs: z.number().int().positive(),
     schedulingPolicy: z.enum(["fcfs", "priority"]),
     kvCacheTokens: z.number().int().positive(),
+    enablePrefixCaching: z.boolean(),
     prefillTokensPerS: positive,
     stepBaseMs: z.number().nonnegative(),
     stepPerSeqMs: z.number().nonnegative(),
@@ -161,7 +169,8 @@ export function resolveOptions(input: EmulatorOptionsInput = {}): EmulatorOption
     maxModelLen: given.maxModelLen ?? 16384,
     maxNumSeqs: given.maxNumSeqs ?? 256,
     schedulingPolicy: given.schedulingPolicy ?? "fcfs",
-    kvCacheTokens: given.kvCacheTokens ?? 60000,
+    kvCacheTokens: given.kvCacheTokens ?? timing.kvCacheTokens,
+    enablePrefixCaching: given.enablePrefixCaching ?? true,
     prefillTokensPerS: given.prefillTokensPerS ?? timing.prefillTokensPerS,
     stepBaseMs: given.stepBaseMs ?? timing.stepBaseMs,
     stepPerSeqMs: given.stepPerSeqMs ?? timing.stepPerSeqMs,

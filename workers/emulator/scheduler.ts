@@ -1,4 +1,6 @@
 import type { EngineMetrics } from "./engine-metrics.ts";
+import { EngineTicket, moreUrgent, type EngineRequest, type SchedulerLimits, type TimingModel } from "./engine-request.ts";
+import type { PrefixCache } from "./prefix-cache.ts";
 import { PriorityWaitingQueue, WaitingQueue, type WaitingList } from "./waiting-queue.ts";
 
 /**
@@ -6,79 +8,22 @@ import { PriorityWaitingQueue, WaitingQueue, type WaitingList } from "./waiting-
  * requests run and only while their KV fits (`kvCacheTokens`), the rest wait FCFS (or by
  * (priority, arrival) under the priority policy); when growing sequences overflow the KV cache the
  * newest one (priority policy: the least urgent) is preempted back to the queue and re-prefilled
- * later, as vLLM V1 does. An admitted request gets its first token after
- * overhead + prefill; after that every engine step gives one token to each running request, and a
+ * later, as vLLM V1 does. An admitted request gets its first token after overhead + prefill of
+ * the prompt tokens the prefix cache does not already hold; after that every engine step gives one token to each running request, and a
  * step takes `t0 + a·B` for a batch of B. Events are processed in virtual time, so a late timer
  * catches up instead of slowing generation down.
  */
 
-export interface TimingModel {
-  /** Delay from admission to the first token, in ms. */
-  firstTokenDelayMs(promptTokens: number): number;
-  /** Duration of one decode step for a batch of `batchSize`, in ms. */
-  stepMs(batchSize: number): number;
-}
-
-export interface EngineRequest {
-  readonly promptTokens: number;
-  /** Completion tokens to generate, EOS included. */
-  readonly totalTokens: number;
-  /** Extra first-token delay in real ms (slow-first-token fault). */
-  readonly extraFirstTokenDelayMs: number;
-  /** Engine-level finish reason for metrics once all tokens are out. */
-  readonly finishReason: "stop" | "length";
-  /** Engine request id (`chatcmpl-…`), unique among running requests; undefined = random, never clashes. */
-  readonly requestId?: string;
-  /** vLLM `priority`: lower is served first; only the priority policy looks at it. */
-  readonly priority?: number;
-  /** Deliver token `index`; return false to stall: the request keeps its slot but gets no more tokens. */
-  emit(index: number): boolean;
-  /** The engine died: answer the client with the dead engine's error. */
-  fail?(): void;
-}
-
-type SlotState = "waiting" | "prefilling" | "decoding" | "stalled" | "done";
-
-/** The scheduler's record of one submitted request. */
-class EngineTicket {
-  state: SlotState = "waiting";
-  generated = 0;
-  firstTokenAtMs = 0;
-  /** Admission order; the newest running request is the preemption victim. */
-  admittedSeq = 0;
-  readonly request: EngineRequest;
-  readonly arrivalMs: number;
-  readonly arrivalSeq: number;
-
-  constructor(request: EngineRequest, arrivalMs: number, arrivalSeq: number) {
-    this.request = request;
-    this.arrivalMs = arrivalMs;
-    this.arrivalSeq = arrivalSeq;
-  }
-}
-
-/** vLLM's Request ordering under the priority policy: (priority, arrival), smaller first. */
-function moreUrgent(a: EngineTicket, b: EngineTicket): boolean {
-  const byPriority = (a.request.priority ?? 0) - (b.request.priority ?? 0);
-  return byPriority === 0 ? a.arrivalSeq < b.arrivalSeq : byPriority < 0;
-}
-
-export type SchedulingPolicy = "fcfs" | "priority";
+export type { EngineRequest, SchedulerLimits, SchedulingPolicy, TimingModel } from "./engine-request.ts";
 
 /** Catch-up steps handled per turn before yielding to I/O (matters when the step time is ~0). */
 const MAX_EVENTS_PER_TURN = 256;
-
-export interface SchedulerLimits {
-  readonly maxNumSeqs: number;
-  /** KV capacity in tokens; Infinity disables KV admission and preemption. */
-  readonly kvCacheTokens: number;
-  readonly schedulingPolicy?: SchedulingPolicy;
-}
 
 export class Scheduler {
   readonly #timing: TimingModel;
   readonly #limits: SchedulerLimits;
   readonly #metrics: EngineMetrics;
+  readonly #prefixCache: PrefixCache | undefined;
   readonly #waiting: WaitingList<EngineTicket>;
   #kvUsedTokens = 0;
   #arrivals = 0;
@@ -96,7 +41,9 @@ export class Scheduler {
   #timerAtMs = Infinity;
   #advancing = false;
 
-  constructor(timing: TimingModel, limits: SchedulerLimits, metrics: EngineMetrics) {
+  /** `prefixCache` undefined = prefix caching off (`--no-enable-prefix-caching`). */
+  constructor(timing: TimingModel, limits: SchedulerLimits, metrics: EngineMetrics, prefixCache?: PrefixCache) {
+    this.#prefixCache = prefixCache;
     this.#timing = timing;
     this.#limits = limits;
     this.#metrics = metrics;
@@ -237,12 +184,20 @@ export class Scheduler {
       ticket.state = "prefilling";
       ticket.admittedSeq = ++this.#admissions;
       this.#kvUsedTokens += kvNeeded;
-      const delayMs = this.#timing.firstTokenDelayMs(kvNeeded);
+      const delayMs = this.#timing.firstTokenDelayMs(kvNeeded - this.#cachedTokens(ticket.request));
       const extraMs = ticket.generated === 0 ? ticket.request.extraFirstTokenDelayMs : 0;
       ticket.firstTokenAtMs = Math.max(atMs, ticket.arrivalMs) + delayMs + extraMs;
       this.#prefilling.add(ticket);
       if (ticket.generated === 0) this.#metrics.onAdmitted(Math.max(0, atMs - ticket.arrivalMs), ticket.request.promptTokens);
     }
+  }
+
+  /** Prompt tokens whose KV the prefix cache already holds: their prefill is skipped. */
+  #cachedTokens(request: EngineRequest): number {
+    if (!this.#prefixCache || !request.promptBlockHashes) return 0;
+    const hitTokens = this.#prefixCache.admit(request.promptBlockHashes, request.promptTokens);
+    this.#metrics.onPrefixCacheQuery(request.promptTokens, hitTokens);
+    return hitTokens;
   }
 
   /**
