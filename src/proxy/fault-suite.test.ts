@@ -4,6 +4,8 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
+import { zodResponseFormat } from "openai/helpers/zod";
+import { z } from "zod";
 import type { EmulatorHandle } from "../../workers/emulator/server.ts";
 import type { Timeouts } from "../config/schema.ts";
 import { type EmulatedGateway, type EmulatedGatewayOptions, startEmulatedGateway } from "../testing/emulated-gateway.ts";
@@ -65,6 +67,8 @@ interface FaultCase {
     finish?: string;
     /** The tool the answer calls (forced tool choice). */
     tool?: string;
+    /** How many choices a 200 answer has, each finished with `finish` (n > 1). */
+    choices?: number;
     /** The gateway's error code (JSON error or in-band event). */
     code?: string;
     messageIncludes?: string;
@@ -100,6 +104,8 @@ const CASES: FaultCase[] = [
   { name: "forced tool call, required (stream): passed through, ends tool_calls", stream: true, body: forcedTool("required"), expect: { ejects: false, outcome: "ok", status: 200, attempts: 1, end: "whole", finish: "tool_calls", tool: "open_gate" } },
   { name: "forced tool call, named (non-stream): stop with content \"\"", stream: false, body: forcedTool({ type: "function", function: { name: "open_gate" } }), expect: { ejects: false, outcome: "ok", status: 200, attempts: 1, finish: "stop", tool: "open_gate" } },
   { name: "forced tool call, required (non-stream): stop with content \"\"", stream: false, body: forcedTool("required"), expect: { ejects: false, outcome: "ok", status: 200, attempts: 1, finish: "stop", tool: "open_gate" } },
+  { name: "n = 2 (stream): both choices relayed, the stream whole only after both finished", stream: true, body: { n: 2 }, expect: { ejects: false, outcome: "ok", status: 200, attempts: 1, end: "whole", choices: 2 } },
+  { name: "n = 2 (non-stream): both choices", stream: false, body: { n: 2 }, expect: { ejects: false, outcome: "ok", status: 200, attempts: 1, choices: 2 } },
   { name: "priority is forwarded and served like any request", stream: true, body: { priority: 5 }, expect: { ejects: false, outcome: "ok", status: 200, attempts: 1, first: "ok", end: "whole" } },
   { name: "missing [DONE]: completed promptly", fault: "no-done", stream: true, expect: { ejects: false, outcome: "ok", status: 200, attempts: 1, end: "whole", maxMs: 1_500 } },
   { name: "context length exceeded (non-stream): never retried", stream: false, body: { max_tokens: 1_000_000 }, expect: { ejects: false, outcome: "rejected", status: 400, attempts: 1, first: "status_400", messageIncludes: "maximum context length" } },
@@ -124,8 +130,10 @@ describe("fault suite: one emulated fault per row", () => {
       expect([transcript.eventsAfterEnd, transcript.malformed, transcript.broken]).toEqual([0, 0, undefined]);
       if (expected.end === "whole") {
         expect([transcript.done, transcript.finishReason, transcript.error]).toEqual([true, expected.finish ?? "stop", undefined]);
-        expect(transcript.content).toBe(await referenceContent(healthy, body));
+        expect(transcript.choices?.[0]?.content).toBe(await referenceContent(healthy, body));
         if (expected.tool) expect(transcript.toolNames).toEqual([expected.tool]);
+        const finishes = transcript.choices?.map((choice) => choice.finishReason);
+        if (expected.choices) expect(finishes).toEqual(Array(expected.choices).fill(expected.finish ?? "stop"));
       } else {
         expect(transcript.done).toBe(false);
         expect(transcript.error).toBeDefined();
@@ -139,6 +147,8 @@ describe("fault suite: one emulated fault per row", () => {
       if (response.status === 200) expect(choice?.message.content).toBe(await referenceContent(healthy, { ...body, stream: true }));
       if (expected.finish) expect(choice?.finish_reason).toBe(expected.finish);
       if (expected.tool) expect(choice?.message.tool_calls.map((call) => call.function.name)).toEqual([expected.tool]);
+      const finishes = json.choices?.map((each) => each.finish_reason);
+      if (expected.choices) expect(finishes).toEqual(Array(expected.choices).fill(expected.finish ?? "stop"));
       if (expected.code) expect(json.error?.code).toBe(expected.code);
       if (expected.messageIncludes) expect(json.error?.message).toContain(expected.messageIncludes);
     }
@@ -151,19 +161,21 @@ describe("fault suite: one emulated fault per row", () => {
     if (expected.first) expect(record?.attempts[0]?.result).toBe(expected.first);
     expect(record?.attempts.length).toBe(expected.attempts);
     if (expected.outcome) expect(record?.outcome).toBe(expected.outcome);
+    // A whole answer's token counts reach the record (for n > 1: usage over every choice).
+    if (expected.outcome === "ok") expect(record?.completionTokens).toBeGreaterThan(0);
     const worker0 = h.services.health?.snapshot().heavy?.find((worker) => worker.url === faulty.url);
     expect(worker0 && worker0.ejections > 0).toBe(expected.ejects);
   });
 });
 
-/** The answer a healthy worker gives the same request (the emulator is deterministic per prompt). */
+/** The first choice's answer a healthy worker gives the same request (the emulator is deterministic per prompt). */
 async function referenceContent(worker: EmulatorHandle, body: Record<string, unknown>): Promise<string> {
   const response = await fetch(`${worker.url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ ...body, stream: true }),
   });
-  return (await readSse(response)).content;
+  return (await readSse(response)).choices?.[0]?.content ?? "";
 }
 
 describe("fault suite: through the OpenAI SDK", () => {
@@ -181,6 +193,19 @@ describe("fault suite: through the OpenAI SDK", () => {
     };
     await expect(consume()).rejects.toThrow("the answer is incomplete");
     expect(received.length).toBeGreaterThan(0);
+  });
+});
+
+describe("JSON mode through the gateway", () => {
+  test("the openai SDK's chat.completions.parse() with a zod schema gets its object, streamed or not", async () => {
+    const h = await harness({ heavy: 1 });
+    const client = new OpenAI({ baseURL: `${h.fixture.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const Npc = z.object({ name: z.string(), level: z.number().int(), faction: z.enum(["guild", "crown"]) });
+    const request = { model: "heavy", messages: [{ role: "user" as const, content: "Make an NPC" }], response_format: zodResponseFormat(Npc, "npc") };
+    const completion = await client.chat.completions.parse(request);
+    expect(Npc.parse(completion.choices[0]?.message.parsed)).toBeDefined();
+    const streamed = await client.chat.completions.stream(request).finalChatCompletion();
+    expect(Npc.parse(streamed.choices[0]?.message.parsed)).toBeDefined();
   });
 });
 
