@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FETCH_CONCURRENCY_ENV } from "./process/fetch-concurrency.ts";
@@ -190,6 +190,18 @@ describe("one server process", () => {
     expect(typeof logged.requestId).toBe("string");
     expect(logged.ttftMs).toBeGreaterThan(0);
     expect(logged.latencyMs).toBeGreaterThan(logged.ttftMs as number);
+  });
+
+  test("`bun run start`: SIGKILL of the runner's PID makes the orphaned gateway drain and free the port", async () => {
+    const port = await freePort();
+    const runner = start({ PORT: String(port), POOL_HEAVY: worker.url }, "bun run");
+    const out = collect(runner.stdout);
+    await out.until(/ringgate listening/);
+    const serverPid = listeningLine(out.text()).pid;
+    runner.kill("SIGKILL");
+    await runner.exited;
+    await waitFor(refused(port), 10_000, "the port to be free");
+    await waitFor(() => !existsSync(`/proc/${serverPid}`), 10_000, "the gateway to exit");
   });
 
   test("`bun run start`: SIGKILL of the server PID leaves no process holding the port", async () => {

@@ -6,6 +6,7 @@ import { applyLogLevel, logger } from "./log.ts";
 import { parseCommandLine } from "./process/cli.ts";
 import { fetchConcurrencyWarning } from "./process/fetch-concurrency.ts";
 import { START_CLI } from "./process/gateway-cli.ts";
+import { stopWhenOrphaned } from "./process/parent-watch.ts";
 
 /** Loads the config from the environment or exits with the one message that names what is wrong. */
 export function configFromEnvOrExit(env: Record<string, string | undefined> = process.env): GatewayConfig {
@@ -59,6 +60,7 @@ export async function runUntilSignalled(config: GatewayConfig): Promise<GatewayH
   };
   // SIGHUP too: a hung-up terminal should drain, not drop streams.
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => void stop(signal));
+  stopWhenOrphaned(() => void stop("parent exited"));
   return gateway;
 }
 
