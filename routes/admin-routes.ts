@@ -3,6 +3,7 @@ import type { PoolView } from "../src/admin/pools-view.ts";
 import { adminAuth, ADMIN_ACTOR } from "./admin-auth.ts";
 import type { AppEnv } from "./context.ts";
 import type { GatewayConfig } from "../src/config/schema.ts";
+import { type ExperimentAdminActions, registerExperimentAdminRoutes } from "./experiment-admin-routes.ts";
 import { errorEnvelopeSchema } from "./schemas.ts";
 
 /** A worker an action was applied to. */
@@ -12,7 +13,7 @@ interface WorkerRef {
 }
 
 /** What the admin routes drive; `src/admin/admin-feature.ts` provides it. */
-export interface AdminActions {
+export interface AdminActions extends ExperimentAdminActions {
   pools(): PoolView[];
   drain(pool: string, url: string, actor: string): WorkerRef;
   undrain(pool: string, url: string, actor: string): WorkerRef;
@@ -51,6 +52,19 @@ const poolsSchema = z
         maxInFlight: z.number(),
         fallback: z.array(z.string()),
         workers: z.array(workerViewSchema),
+        variants: z
+          .array(
+            z.object({
+              model: z.string(),
+              weight: z.number(),
+              configuredWeight: z.number(),
+              setBy: z.string().optional().openapi({ description: "Who set the runtime weight: an admin, or `guard`" }),
+              reason: z.string().optional(),
+              since: z.string().optional(),
+            }),
+          )
+          .optional()
+          .openapi({ description: "The `variants` models this pool is a variant of, with its effective (runtime) weight" }),
       }),
     ),
   })
@@ -118,4 +132,5 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, actions: AdminActi
   app.openapi(drainRoute, (c) => c.json(done(actions.drain(c.req.valid("param").pool, c.req.valid("json").url, actor(c.get("keyName"))), "drained"), 200));
   app.openapi(undrainRoute, (c) => c.json(done(actions.undrain(c.req.valid("param").pool, c.req.valid("json").url, actor(c.get("keyName"))), "undrained"), 200));
   app.openapi(reloadRoute, (c) => c.json({ reloaded: true, pools: Object.keys(actions.reload(actor(c.get("keyName"))).pools) }, 200));
+  registerExperimentAdminRoutes(app, actions, actor);
 }

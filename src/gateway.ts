@@ -10,6 +10,7 @@ import { logger } from "./log.ts";
 import { type MembershipChange, Pools } from "./pool/pools.ts";
 import { Dispatcher } from "./proxy/dispatcher.ts";
 import { ModelRouter } from "./routing/model-router.ts";
+import type { VariantWeights } from "./experiments/variant-weights.ts";
 import type { MetricsSink } from "./metrics/metrics-sink.ts";
 import type { FetchLike } from "./proxy/forward.ts";
 import type { RequestRecord } from "./proxy/request-record.ts";
@@ -40,6 +41,8 @@ export interface GatewayServices {
   health?: WorkerHealth;
   /** Where records, events and feedback go (set by `metricsFeature`). */
   sink?: MetricsSink;
+  /** Runtime weights of `variants` models, read by the router (set by `experimentsFeature`). */
+  variantWeights?: VariantWeights;
   /** False until the first active probe round has finished (set by `healthFeature`; /ready waits for it). */
   firstProbeRoundDone?: boolean;
 }
@@ -103,7 +106,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     services,
   };
   for (const feature of options.features ?? []) await feature.setup(context);
-  const router = new ModelRouter(pools, () => config);
+  const router = new ModelRouter(pools, () => config, Math.random, services.variantWeights);
   const finish = (record: RequestRecord): void => {
     router.observe(record);
     for (const listener of finishListeners) listener(record);

@@ -1,6 +1,8 @@
 import { registerAdminRoutes } from "../../routes/admin-routes.ts";
 import { type Env, loadConfig } from "../config/load.ts";
 import type { GatewayFeature } from "../gateway.ts";
+import { GatewayError } from "../errors/catalog.ts";
+import { WorkerSleep } from "../experiments/worker-sleep.ts";
 import { reloadConfig } from "./config-reload.ts";
 import { poolsView } from "./pools-view.ts";
 import { WorkerControl } from "./worker-control.ts";
@@ -11,7 +13,10 @@ export interface AdminOptions {
   env?: Env;
 }
 
-/** /admin/*: pools view, drain/undrain, add/remove workers, config reload (all need ADMIN_API_KEY). */
+/**
+ * /admin/*: pools view, drain/undrain, add/remove workers, config reload, runtime variant weights and
+ * worker sleep/wake (all need ADMIN_API_KEY). List it after the experiments feature.
+ */
 export function adminFeature(options: AdminOptions = {}): GatewayFeature {
   return {
     name: "admin",
@@ -21,17 +26,28 @@ export function adminFeature(options: AdminOptions = {}): GatewayFeature {
       if (!health) throw new Error("the admin feature needs the health feature set up before it");
       const control = new WorkerControl(context.pools, context.events, health);
       const stats = new WorkerStats();
+      const sleeper = new WorkerSleep({ pools: context.pools, health, events: context.events, config: context.config, fetch: context.fetch });
+      const weights = context.services.variantWeights;
       context.onFinish((record) => stats.record(record));
       context.events.on((event) => {
         if (event.state === "removed") stats.forget(event.worker);
       });
       const actions = {
-        pools: () => poolsView(context.pools, health, stats),
+        pools: () => {
+          const variants = weights?.view() ?? [];
+          return poolsView(context.pools, health, stats).map((pool) => ({ ...pool, variants: variants.filter((variant) => variant.pool === pool.name) }));
+        },
         drain: control.drain.bind(control),
         undrain: control.undrain.bind(control),
         add: control.add.bind(control),
         remove: control.remove.bind(control),
         reload: (actor: string) => reloadConfig(context, () => loadConfig(options.env ?? process.env), actor),
+        setWeights: (model: string, split: Record<string, number>, actor: string) => {
+          if (!weights) throw new GatewayError("not_found", "Runtime weights need the experiments feature.");
+          return weights.set(model, split, actor);
+        },
+        sleep: sleeper.sleep.bind(sleeper),
+        wake: sleeper.wake.bind(sleeper),
       };
       context.routes((app) => registerAdminRoutes(app, actions, context.config));
     },

@@ -88,12 +88,29 @@ export const poolSchema = z.strictObject({
 
 const modelTarget = z.string().min(1);
 
+/**
+ * Guarded rollout: over a sliding window, once both this variant and the model's baseline (its first
+ * unguarded variant) have `minSamples` requests, a breach sets this variant's weight to 0 at run time.
+ */
+export const variantGuardSchema = z
+  .strictObject({
+    /** Candidate error rate minus baseline error rate (0..1) above which it is pulled. */
+    maxErrorRateDelta: z.number().min(0).max(1).optional(),
+    /** Candidate TTFT p95 divided by baseline TTFT p95 above which it is pulled. */
+    maxTtftP95Ratio: z.number().min(1).optional(),
+    minSamples: z.number().int().min(1).default(50),
+    windowMs: positiveMs.default(60_000),
+  })
+  .refine((guard) => guard.maxErrorRateDelta !== undefined || guard.maxTtftP95Ratio !== undefined, {
+    error: "a guard needs maxErrorRateDelta and/or maxTtftP95Ratio",
+  });
+
 /** Entries of `models`: exactly one of three forms (CONTRACT "Models: aliases, variants and tiers"). */
 export const modelSchema = z.union(
   [
     z.strictObject({ route: modelTarget }),
     z.strictObject({
-      variants: z.array(z.strictObject({ pool: modelTarget, weight: z.number().min(0) })).min(1),
+      variants: z.array(z.strictObject({ pool: modelTarget, weight: z.number().min(0), guard: variantGuardSchema.optional() })).min(1),
     }),
     z.strictObject({ prefer: z.array(modelTarget).min(1), ttftBudgetMs: positiveMs.optional() }),
   ],
@@ -160,6 +177,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type GatewayConfig = z.output<typeof configSchema>;
 export type PoolConfig = z.output<typeof poolSchema>;
 export type ModelConfig = z.output<typeof modelSchema>;
+export type VariantGuard = z.output<typeof variantGuardSchema>;
 export type Timeouts = z.output<typeof timeoutsSchema>;
 export type DiscoveryConfig = z.output<typeof discoverySchema>;
 export type ClientKeyConfig = z.output<typeof clientKeySchema>;

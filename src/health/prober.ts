@@ -88,11 +88,13 @@ export async function probeWorker(pool: Pool, worker: Worker, fetchImpl: FetchLi
     const health = await get("/health");
     await health.body?.cancel();
     if (health.status !== 200) return done(false, `/health answered ${health.status}`);
-    const [modelProblem, load] = await Promise.all([
+    const [modelProblem, load, sleeping] = await Promise.all([
       config.health.checkModel ? missingModel(get, pool.upstreamModel) : undefined,
       scrapeLoad(get, now),
+      sleepingNow(get),
     ]);
-    return modelProblem ? done(false, modelProblem, { load }) : done(true, "/health 200", { load });
+    const problem = sleeping ?? modelProblem;
+    return problem ? done(false, problem, { load }) : done(true, "/health 200", { load });
   } catch (error) {
     if (signal.aborted) return done(false, `no answer within ${config.health.timeoutMs} ms`, { timedOut: true });
     return done(false, errorText(error), { refused: isRefused(error) });
@@ -109,6 +111,25 @@ async function missingModel(get: (path: string) => Promise<Response>, model: str
   const body = (await response.json()) as { data?: { id?: unknown }[] };
   const ids = (body.data ?? []).map((entry) => String(entry.id));
   return ids.includes(model) ? undefined : `serves [${ids.join(", ")}], not the pool's model ${model}`;
+}
+
+/**
+ * vLLM sleep mode: a sleeping worker answers /health 200 but fails generation, so it must not serve.
+ * /is_sleeping exists only with `--enable-sleep-mode` (and, on v0.11.0, VLLM_SERVER_DEV_MODE=1); a 404
+ * or any other failure means "not sleeping".
+ */
+async function sleepingNow(get: (path: string) => Promise<Response>): Promise<string | undefined> {
+  try {
+    const response = await get("/is_sleeping");
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    const body = (await response.json()) as { is_sleeping?: unknown };
+    return body.is_sleeping === true ? "sleeping (/is_sleeping true)" : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Load numbers are a bonus: a failed scrape does not fail the probe. */
