@@ -10,6 +10,9 @@ const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5
 const ITL_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80];
 const REQUEST_BUCKETS = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680];
 
+const PREFIX_QUERIES_HELP = "Prefix cache queries, in terms of number of queried tokens.";
+const PREFIX_HITS_HELP = "Prefix cache hits, in terms of number of cached tokens.";
+
 export type FinishedReason = "stop" | "length" | "abort";
 const FINISHED_REASONS: readonly FinishedReason[] = ["stop", "length", "abort"];
 
@@ -119,8 +122,8 @@ export class EngineMetrics {
       ...this.#counter("vllm:prompt_tokens", "Number of prefill tokens processed.", this.#promptTokens),
       ...this.#counter("vllm:generation_tokens", "Number of generation tokens processed.", this.#generationTokens),
       ...this.#successCounter(),
-      ...this.#counter("vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.", this.#prefixQueriedTokens),
-      ...this.#counter("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.", this.#prefixHitTokens),
+      ...this.#counter("vllm:prefix_cache_queries", PREFIX_QUERIES_HELP, this.#prefixQueriedTokens),
+      ...this.#counter("vllm:prefix_cache_hits", PREFIX_HITS_HELP, this.#prefixHitTokens),
       ...this.#histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", this.#ttft),
       ...this.#histogram("vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds.", this.#itl),
       ...this.#histogram("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", this.#itl),

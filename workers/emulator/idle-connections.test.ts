@@ -15,8 +15,15 @@ afterAll(async () => {
   await emulator.stop();
 });
 
-/** One keep-alive connection; `get` sends a request and resolves with the response head once it is complete. */
-async function openConnection(url: string): Promise<{ socket: Socket; closed: () => boolean; get: (path: string) => Promise<string> }> {
+interface KeepAliveConnection {
+  readonly socket: Socket;
+  closed(): boolean;
+  /** Sends a GET and resolves with the response head once the whole response arrived. */
+  get(path: string): Promise<string>;
+}
+
+/** One keep-alive connection over a plain TCP socket. */
+async function openConnection(url: string): Promise<KeepAliveConnection> {
   const { hostname, port } = new URL(url);
   const socket = connect(Number(port), hostname);
   await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));

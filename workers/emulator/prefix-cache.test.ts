@@ -41,10 +41,12 @@ async function counters(emulator: EmulatorHandle): Promise<{ queries: number; hi
   };
 }
 
+const LORE = "Lore of the harbour, its guilds and its ships. ";
+
 /** A session's own long system prompt (~`tokens` tokens at 4 characters each), distinct from its first block. */
 const systemPrompt = (session: number, tokens: number): Message => ({
   role: "system",
-  content: `You are NPC #${session} of the harbour town. ${"Lore of the harbour, its guilds and its ships. ".repeat(tokens / 12)}`,
+  content: `You are NPC #${session} of the harbour town. ${LORE.repeat(tokens / 12)}`,
 });
 
 describe("prefix caching", () => {
@@ -55,7 +57,8 @@ describe("prefix caching", () => {
     const first = await counters(emulator);
     expect(first.hits).toBe(0);
     expect(first.queries).toBeGreaterThan(1900);
-    const turn2 = [...turn1, { role: "assistant", content: "By the north gate." }, { role: "user", content: "And the inn?" }];
+    const answer = { role: "assistant", content: "By the north gate." };
+    const turn2 = [...turn1, answer, { role: "user", content: "And the inn?" }];
     await chat(emulator, turn2);
     const second = await counters(emulator);
     const hitTokens = second.hits - first.hits;
@@ -84,7 +87,10 @@ describe("prefix caching", () => {
     ["10 sessions do not: LRU evicts each before it returns (thrash)", 10, false],
   ] as const)("%s", async (_name, sessions, hits) => {
     const emulator = await emulatorWith({ profile: "heavy" });
-    const prompts = Array.from({ length: sessions }, (_, session) => [systemPrompt(session, 8000), { role: "user", content: "Hi" }]);
+    const prompts = Array.from({ length: sessions }, (_, session) => [
+      systemPrompt(session, 8000),
+      { role: "user", content: "Hi" },
+    ]);
     for (const messages of prompts) await chat(emulator, messages);
     const firstRound = await counters(emulator);
     for (const messages of prompts) await chat(emulator, messages);

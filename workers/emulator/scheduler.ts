@@ -1,5 +1,6 @@
 import type { EngineMetrics } from "./engine-metrics.ts";
-import { EngineTicket, moreUrgent, type EngineRequest, type SchedulerLimits, type TimingModel } from "./engine-request.ts";
+import { EngineTicket, moreUrgent } from "./engine-request.ts";
+import type { EngineRequest, SchedulerLimits, TimingModel } from "./engine-request.ts";
 import type { PrefixCache } from "./prefix-cache.ts";
 import { PriorityWaitingQueue, WaitingQueue, type WaitingList } from "./waiting-queue.ts";
 
@@ -9,9 +10,9 @@ import { PriorityWaitingQueue, WaitingQueue, type WaitingList } from "./waiting-
  * (priority, arrival) under the priority policy); when growing sequences overflow the KV cache the
  * newest one (priority policy: the least urgent) is preempted back to the queue and re-prefilled
  * later, as vLLM V1 does. An admitted request gets its first token after overhead + prefill of
- * the prompt tokens the prefix cache does not already hold; after that every engine step gives one token to each running request, and a
- * step takes `t0 + a·B` for a batch of B. Events are processed in virtual time, so a late timer
- * catches up instead of slowing generation down.
+ * the prompt tokens the prefix cache does not already hold; after that every engine step gives
+ * one token to each running request, and a step takes `t0 + a·B` for a batch of B. Events are
+ * processed in virtual time, so a late timer catches up instead of slowing generation down.
  */
 
 export type { EngineRequest, SchedulerLimits, SchedulingPolicy, TimingModel } from "./engine-request.ts";
