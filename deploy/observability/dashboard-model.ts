@@ -37,14 +37,17 @@ export function jobNames(expr: string): string[] {
   return [...expr.matchAll(/job="([^"]+)"/g)].map((match) => match[1] ?? "");
 }
 
-/** Every series name a Prometheus text exposition can answer, histogram parts included. */
+/**
+ * Every series name a Prometheus text exposition can answer. A histogram answers only by its parts:
+ * a query of its bare name selects nothing.
+ */
 export function exposedSeries(exposition: string): Set<string> {
   const names = new Set<string>();
   for (const line of exposition.split("\n")) {
     const type = /^# TYPE (\S+) (\S+)/.exec(line);
     if (type?.[1]) {
-      names.add(type[1]);
       if (type[2] === "histogram") for (const suffix of ["_bucket", "_sum", "_count"]) names.add(`${type[1]}${suffix}`);
+      else names.add(type[1]);
       continue;
     }
     const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]/.exec(line);
