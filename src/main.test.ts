@@ -143,6 +143,33 @@ describe("bun run start: configuration and start-up", () => {
     expect(levels.filter((level) => level < 40)).toEqual([]);
     expect(out.text()).not.toContain("ringgate listening");
   });
+
+  test("an admin reload that changes logLevel applies it at once", async () => {
+    const port = await freePort();
+    const path = scratch("reload");
+    const write = (logLevel: string) => writeFileSync(path, JSON.stringify({ logLevel, pools: { heavy: { workers: [worker.url] } } }));
+    write("warn");
+    const adminKey = "admin-key-for-tests";
+    const proc = Bun.spawn([process.execPath, MAIN], {
+      env: { ...BASE_ENV, [FETCH_CONCURRENCY_ENV]: "65535", PORT: String(port), CONFIG: path, ADMIN_API_KEY: adminKey },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      const out = collect(proc.stdout);
+      await waitFor(async () => !(await refused(port)()), 15_000, "the gateway to listen");
+      write("info");
+      const reload = await fetch(`http://127.0.0.1:${port}/admin/reload`, { method: "POST", headers: { authorization: `Bearer ${adminKey}` } });
+      expect(reload.status).toBe(200);
+      const body = { model: "heavy", messages: [{ role: "user", content: "Hi" }], max_tokens: 3 };
+      const response = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+      await response.text();
+      await out.until(/"msg":"request"/);
+    } finally {
+      await stopped(proc);
+      rmSync(path, { force: true });
+    }
+  });
 });
 
 describe("one server process", () => {

@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/schema.ts";
 import { defaultFeatures } from "./features.ts";
-import { type GatewayHandle, startGateway } from "./gateway.ts";
+import { type GatewayFeature, type GatewayHandle, startGateway } from "./gateway.ts";
 import { applyLogLevel, logger } from "./log.ts";
 import { parseCommandLine } from "./process/cli.ts";
 import { fetchConcurrencyWarning } from "./process/fetch-concurrency.ts";
@@ -37,9 +37,15 @@ function listenProblem(error: unknown, config: GatewayConfig): string | undefine
   return `cannot listen on ${config.host}:${config.port}: ${meaning[String(code)] ?? String(code)}`;
 }
 
+/** An admin config reload may change `logLevel` too: it applies at once, like the rest of the config. */
+const logLevelFeature: GatewayFeature = {
+  name: "log-level",
+  setup: (context) => context.onConfigReplaced((next) => applyLogLevel(next.logLevel)),
+};
+
 /** Runs a gateway until SIGTERM/SIGINT/SIGHUP, then drains in-flight requests within the grace period. */
 export async function runUntilSignalled(config: GatewayConfig): Promise<GatewayHandle> {
-  const gateway = await startGateway({ config, features: defaultFeatures() }).catch((error: unknown) => {
+  const gateway = await startGateway({ config, features: [...defaultFeatures(), logLevelFeature] }).catch((error: unknown) => {
     // Features read more configuration (e.g. the keys file) while starting; the same one-line rule applies.
     if (error instanceof ConfigError) return exitWithOneLine(error.message);
     const problem = listenProblem(error, config);
