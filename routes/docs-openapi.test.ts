@@ -104,6 +104,29 @@ describe("the OpenAPI document", () => {
     expect(ok["text/event-stream"]).toBeDefined();
   });
 
+  test.each([
+    ["/v1/responses", "ResponsesRequest", ["model", "input", "instructions", "max_output_tokens", "tools", "stream"]],
+    ["/detokenize", "DetokenizeRequest", ["model", "tokens"]],
+    ["/v1/feedback", "FeedbackRequest", ["request_id", "score", "label"]],
+  ])("%s documents its request (%s) with %p", (path, name, fields) => {
+    expect(operation(path, "post")?.requestBody?.content["application/json"]?.schema).toEqual({ $ref: `#/components/schemas/${name}` });
+    expect(Object.keys(schema(name).properties ?? {})).toEqual(expect.arrayContaining(fields));
+  });
+
+  test("/tokenize takes a prompt or chat messages", () => {
+    const forms = schema("TokenizeRequest").anyOf ?? schema("TokenizeRequest").oneOf ?? [];
+    expect(forms.map((form) => Object.keys(form.properties ?? {}).filter((key) => key === "prompt" || key === "messages"))).toEqual([
+      ["prompt"],
+      ["messages"],
+    ]);
+  });
+
+  test("a Responses stream is described as typed events", () => {
+    const events = JSON.stringify(operation("/v1/responses", "post")?.responses["200"]?.content?.["text/event-stream"]);
+    expect(events).toContain("event: <type>");
+    expect(schema("ResponseStreamEvent").properties?.type).toBeDefined();
+  });
+
   test("the error envelope's code may be a string or an integer", () => {
     const error = schema("Error").properties?.error?.properties?.code;
     const types = JSON.stringify(error);

@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "./context.ts";
-import { chatCompletionChunkSchema } from "./docs-response-schemas.ts";
+import { chatCompletionChunkSchema, responseStreamEventSchema } from "./docs-response-schemas.ts";
 
 type Document = ReturnType<OpenAPIHono<AppEnv>["getOpenAPI31Document"]>;
 type Security = Record<string, string[]>[];
@@ -25,7 +25,9 @@ const SECURITY_BY_PREFIX: readonly [string, Security][] = [
  * security added in one place. Routes are all registered before the first request, so it is built once.
  */
 export function registerOpenApiDocument(app: OpenAPIHono<AppEnv>): void {
+  // Event schemas are named only in the text/event-stream descriptions, so they are registered here.
   app.openAPIRegistry.register("ChatCompletionChunk", chatCompletionChunkSchema);
+  app.openAPIRegistry.register("ResponseStreamEvent", responseStreamEventSchema);
   let document: Document | undefined;
   app.get("/openapi.json", (c) => {
     document ??= buildDocument(app);

@@ -162,11 +162,3 @@ export const tokenizeRequestDoc = z
 export const detokenizeRequestDoc = z
   .looseObject({ model: z.string().min(1), tokens: z.array(z.number().int()) })
   .openapi("DetokenizeRequest");
-
-export const feedbackRequestDoc = z
-  .object({
-    request_id: z.string().min(1).openapi({ description: "The `x-request-id` of an answered request" }),
-    score: z.number().openapi({ description: "Quality signal, e.g. 0..1", example: 0.8 }),
-    label: z.string().optional().openapi({ example: "helpful" }),
-  })
-  .openapi("FeedbackRequest", { description: "Written to the Redis stream `ringgate:feedback` for variant comparison" });

@@ -93,9 +93,12 @@ export const tokenizeResponseSchema = z
 
 export const detokenizeResponseSchema = z.looseObject({ prompt: z.string() }).openapi("DetokenizeResponse");
 
-export const feedbackResponseSchema = z
-  .looseObject({ accepted: z.boolean().optional() })
-  .openapi("FeedbackResponse", { description: "Acknowledgement; the signal is stored asynchronously" });
+export const responseStreamEventSchema = z
+  .looseObject({
+    type: z.string().openapi({ description: "response.created, response.output_text.delta, response.completed…" }),
+    sequence_number: z.number().int().optional(),
+  })
+  .openapi("ResponseStreamEvent");
 
 const errorContent = { "application/json": { schema: errorEnvelopeSchema } };
 const envelope = (description: string) => ({ description, content: errorContent });
@@ -113,21 +116,26 @@ export const routedErrors = {
   504: envelope("Workers timed out"),
 } as const;
 
+/** How a stream frames its events: vLLM's chat and completions send `data:` lines ending with `data: [DONE]`,
+ * its Responses API sends `event: <type>` + `data:` pairs and no [DONE]. */
+export type EventFraming = "data-lines" | "typed-events";
+
+function eventStreamDescription(eventSchemaName: string, framing: EventFraming): string {
+  const framed =
+    framing === "data-lines"
+      ? `one \`data: <${eventSchemaName} JSON>\` line each, then \`data: [DONE]\``
+      : `\`event: <type>\` and \`data: <${eventSchemaName} JSON>\` per event, ending with response.completed (no [DONE])`;
+  return `Server-sent events (\`stream: true\`): ${framed}. A failure after the first byte ends with ` +
+    "`data: {\"error\":{…}}` (the Error schema) and no [DONE].";
+}
+
 /**
- * A routed route's responses: JSON, or server-sent events when `stream` is true. A stream that fails
- * after its first byte ends with one `data: {"error":…}` event and no `data: [DONE]`.
+ * A routed route's responses: JSON, or server-sent events when `stream` is true and `eventSchemaName`
+ * names the event's schema.
  */
-export function routedResponses(json: z.ZodType, eventSchemaName?: string) {
+export function routedResponses(json: z.ZodType, eventSchemaName?: string, framing: EventFraming = "data-lines") {
   const events = eventSchemaName
-    ? {
-        "text/event-stream": {
-          schema: z.string().openapi({
-            description:
-              `Server-sent events, one \`data: <${eventSchemaName} JSON>\` line each, then \`data: [DONE]\`. ` +
-              "A failure after the first byte ends with `data: {\"error\":{…}}` (the Error schema) and no [DONE].",
-          }),
-        },
-      }
+    ? { "text/event-stream": { schema: z.string().openapi({ description: eventStreamDescription(eventSchemaName, framing) }) } }
     : {};
   return {
     200: {

@@ -48,7 +48,7 @@ const responsesRoute = createRoute({
   path: "/v1/responses",
   summary: "OpenAI Responses API as vLLM serves it, routed like chat (streams: `event:` + `data:` lines, no [DONE])",
   request: { body: { required: true, content: { "application/json": { schema: responsesRequestDoc } } } },
-  responses: routedResponses(responseObjectSchema),
+  responses: routedResponses(responseObjectSchema, "ResponseStreamEvent", "typed-events"),
 });
 
 const tokenizeRoute = createRoute({
