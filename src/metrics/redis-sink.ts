@@ -70,6 +70,9 @@ export class RedisSink implements MetricsSink {
   /** The head batch, sent at least once and not yet confirmed. */
   #sealed: Batch | undefined;
   #batchSeq = 0;
+  /** Counts connections; `#stalledOn` names the one where an attempt failed without an answer. */
+  #connection = 0;
+  #stalledOn: number | undefined;
   #written = 0;
   #accepted = 0;
   #refused = 0;
@@ -99,6 +102,7 @@ export class RedisSink implements MetricsSink {
     this.#ledger = new InstanceLedger(this.#redis, instance, options.instanceLeaseMs ?? DEFAULT_LEASE_MS, this.#now());
     this.#ledgerKey = entryKey(instance);
     this.#redis.on("ready", () => {
+      this.#connection++;
       this.#kick();
       this.#tend(true);
     });
@@ -196,9 +200,15 @@ export class RedisSink implements MetricsSink {
       const batch = (this.#sealed ??= this.#seal());
       const count = batch.entries.length;
       try {
+        // An attempt that got no answer still waits on this connection and runs before anything sent
+        // after it, so a PING answered means it ran. Re-sending the batch on every tick instead would
+        // pile copies of it up in memory for as long as Redis stays stalled.
+        if (this.#stalledOn === this.#connection) await this.#redis.ping();
+        this.#stalledOn = undefined;
         const ledger = { key: this.#ledgerKey, accepted: this.#accepted, refused: this.#refused };
         await batchXadd(this.#redis, batch, this.#maxLen, ledger);
       } catch (error) {
+        if (!isReplyError(error)) this.#stalledOn = this.#connection;
         if (!isReplyError(error) || TRANSIENT_REPLY.test((error as Error).message)) {
           this.#warnConnection(error as Error);
           return;
