@@ -93,11 +93,14 @@ describe("guarded rollout", () => {
     expect(pulledAfterMs).toBeLessThan(WINDOW_MS);
     expect(await weightOf("heavy-b")).toBe(0);
     expect(await weightOf("heavy-a")).toBe(50);
-    // Every request an attempt sent to the baseline was answered; the candidate's failures reached clients.
+    // Every request an attempt sent to the baseline was answered.
     const triedBaseline = records.filter((r) => r.model === "heavy" && r.attempts.some((a) => a.pool === "heavy-a"));
     expect(triedBaseline.length).toBeGreaterThan(0);
     expect(triedBaseline.filter((r) => r.status !== 200)).toEqual([]);
-    expect(before.some((o) => o.status !== 200)).toBe(true);
+    // The candidate's failures reached clients, and their records name the candidate pool (what --compare groups by).
+    const failed = records.filter((r) => r.model === "heavy" && r.status !== 200);
+    expect(failed.length).toBeGreaterThan(0);
+    expect(new Set(failed.map((r) => r.pool))).toEqual(new Set(["heavy-b"]));
     expect(after).toEqual(Array.from({ length: 30 }, () => ({ pool: "heavy-a", status: 200 })));
     const pulled = events.find((e) => e.state === "weights" && e.pool === "heavy" && e.actor === "guard");
     expect(pulled?.reason).toMatch(/^heavy: heavy-a=50, heavy-b=0 \(guard: error rate \d+\.\d % vs 0\.0 % on heavy-a over \d+ requests \(\+\d+\.\d % > \+10\.0 %\)\)$/);

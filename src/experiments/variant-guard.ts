@@ -81,9 +81,7 @@ export class VariantGuards {
     if (record.outcome === "client_abort") return;
     const entry = this.#config().models[record.model];
     if (!entry || !("variants" in entry) || !entry.variants.some((variant) => variant.guard)) return;
-    // A request that failed before any pool answered is the last attempted pool's.
-    const pool = entry.variants.some((candidate) => candidate.pool === record.pool) ? record.pool : record.attempts.at(-1)?.pool;
-    const variant = entry.variants.find((candidate) => candidate.pool === pool);
+    const variant = entry.variants.find((candidate) => candidate.pool === record.pool);
     if (!variant || (!variant.guard && variant !== baselineOf(entry.variants))) return;
     const key = `${record.model}\u0000${variant.pool}`;
     let samples = this.#windows.get(key);

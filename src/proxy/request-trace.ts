@@ -148,7 +148,8 @@ export class RequestTrace {
       ts: Date.now(),
       requestId: request.requestId,
       model: request.poolName,
-      pool: this.#pool?.name ?? request.poolName,
+      // Failed everywhere: the last pool tried (a variant, say), not the model name the client sent.
+      pool: this.#pool?.name ?? this.attempts.at(-1)?.pool ?? this.route?.chain[0]?.name ?? request.poolName,
       worker: this.answeredBy?.url ?? "",
       attempts: this.attempts,
       status: this.#status,
