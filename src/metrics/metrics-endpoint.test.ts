@@ -136,6 +136,7 @@ describe("GET /metrics, worker load from the health prober's scrapes", () => {
     const text = await metricsText();
     expect(text).toMatch(/ringgate_request_duration_seconds_count\{pool="light",worker="[^"]+",stream="false"\} 1\n/);
     expect(text).toMatch(/ringgate_tokens_total\{pool="light",worker="[^"]+",kind="completion"\} [1-9]/);
+    expect(text).toMatch(/ringgate_finish_reasons_total\{pool="light",reason="stop"\} 1\n/);
     expect(text).toMatch(/ringgate_upstream_attempts_total\{pool="light",worker="[^"]+",result="ok"\} 1\n/);
     expect(text).toMatch(/ringgate_time_to_first_token_seconds_count\{pool="heavy",worker="[^"]+"\} 1\n/);
     expect(text).toContain("ringgate_metrics_dropped_total 0\n");

@@ -17,6 +17,7 @@ export class RequestMetrics {
   readonly #ttft: Histogram<"pool" | "worker">;
   readonly #overhead: Histogram<"pool">;
   readonly #tokens: Counter<"pool" | "worker" | "kind">;
+  readonly #finishes: Counter<"pool" | "reason">;
   readonly #attempts: Counter<"pool" | "worker" | "result">;
   readonly #failovers: Counter<"pool">;
   readonly #fallbacks: Counter<"from" | "to">;
@@ -31,6 +32,7 @@ export class RequestMetrics {
     this.#ttft = new Histogram({ name: "ringgate_time_to_first_token_seconds", help: "Time to the first streamed event, streaming requests only.", labelNames: ["pool", "worker"], buckets: TTFT_BUCKETS_S, registers });
     this.#overhead = new Histogram({ name: "ringgate_gateway_overhead_seconds", help: "Time the gateway itself added: latency minus the time spent waiting on workers.", labelNames: ["pool"], buckets: OVERHEAD_BUCKETS_S, registers });
     this.#tokens = new Counter({ name: "ringgate_tokens_total", help: "Tokens the workers reported in usage, by kind (prompt, completion).", labelNames: ["pool", "worker", "kind"], registers });
+    this.#finishes = new Counter({ name: "ringgate_finish_reasons_total", help: "Finished choices by the worker's finish_reason (stop, length, tool_calls, ...).", labelNames: ["pool", "reason"], registers });
     this.#attempts = new Counter({ name: "ringgate_upstream_attempts_total", help: "Upstream attempts by worker and result (ok, connect_error, status_503, timeout_first_token, ...).", labelNames: ["pool", "worker", "result"], registers });
     this.#failovers = new Counter({ name: "ringgate_failovers_total", help: "Attempts beyond the first: a request moved on to another worker.", labelNames: ["pool"], registers });
     this.#models = new Counter({ name: "ringgate_model_requests_total", help: "Finished requests by the model the client sent and the pool that answered (aliases, variants, tiers).", labelNames: ["model", "pool", "outcome"], registers });
@@ -48,6 +50,7 @@ export class RequestMetrics {
     if (record.outcome !== "rejected" || record.attempts.length > 0) this.#overhead.observe({ pool }, record.gatewayOverheadMs / 1000);
     if (record.promptTokens) this.#tokens.inc({ pool, worker, kind: "prompt" }, record.promptTokens);
     if (record.completionTokens) this.#tokens.inc({ pool, worker, kind: "completion" }, record.completionTokens);
+    for (const reason of record.finishReasons ?? []) this.#finishes.inc({ pool, reason });
     for (const attempt of record.attempts) this.#attempts.inc({ pool: attempt.pool, worker: attempt.worker, result: attempt.result });
     if (record.attempts.length > 1) this.#failovers.inc({ pool: record.model || pool }, record.attempts.length - 1);
     if (record.fallbackFrom) this.#fallbacks.inc({ from: record.fallbackFrom, to: pool });

@@ -5,7 +5,7 @@ import { type FetchLike, forward } from "./forward.ts";
 import { type PendingAttempts, WorkerDown } from "./pending-attempts.ts";
 import { type AttemptResult, parseRetryAfter } from "./retry-policy.ts";
 import { SseRelay, type RelayOptions } from "./sse-relay.ts";
-import { type Usage, usageFromBody } from "./sse-events.ts";
+import { factsFromBody, type Usage } from "./sse-events.ts";
 import { isRequestFault } from "./worker-error-class.ts";
 
 export interface AttemptInput {
@@ -31,6 +31,8 @@ export interface AnsweredAttempt {
   /** Buffered body (non-stream answers and worker errors), or the relay for a stream. */
   body: Uint8Array | SseRelay;
   usage: Usage | undefined;
+  /** A whole non-stream answer's finish reasons (a stream's come with its end). */
+  finishReasons: string[];
   firstEventMs: number | undefined;
 }
 
@@ -70,7 +72,8 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     const response = await forward(input.request, input.worker, controller.signal, input.fetch);
     if (response.status !== 200 || !input.stream) {
       const body = new Uint8Array(await response.arrayBuffer());
-      return answered(statusResult(response), response, body, response.status === 200 ? usageFromBody(body) : undefined);
+      const facts = response.status === 200 ? factsFromBody(body) : undefined;
+      return answered(statusResult(response), response, body, facts?.usage, facts?.finishReasons);
     }
     clearTimeout(timer);
     timer = arm("first_token", input.timeouts.firstTokenMs);
@@ -107,8 +110,14 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
   }
 }
 
-function answered(result: AttemptResult, response: Response, body: Uint8Array | SseRelay, usage: Usage | undefined): AnsweredAttempt {
-  return { result, status: response.status, headers: response.headers, body, usage, firstEventMs: undefined };
+function answered(
+  result: AttemptResult,
+  response: Response,
+  body: Uint8Array | SseRelay,
+  usage: Usage | undefined,
+  finishReasons: string[] = [],
+): AnsweredAttempt {
+  return { result, status: response.status, headers: response.headers, body, usage, finishReasons, firstEventMs: undefined };
 }
 
 function statusResult(response: Response): AttemptResult {

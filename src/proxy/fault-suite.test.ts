@@ -163,6 +163,8 @@ describe("fault suite: one emulated fault per row", () => {
     if (expected.outcome) expect(record?.outcome).toBe(expected.outcome);
     // A whole answer's token counts reach the record (for n > 1: usage over every choice).
     if (expected.outcome === "ok") expect(record?.completionTokens).toBeGreaterThan(0);
+    // Each choice's finish as the worker wrote it: what ringgate_finish_reasons_total counts.
+    if (expected.outcome === "ok") expect(record?.finishReasons).toEqual(Array(expected.choices ?? 1).fill(expected.finish ?? "stop"));
     const worker0 = h.services.health?.snapshot().heavy?.find((worker) => worker.url === faulty.url);
     expect(worker0 && worker0.ejections > 0).toBe(expected.ejects);
   });

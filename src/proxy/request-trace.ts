@@ -33,6 +33,7 @@ export class RequestTrace {
   #status = 200;
   #ttftMs: number | undefined;
   #overheadMs = 0;
+  #finishReasons: string[] | undefined;
 
   constructor(request: ProxyRequest, now: () => number, onFinish: ((record: RequestRecord) => void) | undefined) {
     this.#request = request;
@@ -77,6 +78,7 @@ export class RequestTrace {
   streamEnded(end: StreamEnd): void {
     // A request the worker refused in-band for its own fault is the client's error, like a 400.
     const outcome: RequestOutcome = end.requestFault ? "rejected" : end.outcome;
+    this.#finishReasons = end.finishReasons;
     this.#write(outcome, end.errorCode, end.usage?.promptTokens, end.usage?.completionTokens, end.outcome === "client_abort");
   }
 
@@ -86,6 +88,7 @@ export class RequestTrace {
     this.#overheadMs = this.#now() - this.startMs - this.#workerWaitMs;
     const ok = outcome.status < 400;
     const outcomeName: RequestOutcome = ok ? "ok" : outcome.status < 500 ? "rejected" : "upstream_error";
+    this.#finishReasons = outcome.finishReasons;
     this.#write(outcomeName, ok ? undefined : `upstream_${outcome.status}`, outcome.usage?.promptTokens, outcome.usage?.completionTokens, false);
   }
 
@@ -165,6 +168,7 @@ export class RequestTrace {
       traceparent: request.headers.get("traceparent") ?? undefined,
       fallbackFrom: this.#fallbackFrom(),
       partial,
+      finishReasons: this.#finishReasons?.length ? this.#finishReasons : undefined,
       ...this.route?.note,
     });
   }

@@ -80,20 +80,30 @@ function isUsageOnly(bytes: Uint8Array, body: number, end: number): boolean {
   return bytes[skipSpace(bytes, at + 1, end)] === CLOSE_BRACKET;
 }
 
+/** Longer than any finish reason; a longer value is not read. */
+const MAX_REASON_BYTES = 32;
+
 /**
- * Whether some choice in the event finished: a `finish_reason` key whose value is a string, not null.
- * One byte search per event finds the key; vLLM's compact `:"` right after it is checked first, and
- * whitespace around the colon (other servers, test fakes) is walked only where that compact form is
- * absent. With several choices in one event each key is looked at.
+ * Adds to `out` the finish reason of every choice the event finishes: `finish_reason` keys whose value
+ * is a string, not null. One byte search per event finds the key; vLLM's compact `:"` right after it is
+ * checked first, and whitespace around the colon (other servers, test fakes) is walked only where that
+ * compact form is absent. With several choices in one event each key is looked at.
  */
-export function hasFinishReason(bytes: Uint8Array, start: number, end: number): boolean {
+export function readFinishReasons(bytes: Uint8Array, start: number, end: number, out: string[]): void {
   for (let key = indexWithin(bytes, FINISH_KEY, start, end); key >= 0; key = indexWithin(bytes, FINISH_KEY, key + 1, end)) {
     let at = key + FINISH_KEY.length;
-    if (bytes[at] === COLON && bytes[at + 1] === QUOTE) return true;
-    at = skipSpace(bytes, at, end);
-    if (bytes[at] === COLON && bytes[skipSpace(bytes, at + 1, end)] === QUOTE) return true;
+    if (bytes[at] === COLON && bytes[at + 1] === QUOTE) {
+      at += 2;
+    } else {
+      at = skipSpace(bytes, at, end);
+      if (bytes[at] !== COLON) continue;
+      at = skipSpace(bytes, at + 1, end);
+      if (bytes[at] !== QUOTE) continue;
+      at++;
+    }
+    const close = bytes.indexOf(QUOTE, at);
+    if (close > at && close < end && close - at <= MAX_REASON_BYTES) out.push(Buffer.from(bytes.buffer, bytes.byteOffset + at, close - at).toString("latin1"));
   }
-  return false;
 }
 
 function isSpace(byte: number | undefined): boolean {
@@ -175,6 +185,20 @@ export function readErrorEvent(event: Buffer): WorkerErrorEvent {
   }
 }
 
+const FINISH_REASON = /"finish_reason"\s*:\s*"(\w{1,32})"/g;
+
+/** What a whole non-streaming body says about its answer, found without parsing it. */
+export interface BodyFacts {
+  usage: Usage | undefined;
+  /** One per finished choice, as the worker wrote it (`stop`, `length`, `tool_calls`, …). */
+  finishReasons: string[];
+}
+
+export function factsFromBody(body: Uint8Array): BodyFacts {
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+  return { usage: usageFromText(text), finishReasons: Array.from(text.matchAll(FINISH_REASON), (match) => match[1] ?? "") };
+}
+
 const PROMPT_TOKENS = /"(?:prompt|input)_tokens"\s*:\s*(\d+)/g;
 const COMPLETION_TOKENS = /"(?:completion|output)_tokens"\s*:\s*(\d+)/g;
 
@@ -182,8 +206,7 @@ const COMPLETION_TOKENS = /"(?:completion|output)_tokens"\s*:\s*(\d+)/g;
  * Usage from a non-streaming body (chat and completions `prompt/completion_tokens`, the Responses API's
  * `input/output_tokens`), searched from the last `"usage"` key so the body is never parsed or re-encoded.
  */
-export function usageFromBody(body: Uint8Array): Usage | undefined {
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+function usageFromText(text: string): Usage | undefined {
   const from = text.lastIndexOf('"usage"');
   if (from < 0) return undefined;
   PROMPT_TOKENS.lastIndex = COMPLETION_TOKENS.lastIndex = from;

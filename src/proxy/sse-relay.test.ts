@@ -66,7 +66,7 @@ describe("SseRelay framing", () => {
     const { first, text, end } = await relay(parts);
     expect(first).toBe("chunk");
     expect(text).toBe(whole);
-    expect(end).toEqual({ outcome: "ok", completedDone: false, usage: { promptTokens: 7, completionTokens: 3 } });
+    expect(end).toEqual({ outcome: "ok", completedDone: false, usage: { promptTokens: 7, completionTokens: 3 }, finishReasons: ["stop"] });
   });
 
   test.each([
@@ -152,6 +152,7 @@ describe("SseRelay framing", () => {
     expect(result.text).toBe(text);
     expect(result.end?.outcome).toBe("ok");
     expect(result.end?.usage).toEqual({ promptTokens: 7, completionTokens: 3 });
+    expect(result.end?.finishReasons).toEqual(["tool_calls"]);
   });
 
   test("a spaced error event is the worker's error: relayed without the [DONE] after it", async () => {
@@ -168,6 +169,7 @@ describe("SseRelay framing", () => {
     const result = await relay(parts);
     expect(result.text.endsWith(done)).toBe(whole);
     expect(result.end?.outcome).toBe(whole ? "ok" : "mid_stream_error");
+    expect(result.end?.finishReasons).toEqual(whole ? ["stop", "stop"] : ["stop"]);
   });
 
   test.each([
@@ -196,7 +198,7 @@ describe("SseRelay framing", () => {
     expect(result.first).toBe("chunk");
     expect(result.text).toBe(responsesWhole);
     const usage = { promptTokens: 7, completionTokens: 3 };
-    expect(result.end).toEqual({ outcome: "ok", completedDone: false, usage });
+    expect(result.end).toEqual({ outcome: "ok", completedDone: false, usage, finishReasons: [] });
   });
 
   test("Responses API stream cut before response.completed ends with one in-band error", async () => {

@@ -5,9 +5,9 @@ import {
   errorEvent,
   type EventKind,
   eventBoundaries,
-  hasFinishReason,
   parseUsage,
   readErrorEvent,
+  readFinishReasons,
   type Usage,
   type WorkerErrorEvent,
 } from "./sse-events.ts";
@@ -22,6 +22,8 @@ export interface StreamEnd {
   errorCode?: string;
   detail?: string;
   usage?: Usage;
+  /** One per finished choice, as the worker wrote it (`stop`, `length`, `tool_calls`, …). */
+  finishReasons?: string[];
   /** The worker finished but sent no `[DONE]`; the gateway completed the stream. */
   completedDone: boolean;
   /**
@@ -75,8 +77,8 @@ export class SseRelay implements Watched {
   readonly #ends: number[] = [];
   #pending: Uint8Array[] = [];
   #carry: Buffer | undefined;
-  /** A choice finished; the usage-only chunk can follow from now on. */
-  #sawFinish = false;
+  /** The finished choices' reasons; after the first the usage-only chunk can follow. */
+  readonly #finishReasons: string[] = [];
   /**
    * The usage chunk arrived: vLLM sends it once every choice has finished (the gateway always asks for
    * it), so only now is the answer whole. The first finish_reason is not enough: with several prompts
@@ -224,10 +226,10 @@ export class SseRelay implements Watched {
 
   /** Updates what is known about the stream from one event; true when the event must be dropped. */
   #inspect(bytes: Uint8Array, start: number, end: number): boolean {
-    switch (this.#classify(bytes, start, end, this.#sawFinish)) {
+    switch (this.#classify(bytes, start, end, this.#finishReasons.length > 0)) {
       case "chunk":
         this.#sawChunk = true;
-        if (!this.#sawFinish && hasFinishReason(bytes, start, end)) this.#sawFinish = true;
+        readFinishReasons(bytes, start, end, this.#finishReasons);
         return false;
       case "usage":
         this.#sawUsage = true;
@@ -302,7 +304,7 @@ export class SseRelay implements Watched {
       this.#options.abortUpstream();
       this.#reader.cancel().catch(() => undefined);
     }
-    this.#options.onEnd({ ...end, usage: this.#usage });
+    this.#options.onEnd({ ...end, usage: this.#usage, finishReasons: this.#finishReasons });
   }
 }
 
