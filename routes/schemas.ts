@@ -92,20 +92,3 @@ export const readinessSchema = z
     pools: z.record(z.string(), z.object({ serving: z.number(), total: z.number() })),
   })
   .openapi("Readiness");
-
-/** Responses every proxied route may give; the body of a success is the worker's, byte for byte. */
-export const proxiedResponses = {
-  200: {
-    description: "The worker's answer: JSON, or `text/event-stream` when `stream` is true.",
-    content: { "application/json": { schema: z.looseObject({}) }, "text/event-stream": { schema: z.string() } },
-  },
-  400: { description: "Invalid request", content: { "application/json": { schema: errorEnvelopeSchema } } },
-  401: { description: "Missing or wrong API key", content: { "application/json": { schema: errorEnvelopeSchema } } },
-  403: { description: "The API key may not use this model (pool)", content: { "application/json": { schema: errorEnvelopeSchema } } },
-  404: { description: "Unknown model (pool)", content: { "application/json": { schema: errorEnvelopeSchema } } },
-  413: { description: "Body over the limit", content: { "application/json": { schema: errorEnvelopeSchema } } },
-  429: { description: "Pool saturated, or the API key's requests/min or tokens/min used up (Retry-After)", content: { "application/json": { schema: errorEnvelopeSchema } } },
-  502: { description: "Workers unreachable", content: { "application/json": { schema: errorEnvelopeSchema } } },
-  503: { description: "No healthy worker", content: { "application/json": { schema: errorEnvelopeSchema } } },
-  504: { description: "Workers timed out", content: { "application/json": { schema: errorEnvelopeSchema } } },
-} as const;
