@@ -26,12 +26,16 @@ export interface RequestResult {
   /** Gaps between successive content events of a stream. */
   itlMs: number[];
   completionTokens: number;
+  /** A gateway's `x-ringgate-pool` / `x-ringgate-worker`; both undefined against a bare worker. */
+  servedBy?: { pool: string | undefined; worker: string | undefined };
 }
 
 export interface SendOptions {
   url: string;
   apiKey?: string;
   signal: AbortSignal;
+  /** Extra request headers, e.g. the session workload's `x-session-id`. */
+  headers?: Record<string, string>;
 }
 
 export async function sendRequest(
@@ -51,10 +55,11 @@ export async function sendRequest(
   try {
     const response = await fetch(options.url, {
       method: "POST",
-      headers: headersFor(options.apiKey),
+      headers: { ...headersFor(options.apiKey), ...options.headers },
       body: JSON.stringify(body),
       signal: options.signal,
     });
+    result.servedBy = { pool: response.headers.get("x-ringgate-pool") ?? undefined, worker: response.headers.get("x-ringgate-worker") ?? undefined };
     if (!response.ok) {
       await response.arrayBuffer().catch(() => undefined);
       result.error = classifyStatus(response.status);
