@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { EmulatorHandle } from "../../workers/emulator/server.ts";
 import type { Timeouts } from "../config/schema.ts";
 import { type EmulatedGateway, type EmulatedGatewayOptions, startEmulatedGateway } from "../testing/emulated-gateway.ts";
+import { startGatewayFixture } from "../testing/gateway-fixture.ts";
 import { waitFor } from "../testing/poll.ts";
 import { readSse } from "../testing/sse-transcript.ts";
 import type { RequestOutcome } from "./request-record.ts";
@@ -208,6 +209,32 @@ describe("JSON mode through the gateway", () => {
     expect(Npc.parse(completion.choices[0]?.message.parsed)).toBeDefined();
     const streamed = await client.chat.completions.stream(request).finalChatCompletion();
     expect(Npc.parse(streamed.choices[0]?.message.parsed)).toBeDefined();
+  });
+});
+
+describe("an OpenAI-compatible worker that spaces its JSON (not vLLM, e.g. a test fake or another server)", () => {
+  const chunk = (delta: string, finish: string) => `data: {"id": "c-1", "choices": [{"index": 0, "delta": ${delta}, "finish_reason": ${finish}}]}\n\n`;
+  const events = [
+    chunk('{"role": "assistant", "content": "Aye"}', "null"),
+    chunk('{"content": "."}', '"stop"'),
+    'data: {"id": "c-1", "choices": [ ], "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}}\n\n',
+  ];
+  test("its finish and usage events are recognised: usage stripped and recorded, the missing [DONE] added", async () => {
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: () => new Response(events.join(""), { headers: { "content-type": "text/event-stream" } }),
+    });
+    const fixture = await startGatewayFixture({ pools: { spaced: { workers: [`http://127.0.0.1:${server.port}`] } } });
+    try {
+      const response = await fixture.post("/v1/chat/completions", { model: "spaced", messages: MESSAGES, stream: true });
+      expect(await response.text()).toBe(`${events[0]}${events[1]}data: [DONE]\n\n`);
+      await waitFor(() => fixture.records.length === 1, 5_000, "the record");
+      expect(fixture.records[0]).toMatchObject({ outcome: "ok", promptTokens: 9, completionTokens: 2, finishReasons: ["stop"] });
+    } finally {
+      await fixture.stop();
+      await server.stop(true);
+    }
   });
 });
 
