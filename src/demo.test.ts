@@ -29,6 +29,10 @@ test("bun run demo serves from the demo process itself and SIGTERM stops it and 
     const workers = [...(/workers: ([^)]+)\)/.exec(output())?.[1] ?? "").matchAll(/http:\/\/[\d.]+:\d+/g)].map((match) => match[0]);
     expect(workers).toHaveLength(4);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`)).status === 200, 15_000, "/ready");
+    const dashboard = /Dashboard: (\S+)/.exec(output())?.[1] ?? "";
+    expect(dashboard).toContain("/dashboard?key=");
+    expect((await fetch(dashboard.replace("localhost", "127.0.0.1"))).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/dashboard`)).status).toBe(401);
     const body = { model: "light", messages: [{ role: "user", content: "Greet the traveller" }], max_tokens: 5 };
     const response = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
       method: "POST",

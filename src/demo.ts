@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { parseConfig } from "./config/load.ts";
 import { configFromEnvOrExit, runUntilSignalled, warnIfFetchConcurrencyUnset } from "./main.ts";
 import { parseCommandLine } from "./process/cli.ts";
@@ -43,7 +44,9 @@ const workers = await startWorkers();
 process.on("exit", () => {
   for (const worker of workers) worker.kill("SIGKILL");
 });
-const env = { PORT: "8000", ...process.env, CONFIG: demoConfigFile(workers) };
+// The demo always has an admin key, so /admin and the dashboard work as in production; the link carries it.
+const adminKey = process.env.ADMIN_API_KEY || randomBytes(12).toString("base64url");
+const env = { PORT: "8000", ...process.env, ADMIN_API_KEY: adminKey, CONFIG: demoConfigFile(workers) };
 const config = configFromEnvOrExit(env);
 warnIfFetchConcurrencyUnset();
 const gateway = await runUntilSignalled(config);
@@ -56,4 +59,6 @@ Try:
   curl -sN http://localhost:${port}/v1/chat/completions -H 'content-type: application/json' \\
     -d '{"model":"heavy","stream":true,"messages":[{"role":"user","content":"Tell a short tale"}]}'
 Docs: http://localhost:${port}/docs   Readiness: http://localhost:${port}/ready
+Dashboard: http://localhost:${port}/dashboard?key=${encodeURIComponent(adminKey)}
+Admin: curl -s http://localhost:${port}/admin/pools -H 'authorization: Bearer ${adminKey}'
 `);
