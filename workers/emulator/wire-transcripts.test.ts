@@ -20,6 +20,8 @@ const SETUPS = {
   heavyKey: { ...FAST, profile: "heavy", apiKey: "sekret" },
   heavyLegacy: { ...FAST, profile: "heavy", wireProfile: "legacy", maxModelLen: 8192 },
   heavyCurrent: { ...FAST, profile: "heavy", wireProfile: "current", maxModelLen: 65536 },
+  // Its first generation request kills the engine (FACTS box 2); it stays up so the test controls its end.
+  heavyDying: { ...FAST, profile: "heavy", dieAfter: 1, stayAfterDeath: true },
 } satisfies Record<string, EmulatorOptionsInput>;
 
 type SetupName = keyof typeof SETUPS;
@@ -78,14 +80,7 @@ const SCENARIOS: readonly Scenario[] = [
   },
   { file: "chat-stream-length.sse", setup: "light", body: chat({ ...noThinking, stream: true, max_tokens: 3 }), status: 200, compare: "sse" },
   { file: "chat-stream-toolcall.sse", setup: "heavy", body: toolChat({ stream: true, stream_options: {} }), status: 200, compare: "sse" },
-  {
-    file: "chat-stream-error-midstream.sse",
-    setup: "heavy",
-    body: chat({ stream: true }, "heavy"),
-    headers: { "x-emulator-fault": "inband-error-after:2" },
-    status: 200,
-    compare: "sse",
-  },
+  { file: "chat-stream-error-midstream.sse", setup: "heavyDying", body: chat({ stream: true }, "heavy"), status: 200, compare: "sse" },
   {
     file: "chat-stream-error-before-first-token.sse",
     setup: "heavy",
