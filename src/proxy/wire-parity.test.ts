@@ -1,0 +1,88 @@
+// vLLM v0.11.0 parity beyond the one-fault table (fault-suite.test.ts): what the gateway must not
+// rely on — request ids unique per client, vLLM's compact JSON — and what game clients use through it.
+
+import { afterEach, describe, expect, test } from "bun:test";
+import OpenAI from "openai";
+import { zodResponseFormat } from "openai/helpers/zod";
+import { z } from "zod";
+import type { EmulatorHandle } from "../../workers/emulator/server.ts";
+import { type EmulatedGateway, startEmulatedGateway } from "../testing/emulated-gateway.ts";
+import { startGatewayFixture } from "../testing/gateway-fixture.ts";
+import { waitFor } from "../testing/poll.ts";
+import { readSse } from "../testing/sse-transcript.ts";
+
+const MESSAGES = [{ role: "user", content: "Which way to the castle?" }];
+
+const open: EmulatedGateway[] = [];
+
+afterEach(async () => {
+  for (const harness of open.splice(0)) await harness.stop();
+});
+
+async function harness(pools: Record<string, number>): Promise<EmulatedGateway> {
+  const started = await startEmulatedGateway({ pools });
+  open.push(started);
+  return started;
+}
+
+describe("client request ids", () => {
+  test("two concurrent requests with the same x-request-id both succeed on one worker; the client's id stays theirs", async () => {
+    const h = await harness({ heavy: 1 });
+    const [worker] = h.emulators as [EmulatorHandle];
+    const headers = { "x-request-id": "npc-42" };
+    const slow = { "x-emulator-fault": "slow-first-token:300", ...headers };
+    const first = h.fixture.post("/v1/chat/completions", { model: "heavy", messages: MESSAGES, stream: true }, slow);
+    await waitFor(() => worker.state().running === 1, 5_000, "the first request running");
+    const second = await h.fixture.post("/v1/chat/completions", { model: "heavy", messages: MESSAGES }, headers);
+    const streamed = await first;
+    expect([streamed.status, second.status]).toEqual([200, 200]);
+    expect([streamed.headers.get("x-request-id"), second.headers.get("x-request-id")]).toEqual(["npc-42", "npc-42"]);
+    const transcript = await readSse(streamed);
+    expect([transcript.done, transcript.error]).toEqual([true, undefined]);
+    // vLLM answers with `chatcmpl-` + the id it was sent: the two upstream ids differ, both lead with the client's.
+    const ids = [transcript.id, ((await second.json()) as { id: string }).id];
+    expect(ids.every((id) => id?.startsWith("chatcmpl-npc-42-"))).toBe(true);
+    expect(new Set(ids).size).toBe(2);
+    await waitFor(() => h.fixture.records.length === 2, 5_000, "both records");
+    expect(h.fixture.records.map((record) => [record.requestId, record.attempts.length])).toEqual([["npc-42", 1], ["npc-42", 1]]);
+  });
+});
+
+describe("JSON mode through the gateway", () => {
+  test("the openai SDK's chat.completions.parse() with a zod schema gets its object, streamed or not", async () => {
+    const h = await harness({ heavy: 1 });
+    const client = new OpenAI({ baseURL: `${h.fixture.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const Npc = z.object({ name: z.string(), level: z.number().int(), faction: z.enum(["guild", "crown"]) });
+    const request = { model: "heavy", messages: [{ role: "user" as const, content: "Make an NPC" }], response_format: zodResponseFormat(Npc, "npc") };
+    const completion = await client.chat.completions.parse(request);
+    expect(Npc.parse(completion.choices[0]?.message.parsed)).toBeDefined();
+    const streamed = await client.chat.completions.stream(request).finalChatCompletion();
+    expect(Npc.parse(streamed.choices[0]?.message.parsed)).toBeDefined();
+  });
+});
+
+describe("an OpenAI-compatible worker that spaces its JSON (not vLLM, e.g. a test fake or another server)", () => {
+  const chunk = (delta: string, finish: string) => `data: {"id": "c-1", "choices": [{"index": 0, "delta": ${delta}, "finish_reason": ${finish}}]}\n\n`;
+  const events = [
+    chunk('{"role": "assistant", "content": "Aye"}', "null"),
+    chunk('{"content": "."}', '"stop"'),
+    'data: {"id": "c-1", "choices": [ ], "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}}\n\n',
+  ];
+  test("its finish and usage events are recognised: usage stripped and recorded, the missing [DONE] added", async () => {
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: () => new Response(events.join(""), { headers: { "content-type": "text/event-stream" } }),
+    });
+    const fixture = await startGatewayFixture({ pools: { spaced: { workers: [`http://127.0.0.1:${server.port}`] } } });
+    try {
+      const response = await fixture.post("/v1/chat/completions", { model: "spaced", messages: MESSAGES, stream: true });
+      expect(await response.text()).toBe(`${events[0]}${events[1]}data: [DONE]\n\n`);
+      await waitFor(() => fixture.records.length === 1, 5_000, "the record");
+      expect(fixture.records[0]).toMatchObject({ outcome: "ok", promptTokens: 9, completionTokens: 2, finishReasons: ["stop"] });
+    } finally {
+      await fixture.stop();
+      await server.stop(true);
+    }
+  });
+});
