@@ -78,7 +78,8 @@ export class RedisSink implements MetricsSink {
   #refused = 0;
   #lost = 0;
   #beats = 0;
-  #tending = false;
+  #tending: Promise<void> | undefined;
+  #stopping = false;
   #droppedLogged = 0;
   #lastDropWarnMs = Number.NEGATIVE_INFINITY;
   #lastErrorWarnMs = Number.NEGATIVE_INFINITY;
@@ -137,6 +138,7 @@ export class RedisSink implements MetricsSink {
   async stop(graceMs: number): Promise<void> {
     clearInterval(this.#timer);
     clearInterval(this.#ledgerTimer);
+    this.#stopping = true;
     const deadlineMs = this.#now() + graceMs;
     while (this.#queue.length > 0 && this.#now() < deadlineMs) {
       const before = this.#queue.length;
@@ -150,6 +152,8 @@ export class RedisSink implements MetricsSink {
     if (unwritten > 0) logger.warn({ unwritten }, "metrics: records not written to Redis at shutdown");
     // Left behind otherwise: its lease lapses and the next gateway to look counts what is lost.
     else if (this.#redis.status === "ready") {
+      // A heartbeat still on its way would bring the entry back after the removal.
+      await this.#tending;
       await this.#ledger.remove().catch((error: Error) => this.#warnConnection(error));
     }
     this.#redis.disconnect();
@@ -161,14 +165,13 @@ export class RedisSink implements MetricsSink {
 
   /** Keeps this instance's ledger entry alive and, when `reap`, counts what dead instances lost. */
   #tend(reap: boolean): void {
-    if (this.#tending || this.#redis.status !== "ready") return;
-    this.#tending = true;
-    this.#ledger
+    if (this.#tending || this.#stopping || this.#redis.status !== "ready") return;
+    this.#tending = this.#ledger
       .heartbeat(this.#counts())
       .then(() => (reap ? this.#reap() : undefined))
       .catch((error: Error) => this.#warnConnection(error))
       .finally(() => {
-        this.#tending = false;
+        this.#tending = undefined;
       });
   }
 
