@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { handleChatCompletion } from "./chat-handler.ts";
 import { handleCompletion } from "./completion-handler.ts";
+import { handleResponses } from "./responses-handler.ts";
+import { handleDetokenize, handleTokenize, type JsonReply } from "./tokenize-handler.ts";
 import { EngineDeath } from "./engine-death.ts";
 import { EngineMetrics, type FinishedReason } from "./engine-metrics.ts";
 import { errorBody, validationError, type VllmError } from "./error-wire.ts";
@@ -38,6 +40,13 @@ type GenerationHandler = (ctx: RequestContext, body: unknown) => void;
 const GENERATION_ROUTES: Readonly<Record<string, GenerationHandler>> = {
   "/v1/chat/completions": handleChatCompletion,
   "/v1/completions": handleCompletion,
+  "/v1/responses": handleResponses,
+};
+
+/** Tokenizer routes: no engine, no faults; not under /v1, so `--api-key` does not guard them (as in vLLM). */
+const TOKENIZER_ROUTES: Readonly<Record<string, (options: EmulatorOptions, body: string) => JsonReply>> = {
+  "/tokenize": handleTokenize,
+  "/detokenize": handleDetokenize,
 };
 
 /** Body of `POST /_emulator/fault`: `{"mode":"status","arg":503,"count":2,"rate":0.5}` or `{"mode":"status:503,retry-after:2"}`. */
@@ -133,6 +142,14 @@ export class EmulatorApp {
       return void readBody(req)
         .then((text) => this.#generate(req, res, generation, text))
         .catch((error: unknown) => sendJson(res, 500, errorBody(this.#options.wireProfile, unexpected(error))));
+    }
+    const tokenizer = TOKENIZER_ROUTES[path];
+    if (tokenizer) {
+      if (req.method !== "POST") return notAllowed(res);
+      return void readBody(req).then((text) => {
+        const reply = tokenizer(this.#options, text);
+        sendJson(res, reply.status, reply.body);
+      });
     }
     if (this.#sleep.handle(req, res, path)) return;
     if (path.startsWith("/_emulator/")) return this.#control(req, res, path);

@@ -29,6 +29,8 @@ export interface GenerationJob {
   readonly plan: (maxTokens: number) => GenerationPlan;
   readonly streamRenderer: (continuousUsage: boolean) => StreamRenderer;
   readonly bodyRenderer: (plan: GenerationPlan) => BodyRenderer;
+  /** Responses API streams end after their last event, without `data: [DONE]`. */
+  readonly omitDone?: boolean;
 }
 
 const SSE_HEADERS = { server: "uvicorn", "content-type": "text/event-stream; charset=utf-8" } as const;
@@ -95,7 +97,7 @@ export function runGeneration(ctx: RequestContext, job: GenerationJob): void {
     promptBlockHashes: options.enablePrefixCaching ? blockHashes(renderPrompt(request)) : undefined,
   };
   const writer = stream
-    ? new StreamWriter(ctx.res, job.streamRenderer(continuousUsage(request)), options.wireProfile, includeUsage(request), ctx.fault?.mode === "no-done")
+    ? new StreamWriter(ctx.res, job.streamRenderer(continuousUsage(request)), options.wireProfile, includeUsage(request), ctx.fault?.mode === "no-done" || job.omitDone === true)
     : new BodyWriter(ctx.res, job.bodyRenderer(plan), options.wireProfile);
   const session = new GenerationSession(ctx.res, sessionOptions, writer);
   if (stream) {

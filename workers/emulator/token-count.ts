@@ -1,24 +1,20 @@
 import type { ChatMessage, FunctionTool } from "./request-schema.ts";
+import { encodeText, type TemplateEnding } from "./tokenizer.ts";
 
 /**
- * Cheap deterministic stand-in for the tokenizer + chat template: ceil(characters / 4) per text,
- * plus 4 tokens of template overhead per message and 3 for the assistant generation prompt;
- * tools add ceil(JSON length / 4) + 10. Good enough for context-length checks and usage counts.
+ * Prompt token counts without building id lists, equal to the lengths `tokenizer.ts` produces:
+ * ceil(characters / 4) per ASCII text, plus 4 tokens of template overhead per message and 3 for
+ * the assistant generation prompt; tools add ceil(JSON length / 4) + 10.
  */
 
 const CHARS_PER_TOKEN = 4;
 const PER_MESSAGE_OVERHEAD_TOKENS = 4;
 const GENERATION_PROMPT_TOKENS = 3;
 const TOOLS_OVERHEAD_TOKENS = 10;
+const NON_ASCII = /[^\x01-\x7f]/;
 
 function countTextTokens(text: string): number {
-  return Math.ceil(text.length / CHARS_PER_TOKEN);
-}
-
-/** How the chat template ends the prompt: a generation prompt, or the open last message (continuation). */
-export interface TemplateEnding {
-  readonly addGenerationPrompt: boolean;
-  readonly continueFinalMessage: boolean;
+  return NON_ASCII.test(text) ? encodeText(text).length : Math.ceil(text.length / CHARS_PER_TOKEN);
 }
 
 const DEFAULT_ENDING: TemplateEnding = { addGenerationPrompt: true, continueFinalMessage: false };
@@ -37,10 +33,10 @@ export function countChatPromptTokens(
   return total;
 }
 
-export function countCompletionPromptTokens(prompt: string | readonly string[] | readonly number[]): number {
+/** One prompt of `/v1/completions`: text, or token ids counted as sent. */
+export function countCompletionPromptTokens(prompt: string | readonly number[]): number {
   if (typeof prompt === "string") return Math.max(1, countTextTokens(prompt));
-  if (prompt.every((item) => typeof item === "number")) return prompt.length;
-  return Math.max(1, countTextTokens(prompt.join("")));
+  return prompt.length;
 }
 
 /** Text a message contributes: string content, text parts of array content, or other fields as JSON. */
