@@ -89,7 +89,7 @@ async function runUntilPulled(model: string, candidate: string): Promise<{ befor
 
 describe("guarded rollout", () => {
   test("a candidate failing a third of its requests is set to weight 0 within its window; the baseline never errs", async () => {
-    const { before, after, pulledAfterMs } = await runUntilPulled("heavy", "heavy-b");
+    const { after, pulledAfterMs } = await runUntilPulled("heavy", "heavy-b");
     expect(pulledAfterMs).toBeLessThan(WINDOW_MS);
     expect(await weightOf("heavy-b")).toBe(0);
     expect(await weightOf("heavy-a")).toBe(50);
