@@ -1,0 +1,102 @@
+// The routes beside chat that vLLM v0.11.0 serves, routed by `model` like chat: the Responses API
+// (JSON and named-event streams) and the tokenizer pair. Worker 0 stops listening after its first
+// probe in the failover rows, so each route must move on to worker 1 before its first byte.
+
+import { afterEach, describe, expect, test } from "bun:test";
+import OpenAI from "openai";
+import type { EmulatorHandle } from "../../workers/emulator/server.ts";
+import { type EmulatedGateway, startEmulatedGateway } from "../testing/emulated-gateway.ts";
+import { waitFor } from "../testing/poll.ts";
+
+const open: EmulatedGateway[] = [];
+
+afterEach(async () => {
+  for (const harness of open.splice(0)) await harness.stop();
+});
+
+async function harness(pools: Record<string, number>): Promise<EmulatedGateway> {
+  const started = await startEmulatedGateway({ pools });
+  open.push(started);
+  return started;
+}
+
+interface RouteCase {
+  path: string;
+  body: Record<string, unknown>;
+  /** A key every answer of this route has. */
+  answerKey: string;
+  /** The record's token counts come from the answer's usage. */
+  usage: boolean;
+}
+
+const ROUTES: RouteCase[] = [
+  { path: "/v1/responses", body: { input: "Which way to the castle?" }, answerKey: "output", usage: true },
+  { path: "/tokenize", body: { prompt: "Which way to the castle?" }, answerKey: "tokens", usage: false },
+  { path: "/tokenize", body: { messages: [{ role: "user", content: "Hi" }], stream: true }, answerKey: "tokens", usage: false },
+  { path: "/detokenize", body: { tokens: [1, 2, 3] }, answerKey: "prompt", usage: false },
+];
+
+describe("routed by model like chat", () => {
+  test.each(ROUTES.map((row) => [`${row.path} ${JSON.stringify(row.body)}`, row] as const))(
+    "%s: a worker that stopped listening is passed over; the answer and its record are the pool's",
+    async (_name, row) => {
+      const h = await harness({ heavy: 2 });
+      const [dead, alive] = h.emulators as [EmulatorHandle, EmulatorHandle];
+      await dead.stop();
+      const response = await h.fixture.post(row.path, { model: "heavy", ...row.body });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toContain("application/json");
+      expect([response.headers.get("x-ringgate-worker"), response.headers.get("x-ringgate-attempts")]).toEqual([alive.url, "2"]);
+      expect(await response.json()).toHaveProperty(row.answerKey);
+      await waitFor(() => h.fixture.records.length === 1, 5_000, "the record");
+      const record = h.fixture.records[0];
+      expect(record).toMatchObject({ outcome: "ok", pool: "heavy", worker: alive.url, stream: false });
+      expect(record?.attempts.map((attempt) => attempt.result)).toEqual(["connect_error", "ok"]);
+      if (row.usage) expect(record?.completionTokens).toBeGreaterThan(0);
+    },
+  );
+
+  test.each(["/v1/responses", "/tokenize", "/detokenize"])("%s with an unknown model: 404 model_not_found", async (path) => {
+    const h = await harness({ heavy: 1 });
+    const response = await h.fixture.post(path, { model: "dragon", input: "hi", prompt: "hi", tokens: [1] });
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("model_not_found");
+  });
+});
+
+describe("the Responses API through the openai SDK", () => {
+  test("create() and a stream of named events that ends at response.completed, no [DONE]", async () => {
+    const h = await harness({ heavy: 1 });
+    const client = new OpenAI({ baseURL: `${h.fixture.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const whole = await client.responses.create({ model: "heavy", input: "Which way to the castle?" });
+    expect(whole.output_text.length).toBeGreaterThan(0);
+    const types: string[] = [];
+    let text = "";
+    for await (const event of await client.responses.create({ model: "heavy", input: "Which way to the castle?", stream: true })) {
+      types.push(event.type);
+      if (event.type === "response.output_text.delta") text += event.delta;
+    }
+    expect(types[0]).toBe("response.created");
+    expect(types.at(-1)).toBe("response.completed");
+    expect(text).toBe(whole.output_text);
+    await waitFor(() => h.fixture.records.length === 2, 5_000, "both records");
+    const streamed = h.fixture.records[1];
+    expect(streamed).toMatchObject({ outcome: "ok", stream: true, promptTokens: whole.usage?.input_tokens });
+    expect(streamed?.completionTokens).toBe(whole.usage?.output_tokens);
+  });
+
+  test("a stream cut before response.completed throws in the SDK instead of passing for a whole answer", async () => {
+    const h = await harness({ heavy: 1 });
+    const client = new OpenAI({ baseURL: `${h.fixture.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const stream = await client.responses.create(
+      { model: "heavy", input: "Which way to the castle?", stream: true },
+      { headers: { "x-emulator-fault": "cut-after:3" } },
+    );
+    const consume = async (): Promise<void> => {
+      for await (const _event of stream);
+    };
+    await expect(consume()).rejects.toThrow("the answer is incomplete");
+    await waitFor(() => h.fixture.records.length === 1, 5_000, "the record");
+    expect(h.fixture.records[0]?.outcome).toBe("mid_stream_error");
+  });
+});
