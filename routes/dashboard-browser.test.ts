@@ -3,6 +3,9 @@ import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dashboardFeature } from "../src/dashboard/dashboard-feature.ts";
+import { experimentsFeature } from "../src/experiments/experiments-feature.ts";
+import { feedbackFeature } from "../src/experiments/feedback-feature.ts";
+import { metricsFeature } from "../src/metrics/metrics-feature.ts";
 import { type EmulatedGateway, startEmulatedGateway } from "../src/testing/emulated-gateway.ts";
 import { dumpDom, screenshot } from "../src/testing/headless-chromium.ts";
 
@@ -28,17 +31,21 @@ describe("the dashboard and the docs in headless Chromium, network limited to lo
     harness = await startEmulatedGateway({
       pools: { heavy: 2, light: 2 },
       // Short buckets, so a few seconds of traffic draw lines rather than one point.
-      features: [dashboardFeature({ bucketMs: 250, buckets: 40 })],
+      features: [metricsFeature(), feedbackFeature(), experimentsFeature(), dashboardFeature({ bucketMs: 250, buckets: 40 })],
       config: {
         auth: { adminApiKey: ADMIN_KEY },
-        models: { npc: { variants: [{ pool: "heavy", weight: 80 }, { pool: "light", weight: 20 }] } },
+        models: {
+          npc: { variants: [{ pool: "heavy", weight: 80 }, { pool: "light", weight: 20, guard: { maxErrorRateDelta: 0.05 } }] },
+          intent: { prefer: ["light", "heavy"], ttftBudgetMs: 800 },
+          "Qwen/Qwen3-8B-AWQ": { route: "light" },
+        },
       },
     });
     url = harness.fixture.url;
     const light = harness.emulators[3]?.url ?? "";
     harness.services.health?.drain("light", light, "browser-test");
     for (let index = 0; index < 24; index++) {
-      const model = index % 3 === 0 ? "heavy" : "light";
+      const model = ["heavy", "light", "npc"][index % 3] ?? "light";
       const body = { model, stream: index % 2 === 0, messages: [{ role: "user", content: `hi ${index}` }] };
       await (await harness.fixture.post("/v1/chat/completions", body)).text();
       await Bun.sleep(100);
@@ -60,7 +67,12 @@ describe("the dashboard and the docs in headless Chromium, network limited to lo
     expect(shown.map(([, state]) => state)).toContain("drained");
     const charted = elementsWith(dom, "data-chart").filter((element) => Number(element["data-points"]) > 0);
     expect(charted.map((element) => element["data-chart"])).toContain("latency");
-    expect(elementsWith(dom, "data-variant").map((element) => element["data-variant"])).toEqual(["heavy", "light"]);
+    const variants = elementsWith(dom, "data-variant").map((element) => [element["data-variant"], element["data-guard"]]);
+    expect(variants).toEqual([
+      ["heavy", "none"],
+      ["light", "watching"],
+    ]);
+    expect(elementsWith(dom, "data-model").map((element) => element["data-model"])).toEqual(["npc", "intent", "Qwen/Qwen3-8B-AWQ"]);
   }, 120_000);
 
   test("without the key the page says so instead of showing data", async () => {

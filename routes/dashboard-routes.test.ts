@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { DashboardData } from "../src/dashboard/dashboard-data.ts";
 import { dashboardFeature } from "../src/dashboard/dashboard-feature.ts";
+import { experimentsFeature } from "../src/experiments/experiments-feature.ts";
+import { feedbackFeature } from "../src/experiments/feedback-feature.ts";
+import { metricsFeature } from "../src/metrics/metrics-feature.ts";
 import { type EmulatedGateway, startEmulatedGateway } from "../src/testing/emulated-gateway.ts";
+import { pollValue } from "../src/testing/poll.ts";
 
 const ADMIN_KEY = "dashboard-admin-key";
 const chat = { model: "light", messages: [{ role: "user", content: "hi" }], max_tokens: 4 };
@@ -18,10 +22,12 @@ describe("GET /dashboard with an admin key set", () => {
   beforeAll(async () => {
     harness = await startEmulatedGateway({
       pools: { heavy: 1, light: 2 },
-      features: [dashboardFeature()],
+      features: [metricsFeature(), feedbackFeature(), experimentsFeature(), dashboardFeature()],
       config: {
         auth: { adminApiKey: ADMIN_KEY },
-        models: { chat: { variants: [{ pool: "heavy", weight: 1 }, { pool: "light", weight: 3 }] } },
+        models: {
+          chat: { variants: [{ pool: "heavy", weight: 1 }, { pool: "light", weight: 3, guard: { maxErrorRateDelta: 0.1 } }] },
+        },
       },
     });
     url = harness.fixture.url;
@@ -61,11 +67,36 @@ describe("GET /dashboard with an admin key set", () => {
         name: "chat",
         kind: "variants",
         variants: [
-          { pool: "heavy", weight: 1, observedShare: null },
-          { pool: "light", weight: 3, observedShare: null },
+          { pool: "heavy", weight: 1, configuredWeight: 1, observedShare: null, guard: "none" },
+          { pool: "light", weight: 3, configuredWeight: 3, observedShare: null, guard: "watching" },
         ],
       },
     ]);
+  });
+
+  test("each worker shows the model it actually serves (the root of its /v1/models)", async () => {
+    const root = async (worker: string) => {
+      const models = (await (await fetch(`${worker}/v1/models`)).json()) as { data: { root: string }[] };
+      return models.data[0]?.root;
+    };
+    const shown = async () => (await data()).pools.flatMap((pool) => pool.workers.map((worker) => [worker.url, worker.model]));
+    const expected = await Promise.all(harness.emulators.map(async (emulator) => [emulator.url, await root(emulator.url)]));
+    expect(expected.every(([, model]) => typeof model === "string" && model.length > 0)).toBe(true);
+    const rows = await pollValue(shown, (value) => value.every(([, model]) => model !== undefined), 5_000);
+    expect(rows.sort()).toEqual(expected.sort());
+  });
+
+  test("runtime weights and a tripped guard show on the variant", async () => {
+    const weights = harness.services.variantWeights;
+    weights?.set("chat", { heavy: 5 }, "admin", "more heavy");
+    weights?.set("chat", { light: 0 }, "guard", "error rate 30 % over baseline");
+    const variants = (await data()).models[0]?.variants;
+    expect(variants?.map(({ pool, weight, guard, setBy }) => ({ pool, weight, guard, setBy }))).toEqual([
+      { pool: "heavy", weight: 5, guard: "none", setBy: "guard" },
+      { pool: "light", weight: 0, guard: "tripped", setBy: "guard" },
+    ]);
+    expect(variants?.[1]?.reason).toBe("error rate 30 % over baseline");
+    weights?.set("chat", { heavy: 1, light: 3 }, "admin", "restored");
   });
 
   test("finished requests show in the series of their pool and of all traffic", async () => {
@@ -77,7 +108,19 @@ describe("GET /dashboard with an admin key set", () => {
     expect(requests("heavy")).toBe(0);
     expect(snapshot.series.light?.some((point) => point.latencyP50Ms !== null)).toBe(true);
     expect(snapshot.totals).toMatchObject({ requests: 3, errors: 0, inFlight: 0 });
-    expect(snapshot.models[0]?.variants?.map((variant) => variant.observedShare)).toEqual([0, 1]);
+    expect(snapshot.models[0]?.variants?.map((variant) => variant.observedShare)).toEqual([null, null]);
+  });
+
+  test("a variant's observed share counts only its model's requests, by the pool that answered", async () => {
+    const answeredBy: string[] = [];
+    for (let index = 0; index < 4; index++) {
+      const response = await harness.fixture.post("/v1/chat/completions", { ...chat, model: "chat" }, { "x-session-id": `s${index}` });
+      answeredBy.push(response.headers.get("x-ringgate-pool") ?? "");
+      await response.text();
+    }
+    const share = (pool: string) => answeredBy.filter((name) => name === pool).length / answeredBy.length;
+    const variants = (await data()).models[0]?.variants;
+    expect(variants?.map((variant) => variant.observedShare)).toEqual([share("heavy"), share("light")]);
   });
 
   test("a worker state change shows in the events, newest first", async () => {

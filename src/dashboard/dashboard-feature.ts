@@ -19,9 +19,12 @@ export function dashboardFeature(options: TimeSeriesOptions = {}): GatewayFeatur
       const series = new TimeSeries({ ...options, bucketMs });
       const stats = new WorkerStats();
       const events: WorkerEvent[] = [];
+      // Requests of a `models` entry by the pool that answered, so a variant's observed share is its own.
+      const routed = new TimeSeries({ ...options, bucketMs });
       context.onFinish((record) => {
         series.record(record);
         stats.record(record);
+        if (record.model !== record.pool && record.pool !== "") routed.record(record, routedKey(record.model, record.pool));
       });
       context.events.on((event) => {
         events.unshift(event);
@@ -32,7 +35,11 @@ export function dashboardFeature(options: TimeSeriesOptions = {}): GatewayFeatur
         dashboardData({
           pools: () => poolsView(context.pools, health, stats),
           config: context.config,
+          // Read at request time: these services may be set up by features listed after this one.
+          variantWeights: () => context.services.variantWeights?.view() ?? [],
+          workerModel: (pool, url) => context.services.workerModels?.modelOf(pool, url),
           series,
+          routedRequests: (model, pool) => routed.points(routedKey(model, pool)).reduce((sum, point) => sum + point.requests, 0),
           events: () => events,
           bucketMs,
           now: options.now,
@@ -40,4 +47,8 @@ export function dashboardFeature(options: TimeSeriesOptions = {}): GatewayFeatur
       context.routes((app) => registerDashboardRoutes(app, data, context.config));
     },
   };
+}
+
+function routedKey(model: string, pool: string): string {
+  return `${model}\u0000${pool}`;
 }

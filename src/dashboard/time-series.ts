@@ -58,10 +58,11 @@ export class TimeSeries {
     this.#random = options.random ?? Math.random;
   }
 
-  record(record: RequestRecord): void {
+  /** Adds a finished request to all traffic and to the series `key` (its pool unless told otherwise). */
+  record(record: RequestRecord, key = record.pool): void {
     const start = this.#bucketStart(this.#now());
     this.#add(this.#current(ALL, start), record);
-    if (record.pool !== "") this.#add(this.#current(record.pool, start), record);
+    if (key !== "") this.#add(this.#current(key, start), record);
   }
 
   /** Pools with any traffic in the window, `*` first. */

@@ -38,6 +38,7 @@ export function feedbackFeature(options: FeedbackOptions = {}): GatewayFeature {
         now,
       });
       const models = new WorkerModels(context.pools, context.fetch);
+      context.services.workerModels = models;
       for (const pool of context.pools.all()) for (const worker of pool.workers()) models.refresh(pool.name, worker.url);
       context.events.on((event) => {
         if (event.state === "removed") models.forget(event.worker);
