@@ -1,5 +1,11 @@
 import { chatStreamRenderer, completionTokensOf, EOS_TOKEN, longest, streamFinishReason } from "./chat-stream.ts";
-import { ChatChunkEncoder, chatCompletionBody, messageFromPlan, type ChatChoiceBody, type ResponseIdentity } from "./chat-wire.ts";
+import {
+  ChatChunkEncoder,
+  chatCompletionBody,
+  messageFromPlan,
+  type ChatChoiceBody,
+  type ResponseIdentity,
+} from "./chat-wire.ts";
 import { badRequest, validationError } from "./error-wire.ts";
 import { planGeneration, tokenText, type GenerationPlan } from "./generation-plan.ts";
 import { requestIdFor, runGeneration, sendError, type RequestContext } from "./generation-runner.ts";
@@ -59,7 +65,12 @@ export function handleChatCompletion(ctx: RequestContext, body: unknown): void {
   });
 }
 
-function planChoices(ctx: RequestContext, request: ChatRequest, maxTokens: number, continued: string | undefined): GenerationPlan[] {
+function planChoices(
+  ctx: RequestContext,
+  request: ChatRequest,
+  maxTokens: number,
+  continued: string | undefined,
+): GenerationPlan[] {
   const { options } = ctx;
   // A continuation is seeded like the request that produced the message it continues.
   const seedText = JSON.stringify(continued === undefined ? request.messages : request.messages.slice(0, -1));

@@ -48,16 +48,23 @@ function choiceStep(input: ChatStreamInput, choice: number, step: number): strin
   const total = completionTokensOf(plan);
   if (step >= total) return "";
   const token = plan.tokens[step];
-  const logprobs =
-    input.topLogprobs === undefined ? "null" : chatLogprobsJson([tokenLogprob(token ? tokenText(token) : EOS_TOKEN, step, input.topLogprobs)]);
+  const top = input.topLogprobs;
+  const text = token ? tokenText(token) : EOS_TOKEN;
+  const logprobs = top === undefined ? "null" : chatLogprobsJson([tokenLogprob(text, step, top)]);
   const delta = token ? tokenDelta(input.encoder.reasoningKey, token, plan, choice) : eosDelta(plan, choice);
   if (step < total - 1) return delta === undefined ? "" : input.encoder.chunk(choice, delta, logprobs, step + 1);
   return input.encoder.finish(choice, delta ?? "{}", logprobs, streamFinishReason(plan), plan.stopReason, total);
 }
 
-function tokenDelta(reasoningKey: string, token: PlannedToken, plan: GenerationPlan, choice: number): string | undefined {
+function tokenDelta(
+  reasoningKey: string,
+  token: PlannedToken,
+  plan: GenerationPlan,
+  choice: number,
+): string | undefined {
   // vLLM v0.11.0 numbers a named call by its choice index, a required call by its place in the array.
-  const forcedIndex = plan.forced === "named" ? choice : token.kind === "forced-args" || token.kind === "forced-start" ? token.index : 0;
+  const callIndex = token.kind === "forced-args" || token.kind === "forced-start" ? token.index : 0;
+  const forcedIndex = plan.forced === "named" ? choice : callIndex;
   switch (token.kind) {
     case "text":
       return chatDelta.content(token.reasoning ? reasoningKey : "content", token.text);

@@ -23,7 +23,8 @@ export interface Usage {
 /** Stream usage objects are dumped with exclude_none, so no `prompt_tokens_details`. */
 export function usageJson(usage: Usage): string {
   const total = usage.promptTokens + usage.completionTokens;
-  return `{"prompt_tokens":${usage.promptTokens},"total_tokens":${total},"completion_tokens":${usage.completionTokens}}`;
+  const { promptTokens, completionTokens } = usage;
+  return `{"prompt_tokens":${promptTokens},"total_tokens":${total},"completion_tokens":${completionTokens}}`;
 }
 
 /** Delta objects (`exclude_unset`, so only the keys vLLM sets, in its field order). */
@@ -31,16 +32,22 @@ export const chatDelta = {
   content: (key: string, text: string): string => `{"${key}":${jsonString(text)}}`,
   /** Hermes: id, type, index and name, no arguments key. */
   toolStart: (call: PlannedToolCall, index: number): string =>
-    `{"tool_calls":[{"id":"${call.id}","type":"function","index":${index},"function":{"name":${JSON.stringify(call.name)}}}]}`,
+    toolCalls(`"id":"${call.id}","type":"function","index":${index},"function":{"name":${JSON.stringify(call.name)}}`),
   toolArguments: (fragment: string, index: number): string =>
-    `{"tool_calls":[{"index":${index},"function":{"arguments":${jsonString(fragment)}}}]}`,
+    toolCalls(`"index":${index},"function":{"arguments":${jsonString(fragment)}}`),
   /** Guided (forced) tool choice: the first delta carries the name and the first argument text together. */
-  forcedStart: (call: PlannedToolCall, index: number, text: string): string =>
-    `{"tool_calls":[{"id":"${call.id}","type":"function","index":${index},"function":{"name":${JSON.stringify(call.name)},"arguments":${jsonString(text)}}}]}`,
+  forcedStart: (call: PlannedToolCall, index: number, text: string): string => {
+    const fn = `{"name":${JSON.stringify(call.name)},"arguments":${jsonString(text)}}`;
+    return toolCalls(`"id":"${call.id}","type":"function","index":${index},"function":${fn}`);
+  },
   /** `tool_choice:"required"` repeats `"name":null` beside every later argument fragment. */
   requiredArguments: (fragment: string, index: number): string =>
-    `{"tool_calls":[{"index":${index},"function":{"name":null,"arguments":${jsonString(fragment)}}}]}`,
+    toolCalls(`"index":${index},"function":{"name":null,"arguments":${jsonString(fragment)}}`),
 };
+
+function toolCalls(call: string): string {
+  return `{"tool_calls":[{${call}}]}`;
+}
 
 export class ChatChunkEncoder {
   readonly #envelope: string;
@@ -51,7 +58,10 @@ export class ChatChunkEncoder {
   readonly reasoningKey: string;
 
   constructor(identity: ResponseIdentity, profile: WireProfile, promptTokens: number, continuousUsage: boolean) {
-    this.#envelope = `data: {"id":${JSON.stringify(identity.id)},"object":"chat.completion.chunk","created":${identity.created},"model":${JSON.stringify(identity.model)},"choices":[`;
+    const { id, created, model } = identity;
+    this.#envelope =
+      `data: {"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},` +
+      `"model":${JSON.stringify(model)},"choices":[`;
     this.#usageHead = `${this.#envelope}],"usage":`;
     this.reasoningKey = profile === "current" ? "reasoning" : "reasoning_content";
     this.#promptTokens = promptTokens;
@@ -60,11 +70,13 @@ export class ChatChunkEncoder {
 
   /** Sent for each choice together with the first token; carries the top-level `prompt_token_ids`. */
   role(index: number): string {
-    return `${this.#head(index)}{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]${this.#usage(0)},"prompt_token_ids":null}\n\n`;
+    const delta = `{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]`;
+    return `${this.#head(index)}${delta}${this.#usage(0)},"prompt_token_ids":null}\n\n`;
   }
 
   chunk(index: number, delta: string, logprobs: string, completionTokens: number): string {
-    return `${this.#head(index)}${delta},"logprobs":${logprobs},"finish_reason":null,"token_ids":null}]${this.#usage(completionTokens)}}\n\n`;
+    const choice = `${delta},"logprobs":${logprobs},"finish_reason":null,"token_ids":null}]`;
+    return `${this.#head(index)}${choice}${this.#usage(completionTokens)}}\n\n`;
   }
 
   finish(
@@ -76,7 +88,9 @@ export class ChatChunkEncoder {
     completionTokens: number,
   ): string {
     const stop = stopReason === null ? "null" : jsonString(stopReason);
-    return `${this.#head(index)}${delta},"logprobs":${logprobs},"finish_reason":"${reason}","stop_reason":${stop},"token_ids":null}]${this.#usage(completionTokens)}}\n\n`;
+    const ending = `"finish_reason":"${reason}","stop_reason":${stop},"token_ids":null}]`;
+    const choice = `${delta},"logprobs":${logprobs},${ending}`;
+    return `${this.#head(index)}${choice}${this.#usage(completionTokens)}}\n\n`;
   }
 
   usageOnly(completionTokens: number): string {
@@ -116,11 +130,13 @@ export function messageFromPlan(plan: GenerationPlan): ChatMessageText {
     else if (token.kind === "text" && token.reasoning) reasoning = (reasoning ?? "") + token.text;
     else if (token.kind === "text") content += token.text;
   }
-  const named = plan.forced === "named" ? plan.toolCalls[0] ?? firstForcedCall(plan) : undefined;
+  const named = plan.forced === "named" ? (plan.toolCalls[0] ?? firstForcedCall(plan)) : undefined;
   // Named choice: vLLM wraps whatever the guided decoder wrote, complete or not, with content "".
   if (named) return { content: "", reasoning, toolCalls: [{ ...named, arguments: forcedArguments }] };
   if (plan.forced === "required") return { content: "", reasoning, toolCalls: plan.toolCalls };
-  if (plan.toolCalls.length > 0) return { content: content === "" ? null : content, reasoning, toolCalls: plan.toolCalls };
+  if (plan.toolCalls.length > 0) {
+    return { content: content === "" ? null : content, reasoning, toolCalls: plan.toolCalls };
+  }
   // hermes cannot parse a cut-off call: the raw markup stays in content.
   return { content: content + (toolMarkup ?? ""), reasoning, toolCalls: [] };
 }
@@ -184,7 +200,9 @@ function messageJson(profile: WireProfile, message: ChatMessageText): Record<str
     function: { name: call.name, arguments: call.arguments },
   }));
   const reasoningFields =
-    profile === "current" ? { reasoning: message.reasoning, reasoning_content: message.reasoning } : { reasoning_content: message.reasoning };
+    profile === "current"
+      ? { reasoning: message.reasoning, reasoning_content: message.reasoning }
+      : { reasoning_content: message.reasoning };
   return {
     role: "assistant",
     content: message.content,

@@ -42,7 +42,8 @@ export function handleCompletion(ctx: RequestContext, body: unknown): void {
       choices = prompts.flatMap((prompt) => planPromptChoices(ctx, request, prompt, maxTokens));
       return longest(choices);
     },
-    streamRenderer: (continuousUsage) => completionStreamRenderer({ identity, promptTokens, continuousUsage, choices, topLogprobs }),
+    streamRenderer: (continuousUsage) =>
+      completionStreamRenderer({ identity, promptTokens, continuousUsage, choices, topLogprobs }),
     bodyRenderer: () => ({ body: () => completionBody(identity, choices, promptTokens, topLogprobs) }),
   });
 }
@@ -53,7 +54,12 @@ function promptsOf(prompt: CompletionRequest["prompt"]): Prompt[] {
   return prompt as Prompt[];
 }
 
-function planPromptChoices(ctx: RequestContext, request: CompletionRequest, prompt: Prompt, maxTokens: number): GenerationPlan[] {
+function planPromptChoices(
+  ctx: RequestContext,
+  request: CompletionRequest,
+  prompt: Prompt,
+  maxTokens: number,
+): GenerationPlan[] {
   const seedText = JSON.stringify(prompt);
   const input = {
     outputTokens: ctx.options.outputTokens,
@@ -84,7 +90,9 @@ interface CompletionStreamInput {
 
 function completionStreamRenderer(input: CompletionStreamInput): StreamRenderer {
   const { identity, promptTokens, choices, topLogprobs } = input;
-  const envelope = `data: {"id":${JSON.stringify(identity.id)},"object":"text_completion","created":${identity.created},"model":${JSON.stringify(identity.model)},"choices":[`;
+  const envelope =
+    `data: {"id":${JSON.stringify(identity.id)},"object":"text_completion","created":${identity.created},` +
+    `"model":${JSON.stringify(identity.model)},"choices":[`;
   const usage = (completionTokens: number): string =>
     input.continuousUsage ? usageJson({ promptTokens, completionTokens }) : "null";
   const offsets = choices.map(() => 0);
@@ -101,7 +109,9 @@ function completionStreamRenderer(input: CompletionStreamInput): StreamRenderer 
     }
     const finish = step === total - 1 ? `"${plan.finishReason}"` : "null";
     const stop = step === total - 1 && plan.stopReason !== null ? jsonString(plan.stopReason) : "null";
-    return `${envelope}{"index":${index},"text":${jsonString(text)},"logprobs":${logprobs},"finish_reason":${finish},"stop_reason":${stop},"prompt_token_ids":null,"token_ids":null}],"usage":${usage(Math.min(step + 1, total))}}\n\n`;
+    const ending = `"finish_reason":${finish},"stop_reason":${stop},"prompt_token_ids":null,"token_ids":null}]`;
+    const choice = `{"index":${index},"text":${jsonString(text)},"logprobs":${logprobs},${ending}`;
+    return `${envelope}${choice},"usage":${usage(Math.min(step + 1, total))}}\n\n`;
   };
   const step = (stepIndex: number): string => choices.map((_, index) => choiceStep(index, stepIndex)).join("");
   return {

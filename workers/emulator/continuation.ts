@@ -25,13 +25,18 @@ export function continueTokens(
   return textTokens(pieces);
 }
 
-function remainderAfter(answer: readonly PlannedToken[], texts: readonly string[], prefixLength: number): PlannedToken[] {
+function remainderAfter(
+  answer: readonly PlannedToken[],
+  texts: readonly string[],
+  prefixLength: number,
+): PlannedToken[] {
   let offset = 0;
   for (const [index, text] of texts.entries()) {
     const end = offset + text.length;
     if (end > prefixLength) {
       // The prefix ends inside this token: what is left of it comes first.
-      const head: PlannedToken[] = offset < prefixLength ? textTokens([text.slice(prefixLength - offset)]) : [answer[index] as PlannedToken];
+      const head: PlannedToken[] =
+        offset < prefixLength ? textTokens([text.slice(prefixLength - offset)]) : [answer[index] as PlannedToken];
       return [...head, ...answer.slice(index + 1)];
     }
     offset = end;

@@ -77,14 +77,16 @@ export function planGeneration(input: PlanInput): GenerationPlan {
   // Guided decoding constrains from the first token: no think block unless a reasoning parser ends it first.
   const thinks = input.thinking && (answer.kind === "text" || answer.kind === "hermes" || input.reasoningParser);
   const calls = plannedCalls(answer, random);
-  const written = [...(thinks ? thinkingTokens(random, input.reasoningParser) : []), ...answerTokens(input, random, calls)];
-  const tokens =
-    input.continuePrefix === undefined ? written : continueTokens(written, input.continuePrefix, random, input.outputTokens);
+  const thinking = thinks ? thinkingTokens(random, input.reasoningParser) : [];
+  const written = [...thinking, ...answerTokens(input, random, calls)];
+  const prefix = input.continuePrefix;
+  const tokens = prefix === undefined ? written : continueTokens(written, prefix, random, input.outputTokens);
   const naturalFinish: FinishReason = answer.kind === "hermes" ? answer.finishReason : "stop";
   const forced = answer.kind === "named" || answer.kind === "required" ? answer.kind : undefined;
   const base = { calls, forced, stopReason: null };
   if (input.ignoreEos) {
-    if (tokens.length < input.maxTokens) tokens.push(...textTokens(generatePieces(random, input.maxTokens - tokens.length)));
+    const missing = input.maxTokens - tokens.length;
+    if (missing > 0) tokens.push(...textTokens(generatePieces(random, missing)));
     return stopped(finish(tokens.slice(0, input.maxTokens), false, "length", base), input.stop);
   }
   if (tokens.length + 1 <= input.maxTokens) return stopped(finish(tokens, true, naturalFinish, base), input.stop);
@@ -104,7 +106,12 @@ function stopped(plan: GenerationPlan, stop: readonly string[]): GenerationPlan 
   return finish(cut.tokens, false, "stop", base);
 }
 
-function finish(tokens: PlannedToken[], endsWithEos: boolean, finishReason: FinishReason, base: PlanBase): GenerationPlan {
+function finish(
+  tokens: PlannedToken[],
+  endsWithEos: boolean,
+  finishReason: FinishReason,
+  base: PlanBase,
+): GenerationPlan {
   const closed = tokens.filter((token) => token.kind === "silent" && token.text === TOOL_CLOSE_TAG).length;
   // hermes gives up on the whole text when any call is cut off; guided JSON keeps what was written.
   const complete = base.forced ? base.calls.filter((call, index) => closedForced(tokens, call, index)) : [];
@@ -114,7 +121,8 @@ function finish(tokens: PlannedToken[], endsWithEos: boolean, finishReason: Fini
 
 /** A guided call is complete once its last argument fragment was generated. */
 function closedForced(tokens: readonly PlannedToken[], call: PlannedToolCall, index: number): boolean {
-  const isPart = (token: PlannedToken) => (token.kind === "forced-start" || token.kind === "forced-args") && token.index === index;
+  const isPart = (token: PlannedToken) =>
+    (token.kind === "forced-start" || token.kind === "forced-args") && token.index === index;
   return tokens.filter(isPart).length === call.fragments.length;
 }
 

@@ -34,7 +34,8 @@ function chatEntryJson(entry: TokenLogprob): string {
   const top = entry.top.map(
     (item) => `{"token":${jsonString(item.token)},"logprob":${item.logprob},"bytes":${bytesJson(item.token)}}`,
   );
-  return `{"token":${jsonString(entry.token)},"logprob":${entry.logprob},"bytes":${bytesJson(entry.token)},"top_logprobs":[${top.join(",")}]}`;
+  const head = `"token":${jsonString(entry.token)},"logprob":${entry.logprob},"bytes":${bytesJson(entry.token)}`;
+  return `{${head},"top_logprobs":[${top.join(",")}]}`;
 }
 
 /** Chat `logprobs` object for the given tokens. */
@@ -50,7 +51,10 @@ export function completionLogprobsJson(entries: readonly TokenLogprob[], textOff
     offsets.push(offset);
     offset += entry.token.length;
   }
-  const tops = entries.map((entry) => `{${entry.top.map((item) => `${jsonString(item.token)}:${item.logprob}`).join(",")}}`);
+  const tops = entries.map((entry) => {
+    const pairs = entry.top.map((item) => `${jsonString(item.token)}:${item.logprob}`);
+    return `{${pairs.join(",")}}`;
+  });
   return (
     `{"text_offset":[${offsets.join(",")}],"token_logprobs":[${entries.map((entry) => entry.logprob).join(",")}],` +
     `"tokens":[${entries.map((entry) => jsonString(entry.token)).join(",")}],"top_logprobs":[${tops.join(",")}]}`

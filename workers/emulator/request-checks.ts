@@ -8,13 +8,15 @@ import { modelValidatorMessage, type ChatRequest, type SamplingRequest } from ".
  * (400 "BadRequestError", raised while building sampling params).
  */
 
+const STREAM_OPTIONS_MESSAGE = "Stream options can only be defined when `stream=True`.";
+
 export function chatValidatorProblem(request: ChatRequest, body: unknown): VllmError | undefined {
   const message = chatValidatorMessage(request);
   return message === undefined ? undefined : validationError(modelValidatorMessage(message, body));
 }
 
 function chatValidatorMessage(request: ChatRequest): string | undefined {
-  if (request.stream_options && request.stream !== true) return "Stream options can only be defined when `stream=True`.";
+  if (request.stream_options && request.stream !== true) return STREAM_OPTIONS_MESSAGE;
   const top = request.top_logprobs;
   if (top !== null && top !== undefined) {
     if (top < 0) return "`top_logprobs` must be a positive value.";
@@ -34,9 +36,12 @@ function chatValidatorMessage(request: ChatRequest): string | undefined {
 }
 
 /** Completions share the stream_options validator; `logprobs` there is a count. */
-export function completionValidatorProblem(request: SamplingRequest & { logprobs?: number | null }, body: unknown): VllmError | undefined {
+export function completionValidatorProblem(
+  request: SamplingRequest & { logprobs?: number | null },
+  body: unknown,
+): VllmError | undefined {
   if (request.stream_options && request.stream !== true) {
-    return validationError(modelValidatorMessage("Stream options can only be defined when `stream=True`.", body));
+    return validationError(modelValidatorMessage(STREAM_OPTIONS_MESSAGE, body));
   }
   if (typeof request.logprobs === "number" && request.logprobs < 0) {
     return validationError(modelValidatorMessage("`logprobs` must be a positive value.", body));

@@ -34,7 +34,9 @@ const stopSchema = z.union([z.string(), z.array(z.string())]).nullish();
 
 const responseFormatSchema = z.looseObject({
   type: z.enum(["text", "json_object", "json_schema", "structural_tag"]),
-  json_schema: z.looseObject({ name: z.string().nullish(), schema: z.record(z.string(), z.unknown()).nullish() }).nullish(),
+  json_schema: z
+    .looseObject({ name: z.string().nullish(), schema: z.record(z.string(), z.unknown()).nullish() })
+    .nullish(),
 });
 
 const samplingFields = {
@@ -106,7 +108,8 @@ export function streamOptionsMessage(body: unknown): string {
 
 /** A pydantic `model_validator` ValueError as FastAPI's 400 shows it. */
 export function modelValidatorMessage(message: string, body: unknown): string {
-  return `[{'type': 'value_error', 'loc': ('body',), 'msg': ${pyRepr(`Value error, ${message}`)}, 'input': ${pyRepr(body)}}]`;
+  const msg = pyRepr(`Value error, ${message}`);
+  return `[{'type': 'value_error', 'loc': ('body',), 'msg': ${msg}, 'input': ${pyRepr(body)}}]`;
 }
 
 function pyTuple(items: readonly (string | number)[]): string {

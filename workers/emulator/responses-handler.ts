@@ -4,6 +4,7 @@ import { validationError } from "./error-wire.ts";
 import { planGeneration, type GenerationPlan, type PlannedToken } from "./generation-plan.ts";
 import type { StreamRenderer } from "./generation-session.ts";
 import { runGeneration, sendError, type RequestContext } from "./generation-runner.ts";
+import type { EmulatorOptions } from "./options.ts";
 import { samplingProblem } from "./request-checks.ts";
 import { pydanticMessage, type ChatMessage } from "./request-schema.ts";
 import {
@@ -38,7 +39,9 @@ const responsesRequestSchema = z.looseObject({
   temperature: z.number().nullish(),
   top_p: z.number().nullish(),
   top_logprobs: z.number().int().nullish(),
-  text: z.looseObject({ format: z.looseObject({ type: z.string(), schema: z.unknown().optional() }).nullish() }).nullish(),
+  text: z
+    .looseObject({ format: z.looseObject({ type: z.string(), schema: z.unknown().optional() }).nullish() })
+    .nullish(),
   tools: z.array(z.unknown()).nullish(),
   parallel_tool_calls: z.boolean().nullish(),
   request_id: z.string().nullish(),
@@ -60,9 +63,44 @@ export function handleResponses(ctx: RequestContext, body: unknown): void {
   const { options } = ctx;
   const messages = messagesOf(request);
   const promptTokens = countChatPromptTokens(messages, undefined);
+  const echo = echoOf(request, options, promptTokens);
+  const jsonSchema = request.text?.format?.type === "json_schema";
+  let plan: GenerationPlan | undefined;
+  runGeneration(ctx, {
+    request: {
+      model: request.model,
+      stream: request.stream,
+      max_tokens: request.max_output_tokens,
+      priority: request.priority,
+    },
+    promptTokens,
+    omitDone: true,
+    plan: (maxTokens) => {
+      plan = planGeneration({
+        seedText: JSON.stringify(messages),
+        outputTokens: options.outputTokens,
+        maxTokens,
+        ignoreEos: false,
+        thinking: options.reasoning === "qwen3" && !jsonSchema,
+        reasoningParser: options.reasoningParser === "qwen3",
+        answer: jsonSchema ? { kind: "json", schema: request.text?.format?.schema ?? {} } : { kind: "text" },
+        stop: [],
+      });
+      return plan;
+    },
+    streamRenderer: () => {
+      const parser = options.reasoningParser === "qwen3";
+      return new ResponsesStream(echo, plan as GenerationPlan, promptTokens, parser).renderer();
+    },
+    bodyRenderer: (finished) => ({ body: () => JSON.stringify(finalResponse(echo, finished, promptTokens)) }),
+  });
+}
+
+/** What the response object echoes: the request's settings, or the defaults vLLM would apply. */
+function echoOf(request: ResponsesRequest, options: EmulatorOptions, promptTokens: number): ResponseEcho {
   const budget = options.maxModelLen - promptTokens;
   const defaults = DEFAULT_SAMPLING[options.profile];
-  const echo: ResponseEcho = {
+  return {
     id: request.request_id ?? `resp_${crypto.randomUUID().replaceAll("-", "")}`,
     createdAt: Math.floor(Date.now() / 1000),
     model: options.servedModelName,
@@ -84,27 +122,6 @@ export function handleResponses(ctx: RequestContext, body: unknown): void {
     truncation: (request["truncation"] as string | undefined) ?? "disabled",
     user: (request["user"] as string | undefined) ?? null,
   };
-  let plan: GenerationPlan | undefined;
-  runGeneration(ctx, {
-    request: { model: request.model, stream: request.stream, max_tokens: request.max_output_tokens, priority: request.priority },
-    promptTokens,
-    omitDone: true,
-    plan: (maxTokens) => {
-      plan = planGeneration({
-        seedText: JSON.stringify(messages),
-        outputTokens: options.outputTokens,
-        maxTokens,
-        ignoreEos: false,
-        thinking: options.reasoning === "qwen3" && request.text?.format?.type !== "json_schema",
-        reasoningParser: options.reasoningParser === "qwen3",
-        answer: request.text?.format?.type === "json_schema" ? { kind: "json", schema: request.text.format.schema ?? {} } : { kind: "text" },
-        stop: [],
-      });
-      return plan;
-    },
-    streamRenderer: () => new ResponsesStream(echo, plan as GenerationPlan, promptTokens, options.reasoningParser === "qwen3").renderer(),
-    bodyRenderer: (finished) => ({ body: () => JSON.stringify(finalResponse(echo, finished, promptTokens)) }),
-  });
 }
 
 /** `instructions` as the system message, then the input string or message items. */
@@ -141,7 +158,8 @@ class ResponsesStream {
     return {
       preamble: () => {
         const initial = responseObject(this.#echo, { status: "in_progress", output: [], usage: null });
-        return this.#event("response.created", { response: initial }) + this.#event("response.in_progress", { response: initial });
+        const created = this.#event("response.created", { response: initial });
+        return created + this.#event("response.in_progress", { response: initial });
       },
       token: (_token, completionTokens) => step(completionTokens),
       finish: (_reason, completionTokens) => step(completionTokens),
@@ -161,8 +179,11 @@ class ResponsesStream {
     let out = "";
     if (this.#itemId === "") {
       this.#itemId = crypto.randomUUID();
-      const item = "reasoning" in delta ? reasoningItem(this.#itemId, null, "in_progress") : messageItem(this.#itemId, [], "in_progress");
-      out += this.#event("response.output_item.added", { item, output_index: this.#outputIndex });
+      const item =
+        "reasoning" in delta
+          ? reasoningItem(this.#itemId, null, "in_progress")
+          : messageItem(this.#itemId, [], "in_progress");
+      out += this.#itemEvent("response.output_item.added", item);
       out += this.#partAdded();
     }
     const last = this.#previous.at(-1);
@@ -181,8 +202,8 @@ class ResponsesStream {
     const text = this.#joined("reasoning");
     let out = this.#event("response.reasoning_text.done", this.#at({ text }));
     this.#contentIndex = 0;
-    out += this.#event("response.output_item.done", { item: reasoningItem(this.#itemId, text, "completed"), output_index: this.#outputIndex });
-    out += this.#event("response.output_item.added", { item: messageItem(this.#itemId, [], "in_progress"), output_index: this.#outputIndex });
+    out += this.#itemEvent("response.output_item.done", reasoningItem(this.#itemId, text, "completed"));
+    out += this.#itemEvent("response.output_item.added", messageItem(this.#itemId, [], "in_progress"));
     this.#outputIndex++;
     this.#itemId = crypto.randomUUID();
     out += this.#partAdded();
@@ -197,7 +218,7 @@ class ResponsesStream {
       const text = this.#joined("reasoning");
       out += this.#event("response.reasoning_text.done", this.#at({ text }));
       this.#contentIndex++;
-      out += this.#event("response.output_item.done", { item: reasoningItem(this.#itemId, text, "completed"), output_index: this.#outputIndex });
+      out += this.#itemEvent("response.output_item.done", reasoningItem(this.#itemId, text, "completed"));
     } else if (last) {
       const text = this.#joined("content");
       out += this.#event("response.output_text.done", this.#at({ text, logprobs: [] }));
@@ -205,9 +226,10 @@ class ResponsesStream {
       const part = outputText(text, null);
       out += this.#event("response.content_part.done", this.#at({ part }));
       this.#contentIndex++;
-      out += this.#event("response.output_item.done", { item: messageItem(this.#itemId, [part], "completed"), output_index: this.#outputIndex });
+      out += this.#itemEvent("response.output_item.done", messageItem(this.#itemId, [part], "completed"));
     }
-    return out + this.#event("response.completed", { response: finalResponse(this.#echo, this.#plan, this.#promptTokens) });
+    const response = finalResponse(this.#echo, this.#plan, this.#promptTokens);
+    return out + this.#event("response.completed", { response });
   }
 
   #partAdded(): string {
@@ -222,6 +244,10 @@ class ResponsesStream {
 
   #joined(kind: "reasoning" | "content"): string {
     return this.#previous.map((delta) => (kind in delta ? (delta as Record<string, string>)[kind] : "")).join("");
+  }
+
+  #itemEvent(type: string, item: Record<string, unknown>): string {
+    return this.#event(type, { item, output_index: this.#outputIndex });
   }
 
   #event(type: string, fields: Record<string, unknown>): string {

@@ -69,11 +69,13 @@ export function outputText(text: string, logprobs: unknown[] | null): Record<str
   return { annotations: [], text, type: "output_text", logprobs };
 }
 
-export function messageItem(id: string, content: readonly unknown[], status: "in_progress" | "completed"): Record<string, unknown> {
+type ItemStatus = "in_progress" | "completed";
+
+export function messageItem(id: string, content: readonly unknown[], status: ItemStatus): Record<string, unknown> {
   return { id, content, role: "assistant", status, type: "message" };
 }
 
-export function reasoningItem(id: string, text: string | null, status: "in_progress" | "completed" | null): Record<string, unknown> {
+export function reasoningItem(id: string, text: string | null, status: ItemStatus | null): Record<string, unknown> {
   const content = text === null ? null : [{ text, type: "reasoning_text" }];
   return { id, summary: [], type: "reasoning", content, encrypted_content: null, status };
 }
@@ -104,6 +106,7 @@ export function finalResponse(echo: ResponseEcho, plan: GenerationPlan, promptTo
 
 /** One SSE event: `event: <type>` then the compact JSON with `sequence_number` and `type` last. */
 export function sseEvent(type: string, fields: Record<string, unknown>, sequenceNumber: number): string {
-  const ordered = Object.fromEntries(Object.entries({ ...fields, sequence_number: sequenceNumber, type }).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const entries = Object.entries({ ...fields, sequence_number: sequenceNumber, type });
+  const ordered = Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : 1)));
   return `event: ${type}\ndata: ${JSON.stringify(ordered)}\n\n`;
 }

@@ -76,12 +76,14 @@ function completionTokens(body: unknown): Parsed {
   const parsed = completionTokenizeSchema.safeParse(body);
   if (!parsed.success) return { issues: parsed.error.issues };
   const request = parsed.data;
-  return { model: request.model, tokens: encodeText(request.prompt), returnTokenStrs: request.return_token_strs === true };
+  const tokens = encodeText(request.prompt);
+  return { model: request.model, tokens, returnTokenStrs: request.return_token_strs === true };
 }
 
 function endingOf(request: { add_generation_prompt?: boolean | null; continue_final_message?: boolean | null }) {
   const continueFinalMessage = request.continue_final_message === true;
-  return { addGenerationPrompt: request.add_generation_prompt !== false && !continueFinalMessage, continueFinalMessage };
+  const addGenerationPrompt = request.add_generation_prompt !== false && !continueFinalMessage;
+  return { addGenerationPrompt, continueFinalMessage };
 }
 
 function wrongModel(options: EmulatorOptions, model: string | null | undefined): VllmError | undefined {

@@ -13,7 +13,13 @@ const CHARS_PER_TOKEN = 4;
 const IM_START = 151644;
 const IM_END = 151645;
 const NEWLINE = 198;
-const ROLE_IDS: Readonly<Record<string, number>> = { system: 8948, user: 872, assistant: 77091, tool: 14172, developer: 64465 };
+const ROLE_IDS: Readonly<Record<string, number>> = {
+  system: 8948,
+  user: 872,
+  assistant: 77091,
+  tool: 14172,
+  developer: 64465,
+};
 /** Stands in for the tools section Qwen's template writes into the system prompt: exactly 10 tokens. */
 const TOOLS_HEADER = "# Tools\n\nYou may call one or more tools:".padEnd(40, " ");
 

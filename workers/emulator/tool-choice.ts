@@ -22,7 +22,9 @@ export function answerFor(request: ChatRequest, profile: WireProfile): AnswerSpe
   const calls = request.parallel_tool_calls === false ? mentioned.slice(0, 1) : mentioned;
   if (choice === "required") {
     const chosen = calls.length > 0 ? calls : [tools[0] as FunctionTool];
-    return current ? { kind: "hermes", tools: chosen, finishReason: "tool_calls" } : { kind: "required", tools: chosen };
+    return current
+      ? { kind: "hermes", tools: chosen, finishReason: "tool_calls" }
+      : { kind: "required", tools: chosen };
   }
   return calls.length > 0 ? { kind: "hermes", tools: calls, finishReason: "tool_calls" } : freeAnswer(request);
 }
