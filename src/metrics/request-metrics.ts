@@ -32,7 +32,12 @@ export class RequestMetrics {
     this.#ttft = new Histogram({ name: "ringgate_time_to_first_token_seconds", help: "Time to the first streamed event, streaming requests only.", labelNames: ["pool", "worker"], buckets: TTFT_BUCKETS_S, registers });
     this.#overhead = new Histogram({ name: "ringgate_gateway_overhead_seconds", help: "Time the gateway itself added: latency minus the time spent waiting on workers.", labelNames: ["pool"], buckets: OVERHEAD_BUCKETS_S, registers });
     this.#tokens = new Counter({ name: "ringgate_tokens_total", help: "Tokens the workers reported in usage, by kind (prompt, completion).", labelNames: ["pool", "worker", "kind"], registers });
-    this.#finishes = new Counter({ name: "ringgate_finish_reasons_total", help: "Finished choices by the worker's finish_reason (stop, length, tool_calls, ...).", labelNames: ["pool", "reason"], registers });
+    this.#finishes = new Counter({
+      name: "ringgate_finish_reasons_total",
+      help: "Finished choices by the worker's finish_reason (stop, length, tool_calls, ...).",
+      labelNames: ["pool", "reason"],
+      registers,
+    });
     this.#attempts = new Counter({ name: "ringgate_upstream_attempts_total", help: "Upstream attempts by worker and result (ok, connect_error, status_503, timeout_first_token, ...).", labelNames: ["pool", "worker", "result"], registers });
     this.#failovers = new Counter({ name: "ringgate_failovers_total", help: "Attempts beyond the first: a request moved on to another worker.", labelNames: ["pool"], registers });
     this.#models = new Counter({ name: "ringgate_model_requests_total", help: "Finished requests by the model the client sent and the pool that answered (aliases, variants, tiers).", labelNames: ["model", "pool", "outcome"], registers });

@@ -117,7 +117,8 @@ function answered(
   usage: Usage | undefined,
   finishReasons: string[] = [],
 ): AnsweredAttempt {
-  return { result, status: response.status, headers: response.headers, body, usage, finishReasons, firstEventMs: undefined };
+  const { status, headers } = response;
+  return { result, status, headers, body, usage, finishReasons, firstEventMs: undefined };
 }
 
 function statusResult(response: Response): AttemptResult {

@@ -142,7 +142,10 @@ export class Dispatcher {
   }
 
   #upstreamRequest(request: ProxyRequest, pool: Pool, body: string): Request {
-    const extra: Record<string, string> = { "content-type": "application/json", "x-request-id": upstreamRequestId(request.requestId) };
+    const extra: Record<string, string> = {
+      "content-type": "application/json",
+      "x-request-id": upstreamRequestId(request.requestId),
+    };
     if (pool.config.workerApiKey) extra.authorization = `Bearer ${pool.config.workerApiKey}`;
     return new Request(`http://ringgate${request.path}`, { method: "POST", headers: upstreamHeaders(request.headers, extra), body });
   }
@@ -158,7 +161,8 @@ export class Dispatcher {
         pool.state.release(slot);
         this.#admission.leave(pool);
         const worker = trace.answeredBy;
-        if (worker && end.outcome === "mid_stream_error" && !end.requestFault) this.#feedback.failure(worker, "mid_stream");
+        const workerFault = end.outcome === "mid_stream_error" && !end.requestFault;
+        if (worker && workerFault) this.#feedback.failure(worker, "mid_stream");
         if (worker && end.outcome === "timeout") this.#feedback.failure(worker, "idle_timeout");
         trace.streamEnded(end);
       },

@@ -8,7 +8,9 @@ import { classify, type EventKind } from "./sse-events.ts";
 const encoder = new TextEncoder();
 const EVENT_PREFIX = encoder.encode("event: ");
 const ERROR_TYPE = encoder.encode("error");
-const FINAL_TYPES = ["response.completed", "response.incomplete", "response.failed"].map((type) => encoder.encode(type));
+const FINAL_TYPES = ["response.completed", "response.incomplete", "response.failed"].map((type) =>
+  encoder.encode(type),
+);
 const LF = 0x0a;
 
 export function classifyResponsesEvent(bytes: Uint8Array, start: number, end: number): EventKind {

@@ -58,9 +58,9 @@ export function classify(bytes: Uint8Array, start: number, end: number, afterFin
   if (bytes[body] !== OPEN_BRACE) return hasAt(bytes, body, DONE_BODY) ? "done" : "malformed";
   // A JSON object event ends in "}": catches a truncated object without decoding every chunk.
   if (bytes[end - 3] !== CLOSE_BRACE) return "malformed";
-  if (hasAt(bytes, body, ERROR_KEY) || (isSpace(bytes[body + 1]) && hasAt(bytes, skipSpace(bytes, body + 1, end), ERROR_KEY, 1))) {
-    return "error";
-  }
+  if (hasAt(bytes, body, ERROR_KEY)) return "error";
+  // `{ "error"`: walked only when the byte after the brace is not vLLM's compact quote.
+  if (isSpace(bytes[body + 1]) && hasAt(bytes, skipSpace(bytes, body + 1, end), ERROR_KEY, 1)) return "error";
   if (afterFinish && isUsageOnly(bytes, body, end)) return "usage";
   return "chunk";
 }
@@ -90,8 +90,9 @@ const MAX_REASON_BYTES = 32;
  * compact form is absent. With several choices in one event each key is looked at.
  */
 export function readFinishReasons(bytes: Uint8Array, start: number, end: number, out: string[]): void {
-  for (let key = indexWithin(bytes, FINISH_KEY, start, end); key >= 0; key = indexWithin(bytes, FINISH_KEY, key + 1, end)) {
+  for (let key = indexWithin(bytes, FINISH_KEY, start, end); key >= 0; ) {
     let at = key + FINISH_KEY.length;
+    key = indexWithin(bytes, FINISH_KEY, at, end);
     if (bytes[at] === COLON && bytes[at + 1] === QUOTE) {
       at += 2;
     } else {
@@ -102,7 +103,8 @@ export function readFinishReasons(bytes: Uint8Array, start: number, end: number,
       at++;
     }
     const close = bytes.indexOf(QUOTE, at);
-    if (close > at && close < end && close - at <= MAX_REASON_BYTES) out.push(Buffer.from(bytes.buffer, bytes.byteOffset + at, close - at).toString("latin1"));
+    if (close <= at || close >= end || close - at > MAX_REASON_BYTES) continue;
+    out.push(Buffer.from(bytes.buffer, bytes.byteOffset + at, close - at).toString("latin1"));
   }
 }
 
@@ -196,7 +198,8 @@ export interface BodyFacts {
 
 export function factsFromBody(body: Uint8Array): BodyFacts {
   const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
-  return { usage: usageFromText(text), finishReasons: Array.from(text.matchAll(FINISH_REASON), (match) => match[1] ?? "") };
+  const finishReasons = Array.from(text.matchAll(FINISH_REASON), (match) => match[1] ?? "");
+  return { usage: usageFromText(text), finishReasons };
 }
 
 const PROMPT_TOKENS = /"(?:prompt|input)_tokens"\s*:\s*(\d+)/g;

@@ -6,8 +6,15 @@
  * (validation wording from vLLM's processor, sampling parameters and serving layer).
  */
 const ENGINE_FAULT = /engine|cuda|out of memory|already running|background loop|internal/i;
-const REQUEST_FAULT =
-  /maximum (context|model) length|too long|too large|must be|must not|cannot be|can not be|should be|out of vocabulary|greater than|less than|invalid|not supported|unsupported|not allowed|not enabled/i;
+const REQUEST_FAULT = new RegExp(
+  [
+    "maximum (context|model) length",
+    "too long|too large|greater than|less than|out of vocabulary",
+    "must be|must not|cannot be|can not be|should be",
+    "invalid|not supported|unsupported|not allowed|not enabled",
+  ].join("|"),
+  "i",
+);
 
 export function isRequestFault(message: string | undefined): boolean {
   if (!message) return false;

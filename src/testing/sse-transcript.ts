@@ -120,6 +120,8 @@ function readEvent(transcript: SseTranscript, data: string): void {
     const slot = (transcript.choices ??= [])[each.index ?? 0] ??= { content: "", finishReason: undefined };
     slot.content += each.delta?.content ?? "";
     if (each.finish_reason) slot.finishReason = each.finish_reason;
-    for (const call of each.delta?.tool_calls ?? []) if (call.function?.name) (transcript.toolNames ??= []).push(call.function.name);
+    for (const call of each.delta?.tool_calls ?? []) {
+      if (call.function?.name) (transcript.toolNames ??= []).push(call.function.name);
+    }
   }
 }
