@@ -11,7 +11,6 @@ import { type MembershipChange, Pools } from "./pool/pools.ts";
 import { Dispatcher } from "./proxy/dispatcher.ts";
 import { ModelRouter } from "./routing/model-router.ts";
 import type { VariantWeights } from "./experiments/variant-weights.ts";
-import type { WorkerModels } from "./experiments/worker-models.ts";
 import type { MetricsSink } from "./metrics/metrics-sink.ts";
 import type { FetchLike } from "./proxy/forward.ts";
 import type { RequestRecord } from "./proxy/request-record.ts";
@@ -44,8 +43,6 @@ export interface GatewayServices {
   sink?: MetricsSink;
   /** Runtime weights of `variants` models, read by the router (set by `experimentsFeature`). */
   variantWeights?: VariantWeights;
-  /** The model each worker actually serves, the root of its /v1/models (set by `feedbackFeature`). */
-  workerModels?: WorkerModels;
   /** False until the first active probe round has finished (set by `healthFeature`; /ready waits for it). */
   firstProbeRoundDone?: boolean;
 }

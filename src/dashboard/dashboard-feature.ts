@@ -37,7 +37,7 @@ export function dashboardFeature(options: TimeSeriesOptions = {}): GatewayFeatur
           config: context.config,
           // Read at request time: these services may be set up by features listed after this one.
           variantWeights: () => context.services.variantWeights?.view() ?? [],
-          workerModel: (pool, url) => context.services.workerModels?.modelOf(pool, url),
+          workerModel: (_pool, url) => health.servedModel(url),
           series,
           routedRequests: (model, pool) => routed.points(routedKey(model, pool)).reduce((sum, point) => sum + point.requests, 0),
           events: () => events,

@@ -5,9 +5,9 @@ import { parseConfig } from "../config/load.ts";
 import { type GatewayHandle, startGateway } from "../gateway.ts";
 import { healthFeature } from "../health/health-feature.ts";
 import { metricsFeature } from "../metrics/metrics-feature.ts";
-import { FEEDBACK_STREAM } from "../metrics/record-encoding.ts";
+import { FEEDBACK_STREAM, REQUESTS_STREAM } from "../metrics/record-encoding.ts";
 import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";
-import { pollValue } from "../testing/poll.ts";
+import { pollValue, waitFor } from "../testing/poll.ts";
 import { type RedisServer, startRedis } from "../testing/redis-server.ts";
 import { feedbackFeature } from "./feedback-feature.ts";
 
@@ -38,6 +38,8 @@ beforeAll(async () => {
   });
   const features = [healthFeature(), metricsFeature(), clientAuthFeature(), feedbackFeature({ capacity: CAPACITY, maxAgeMs: MAX_AGE_MS, now: () => clockMs })];
   gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features });
+  // Worker models come from the probes: let the first round read them.
+  await waitFor(() => gateway.services.firstProbeRoundDone === true, 10_000, "the first probe round");
   reader = new Redis(redis.url);
 });
 
@@ -86,6 +88,10 @@ describe("POST /v1/feedback", () => {
         key_name: "game",
       },
     ]);
+    // The request's own record carries the worker's model too, as the probes read it.
+    const records = (await reader.xrange(REQUESTS_STREAM, "-", "+")) as [string, string[]][];
+    const fields = records.map(([, f]) => f).find((f) => f[f.indexOf("request_id") + 1] === "fb-ok-1") ?? [];
+    expect(fields[fields.indexOf("worker_model") + 1]).toBe("Qwen/Qwen3-8B-AWQ");
   });
 
   type Case = { name: string; body: unknown; key?: string; status: number; code: string; param?: string | null };

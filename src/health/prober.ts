@@ -19,6 +19,8 @@ export interface ProberDeps {
 interface ProbeResult {
   report: ProbeReport;
   load: WorkerLoad | undefined;
+  /** The weights the worker serves: `root` of its `/v1/models` entry (read with `health.checkModel`). */
+  servedModel?: string;
 }
 
 /**
@@ -71,6 +73,7 @@ export class Prober {
     if (this.#stopped) return;
     this.#deps.health.probed(worker, result.report);
     if (result.load) this.#deps.health.loaded(worker, result.load);
+    if (result.servedModel) this.#deps.health.served(worker, result.servedModel);
   }
 }
 
@@ -88,29 +91,33 @@ export async function probeWorker(pool: Pool, worker: Worker, fetchImpl: FetchLi
     const health = await get("/health");
     await health.body?.cancel();
     if (health.status !== 200) return done(false, `/health answered ${health.status}`);
-    const [modelProblem, load, sleeping] = await Promise.all([
-      config.health.checkModel ? missingModel(get, pool.upstreamModel) : undefined,
+    const [models, load, sleeping] = await Promise.all([
+      config.health.checkModel ? servedModels(get, pool.upstreamModel) : undefined,
       scrapeLoad(get, now),
       sleepingNow(get),
     ]);
-    const problem = sleeping ?? modelProblem;
-    return problem ? done(false, problem, { load }) : done(true, "/health 200", { load });
+    const problem = sleeping ?? models?.problem;
+    const result = problem ? done(false, problem, { load }) : done(true, "/health 200", { load });
+    return models?.root ? { ...result, servedModel: models.root } : result;
   } catch (error) {
     if (signal.aborted) return done(false, `no answer within ${config.health.timeoutMs} ms`, { timedOut: true });
     return done(false, errorText(error), { refused: isRefused(error) });
   }
 }
 
-/** Why the worker does not serve `model` (undefined when it does). */
-async function missingModel(get: (path: string) => Promise<Response>, model: string): Promise<string | undefined> {
+/** Why the worker does not serve `model` (no `problem` when it does), and the `root` behind that name. */
+async function servedModels(get: (path: string) => Promise<Response>, model: string): Promise<{ problem?: string; root?: string }> {
   const response = await get("/v1/models");
   if (response.status !== 200) {
     await response.body?.cancel();
-    return `/v1/models answered ${response.status}`;
+    return { problem: `/v1/models answered ${response.status}` };
   }
-  const body = (await response.json()) as { data?: { id?: unknown }[] };
-  const ids = (body.data ?? []).map((entry) => String(entry.id));
-  return ids.includes(model) ? undefined : `serves [${ids.join(", ")}], not the pool's model ${model}`;
+  const body = (await response.json()) as { data?: { id?: unknown; root?: unknown }[] };
+  const entries = body.data ?? [];
+  const ids = entries.map((entry) => String(entry.id));
+  const root = entries.find((entry) => entry.id === model)?.root;
+  if (!ids.includes(model)) return { problem: `serves [${ids.join(", ")}], not the pool's model ${model}` };
+  return typeof root === "string" ? { root } : {};
 }
 
 /**

@@ -63,6 +63,8 @@ const PASSIVE_REASONS: Readonly<Record<FailureKind, string>> = {
 export class WorkerHealth implements WorkerFeedback {
   readonly #deps: Required<WorkerHealthDeps>;
   readonly #statuses = new Map<Worker, WorkerStatus>();
+  /** Worker URL → the model its probe saw it serve (the `root` of its /v1/models). */
+  readonly #servedModels = new Map<string, string>();
 
   constructor(deps: WorkerHealthDeps) {
     this.#deps = { now: Date.now, schedule: timerSchedule, ...deps };
@@ -172,6 +174,16 @@ export class WorkerHealth implements WorkerFeedback {
     return this.#snapshotOf(worker);
   }
 
+  /** The probe read which weights the worker serves; records and feedback carry it. */
+  served(worker: Worker, model: string): void {
+    if (this.#isMember(worker)) this.#servedModels.set(worker.url, model);
+  }
+
+  /** The model the worker was last seen serving, by URL; O(1) for the request path. */
+  servedModel(url: string): string | undefined {
+    return this.#servedModels.get(url);
+  }
+
   workerLoad(url: string, poolName?: string): WorkerLoad | undefined {
     for (const [worker, status] of this.#statuses) if (worker.url === url && (poolName === undefined || worker.pool === poolName)) return status.load;
     return undefined;
@@ -191,6 +203,7 @@ export class WorkerHealth implements WorkerFeedback {
       if (!this.#isMember(worker)) {
         status.cancelCooldown?.();
         this.#statuses.delete(worker);
+        this.#servedModels.delete(worker.url);
         continue;
       }
       const pool = this.#deps.pools.get(worker.pool);

@@ -49,6 +49,8 @@ export function metricsFeature(): MetricsFeature {
       });
       registerHealthGauges(registry, health);
       context.onFinish((record) => {
+        // Ties the record to the weights that produced it, as the probes last saw them.
+        if (record.worker !== "") record.workerModel ??= health.servedModel(record.worker);
         requests.observe(record);
         active.record(record);
       });

@@ -36,6 +36,7 @@ export function encodeRecord(record: RequestRecord): FlatFields {
   if (record.keyName) fields.push("key_name", record.keyName);
   if (record.traceparent) fields.push("traceparent", record.traceparent);
   if (record.fallbackFrom) fields.push("fallback_from", record.fallbackFrom);
+  if (record.workerModel) fields.push("worker_model", record.workerModel);
   if (record.route) fields.push("route", record.route);
   if (record.predictedTtftMs !== undefined) fields.push("predicted_ttft_ms", String(record.predictedTtftMs));
   if (record.ttftBudgetMs !== undefined) fields.push("ttft_budget_ms", String(record.ttftBudgetMs));
@@ -103,6 +104,8 @@ export interface StoredRecord {
   gatewayOverheadMs: number;
   partial: boolean;
   traceparent: string;
+  /** Empty when the worker's model was not known. */
+  workerModel: string;
 }
 
 export function decodeRecord(fields: readonly string[]): StoredRecord {
@@ -131,6 +134,7 @@ export function decodeRecord(fields: readonly string[]): StoredRecord {
     gatewayOverheadMs: number("gateway_overhead_ms") ?? 0,
     partial: text("partial") === "1",
     traceparent: text("traceparent"),
+    workerModel: text("worker_model"),
   };
 }
 

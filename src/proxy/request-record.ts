@@ -38,6 +38,8 @@ export interface RequestRecord {
   fallbackFrom: string | undefined;
   /** True when the record was written for an aborted stream: token counts may be partial or absent. */
   partial: boolean;
+  /** The weights the answering worker serves (its /v1/models `root`, read by the probes), when known. */
+  workerModel?: string;
   /** One per finished choice, as the worker wrote it (`stop`, `length`, `tool_calls`, …). */
   finishReasons?: string[];
   /** How the `model` became a pool (alias, variant, tier decision with its predictions); absent for a pool name. */
