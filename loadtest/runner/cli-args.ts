@@ -28,7 +28,7 @@ export const LOADTEST_CLI: CliSpec<typeof OPTIONS> = {
   summary: "Runs one of the k6 scenarios with Bun: open-loop arrivals, a summary table, exit 1 when a threshold fails.",
   options: OPTIONS,
   allowPositionals: true,
-  notes: `scenarios: ${Object.keys(SCENARIOS).join(", ")}; also sessions and sessions-compare (see --help after them)`,
+  notes: `scenarios: ${Object.keys(SCENARIOS).join(", ")}; also sessions and sessions-compare (see --help after them), and ttft-prediction`,
 };
 
 export interface CliOptions {

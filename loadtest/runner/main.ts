@@ -6,11 +6,13 @@ import { formatSummary } from "./print-summary.ts";
 import { parseCli } from "./cli-args.ts";
 import { runScenario } from "./run-scenario.ts";
 import { sessionsMain } from "./sessions-cli.ts";
+import { measureTtftPrediction } from "./ttft-prediction.ts";
 
 async function main(): Promise<number> {
   // The session workload is closed-loop conversations, not open-loop arrivals: its own options.
   const first = process.argv[2];
   if (first === "sessions" || first === "sessions-compare") return sessionsMain(process.argv.slice(2));
+  if (first === "ttft-prediction") return (await measureTtftPrediction()).samples > 0 ? 0 : 1;
   const cli = parseCli(process.argv.slice(2));
   const warning = fetchConcurrencyWarning();
   if (warning) console.error(`loadtest: ${warning}`);

@@ -47,7 +47,7 @@ export interface RequestRecord {
   /** A tier's predicted TTFT for the pool it chose. */
   predictedTtftMs?: number;
   ttftBudgetMs?: number;
-  /** Requests ahead in the answering worker's queue when it was picked. */
+  /** Queue position on the answering worker when it was picked: 0 = a batch slot was free. */
   queueAhead?: number;
 }
 

@@ -14,7 +14,7 @@ export interface RouteNote {
   route: string | undefined;
   predictedTtftMs: number | undefined;
   ttftBudgetMs: number | undefined;
-  /** Requests ahead in the answering worker's queue when it was picked (the predictor learns from 0s). */
+  /** Queue position on the answering worker when picked, 0 = a slot was free (the predictor learns from 0s). */
   queueAhead: number | undefined;
 }
 
