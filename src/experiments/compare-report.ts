@@ -42,7 +42,7 @@ function decodeFeedback(fields: readonly string[]): StoredFeedback {
   };
 }
 
-const COLUMNS = ["variant", "requests", "err %", "ttft p50", "ttft p95", "lat p50", "lat p95", "tok/s", "fb n", "fb mean [95 % CI]"];
+const COLUMNS = ["variant", "worker model", "requests", "err %", "ttft p50", "ttft p95", "lat p50", "lat p95", "tok/s", "fb n", "fb mean [95 % CI]"];
 
 export function formatComparison(comparison: Comparison): string {
   const header = `ringgate compare ${comparison.model}, last ${formatWindow(comparison.windowMs)}`;
@@ -61,6 +61,7 @@ function cells(row: VariantRow, baseline: boolean): string[] {
   const interval = ci95 ? ` [${ci95[0].toFixed(2)}, ${ci95[1].toFixed(2)}]` : "";
   return [
     baseline ? `${row.pool} (baseline)` : row.pool,
+    row.workerModels.length === 0 ? "-" : row.workerModels.join(", "),
     String(row.requests),
     (row.errorRate * 100).toFixed(1),
     ms(row.ttftMs.p50),

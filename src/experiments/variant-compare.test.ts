@@ -50,7 +50,7 @@ function fixtureRecords(): RequestRecord[] {
   const out: RequestRecord[] = [];
   for (let i = 0; i < 196; i++) out.push(record("heavy-a", { latencyMs: 100 + i, ttftMs: 20 + (i % 10) }));
   for (let i = 0; i < 4; i++) out.push(record("heavy-a", failed));
-  for (let i = 0; i < 90; i++) out.push(record("heavy-b", { latencyMs: 150 + 2 * i, ttftMs: 30 + (i % 10) }));
+  for (let i = 0; i < 90; i++) out.push(record("heavy-b", { latencyMs: 150 + 2 * i, ttftMs: 30 + (i % 10), workerModel: "Qwen/Qwen3-14B-AWQ" }));
   for (let i = 0; i < 10; i++) out.push(record("heavy-b", failed));
   out.push(record("heavy-b", { outcome: "client_abort", errorCode: "client_abort", status: 499, latencyMs: 5 }));
   for (let j = 0; j < 98; j++) out.push(record("heavy-c", { latencyMs: 100 + 2 * j, ttftMs: 20 + (j % 10) }));
@@ -76,7 +76,8 @@ describe("compareVariants on fixed records", () => {
     const [a, b, c] = comparison.variants;
     expect(comparison.variants.map((row) => row.pool)).toEqual(["heavy-a", "heavy-b", "heavy-c"]);
     expect(a).toMatchObject({ requests: 200, errors: 4, errorRate: 0.02, ttftMs: { p50: 24, p95: 29 }, latencyMs: { p50: 197, p95: 286 } });
-    expect(b).toMatchObject({ requests: 101, errors: 10, ttftMs: { p50: 34, p95: 39 }, latencyMs: { p50: 238, p95: 320 } });
+    expect(a?.workerModels).toEqual([]);
+    expect(b).toMatchObject({ workerModels: ["Qwen/Qwen3-14B-AWQ"], requests: 101, errors: 10, ttftMs: { p50: 34, p95: 39 }, latencyMs: { p50: 238, p95: 320 } });
     expect(c).toMatchObject({ requests: 100, errors: 2, errorRate: 0.02, ttftMs: { p50: 24, p95: 29 }, latencyMs: { p50: 196, p95: 286 } });
     expect(b?.errorRate).toBeCloseTo(10 / 101, 12);
     expect(a?.tokensPerS).toBeCloseTo(55.5360949631546, 9);
@@ -182,6 +183,7 @@ describe("stats --compare against a real redis-server", () => {
     const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
     expect(code).toBe(0);
     expect(out).toContain("heavy-a (baseline)");
+    expect(out).toMatch(/heavy-b +Qwen\/Qwen3-14B-AWQ +101 /);
     expect(out).toContain("heavy-b slower: TTFT p95 +34 % (significant)");
     expect(out).toContain("heavy-c: latency p95: no significant difference");
     expect(out).toContain("Welch's t-test");

@@ -26,6 +26,8 @@ export interface QuantileStat {
 
 export interface VariantRow {
   pool: string;
+  /** The models its workers served (records' `worker_model`), so a result is tied to the weights behind it. */
+  workerModels: string[];
   requests: number;
   errors: number;
   errorRate: number;
@@ -108,11 +110,12 @@ export function compareVariants(
 
 function emptyRow(pool: string): VariantRow {
   const none = { p50: undefined, p95: undefined };
-  return { pool, requests: 0, errors: 0, errorRate: 0, ttftMs: none, latencyMs: none, tokensPerS: undefined, feedback: { count: 0, mean: undefined, ci95: undefined } };
+  return { pool, workerModels: [], requests: 0, errors: 0, errorRate: 0, ttftMs: none, latencyMs: none, tokensPerS: undefined, feedback: { count: 0, mean: undefined, ci95: undefined } };
 }
 
 function addRecord(samples: Samples, record: StoredRecord): void {
   samples.row.requests++;
+  if (record.workerModel !== "" && !samples.row.workerModels.includes(record.workerModel)) samples.row.workerModels.push(record.workerModel);
   // A client that left is not the variant's failure; every other error code is.
   if (record.errorCode !== "" && record.outcome !== "client_abort") samples.row.errors++;
   if (record.outcome !== "ok") return;
