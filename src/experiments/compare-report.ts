@@ -49,7 +49,7 @@ export function formatComparison(comparison: Comparison): string {
   if (comparison.variants.length === 0) return `${header}\n\nno requests for model ${comparison.model}\n`;
   const rows = [COLUMNS, ...comparison.variants.map((row) => cells(row, row.pool === comparison.baseline))];
   const widths = COLUMNS.map((_, column) => Math.max(...rows.map((line) => (line[column] ?? "").length)));
-  const table = rows.map((line) => line.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join("  "));
+  const table = rows.map((line) => line.map((cell, column) => (column <= 1 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join("  "));
   const verdicts = comparison.verdicts.map((verdict) => `  ${verdict.text}`);
   const against = verdicts.length > 0 ? ["", `against the baseline ${comparison.baseline}:`, ...verdicts] : [];
   return `${[header, "", ...table, ...against, "", `tests: ${comparison.tests}`].join("\n")}\n`;
