@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnEmulator, type EmulatorProcess } from "../../src/testing/emulator-process.ts";
-import { choiceOf, postJson, postStream, type Json } from "./testing/http-json.ts";
+import { choiceOf, postJson, postStream, streamedContent, type Json } from "./testing/http-json.ts";
 
 /**
  * `continue_final_message: true, add_generation_prompt: false` continues the last assistant message.
@@ -23,7 +23,8 @@ const continueFrom = (prefix: string, extra: Json = {}): Json => ({
 
 beforeAll(async () => {
   worker = await spawnEmulator(["--speed", "50"]);
-  const { chunks } = await postStream(worker.url, "/v1/chat/completions", { model: "heavy", messages: question, stream_options: {} });
+  const request = { model: "heavy", messages: question, stream_options: {} };
+  const { chunks } = await postStream(worker.url, "/v1/chat/completions", request);
   pieces = chunks.flatMap((chunk) => {
     const content = (choiceOf(chunk)["delta"] as Json | undefined)?.["content"];
     return typeof content === "string" && content !== "" ? [content] : [];
@@ -44,7 +45,8 @@ async function continued(prefix: string): Promise<{ content: string; usage: Json
   const { status, body } = await postJson(worker.url, "/v1/chat/completions", continueFrom(prefix));
   expect(status).toBe(200);
   const choice = choiceOf(body);
-  return { content: (choice["message"] as Json)["content"] as string, usage: body["usage"] as Json, finish: choice["finish_reason"] };
+  const content = (choice["message"] as Json)["content"] as string;
+  return { content, usage: body["usage"] as Json, finish: choice["finish_reason"] };
 }
 
 describe("continuing a cut answer", () => {
@@ -68,7 +70,7 @@ describe("continuing a cut answer", () => {
   test("streamed continuation matches the non-stream one", async () => {
     const prefix = pieces.slice(0, 4).join("");
     const { chunks } = await postStream(worker.url, "/v1/chat/completions", continueFrom(prefix));
-    const content = chunks.map((chunk) => ((choiceOf(chunk)["delta"] as Json | undefined)?.["content"] as string | undefined) ?? "").join("");
+    const content = streamedContent(chunks);
     expect(prefix + content).toBe(whole.content);
   });
 });
@@ -83,9 +85,12 @@ describe("other prefixes", () => {
   });
 
   test("continuing needs add_generation_prompt false: both true is vLLM's 400", async () => {
-    const { status, body } = await postJson(worker.url, "/v1/chat/completions", continueFrom("Hi", { add_generation_prompt: true }));
+    const request = continueFrom("Hi", { add_generation_prompt: true });
+    const { status, body } = await postJson(worker.url, "/v1/chat/completions", request);
     expect(status).toBe(400);
-    expect(String((body["error"] as Json)["message"])).toContain("Cannot set both `continue_final_message` and `add_generation_prompt` to True.");
+    expect(String((body["error"] as Json)["message"])).toContain(
+      "Cannot set both `continue_final_message` and `add_generation_prompt` to True.",
+    );
   });
 
   test("without continue_final_message a trailing assistant message starts a new answer", async () => {

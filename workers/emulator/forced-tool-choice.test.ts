@@ -17,7 +17,11 @@ const scanTool = {
     name: "scan_sector",
     parameters: {
       type: "object",
-      properties: { sector_id: { type: "string" }, depth: { type: "integer" }, scan_type: { enum: ["ships", "planets"] } },
+      properties: {
+        sector_id: { type: "string" },
+        depth: { type: "integer" },
+        scan_type: { enum: ["ships", "planets"] },
+      },
       required: ["sector_id", "depth", "scan_type"],
     },
   },
@@ -58,7 +62,7 @@ function finalChunk(chunks: readonly Json[]): Json {
 }
 
 describe("v0.11 forced tool choice, streamed", () => {
-  test("named: first delta carries id, type, index and name with the first arguments; later only arguments", async () => {
+  test("named: the first delta has id, type, index, name and the first arguments; later only arguments", async () => {
     const { events, chunks } = await postStream(worker.url, "/v1/chat/completions", chat({ tool_choice: named }));
     expect(events.join("")).not.toContain("tool_call>");
     const deltas = toolDeltas(chunks).map((delta) => (delta["tool_calls"] as Json[])[0] as Json);
@@ -67,7 +71,10 @@ describe("v0.11 forced tool choice, streamed", () => {
     expect(first?.["function"]).toMatchObject({ name: "scan_sector" });
     expect(Object.keys(first?.["function"] as Json)).toEqual(["name", "arguments"]);
     expect(later.length).toBeGreaterThan(2);
-    for (const delta of later.slice(0, -1)) expect(JSON.stringify(delta)).toMatch(/^\{"index":0,"function":\{"arguments":"[^"\\]*(\\.[^"\\]*)*"\}\}$/);
+    for (const delta of later.slice(0, -1)) {
+      expect(Object.keys(delta)).toEqual(["index", "function"]);
+      expect(Object.keys(delta["function"] as Json)).toEqual(["arguments"]);
+    }
     const final = finalChunk(chunks);
     expect(final["finish_reason"]).toBe("tool_calls");
     expect(final["delta"]).toEqual({ tool_calls: [{ index: 0, function: { arguments: "" } }] });
@@ -97,7 +104,7 @@ describe("v0.11 forced tool choice, non-stream", () => {
     ["named", named],
     ["required", "required"],
   ] as const;
-  test.each(cases)("%s: finish_reason stop, content \"\", one call with schema-typed arguments", async (_name, toolChoice) => {
+  test.each(cases)("%s: finish stop, content \"\", one call with schema-typed arguments", async (_name, toolChoice) => {
     const { status, body } = await postJson(worker.url, "/v1/chat/completions", chat({ tool_choice: toolChoice }));
     expect(status).toBe(200);
     const choice = choiceOf(body);

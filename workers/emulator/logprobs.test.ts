@@ -14,7 +14,12 @@ interface ChatEntry {
   top_logprobs: { token: string; logprob: number; bytes: number[] }[];
 }
 
-const chat = (extra: Json): Json => ({ model: "heavy", messages: [{ role: "user", content: "Odds of rain?" }], logprobs: true, ...extra });
+const chat = (extra: Json): Json => ({
+  model: "heavy",
+  messages: [{ role: "user", content: "Odds of rain?" }],
+  logprobs: true,
+  ...extra,
+});
 
 beforeAll(async () => {
   worker = await spawnEmulator(["--speed", "50"]);
@@ -29,7 +34,8 @@ function expectEntry(entry: ChatEntry, top: number): void {
   expect(entry.logprob).toBeLessThan(0);
   expect(entry.bytes).toEqual([...Buffer.from(entry.token, "utf8")]);
   expect(entry.top_logprobs.length).toBe(top);
-  if (top > 0) expect(entry.top_logprobs[0]).toEqual({ token: entry.token, logprob: entry.logprob, bytes: entry.bytes });
+  const sampled = { token: entry.token, logprob: entry.logprob, bytes: entry.bytes };
+  if (top > 0) expect(entry.top_logprobs[0]).toEqual(sampled);
   for (const alternative of entry.top_logprobs) expect(Object.keys(alternative)).toEqual(["token", "logprob", "bytes"]);
 }
 
@@ -40,7 +46,8 @@ describe("chat logprobs", () => {
     const entries = (choice["logprobs"] as { content: ChatEntry[] }).content;
     expect(entries.length).toBe((body["usage"] as Json)["completion_tokens"] as number);
     for (const entry of entries) expectEntry(entry, top);
-    expect(entries.slice(0, -1).map((entry) => entry.token).join("")).toBe((choice["message"] as Json)["content"] as string);
+    const content = (choice["message"] as Json)["content"] as string;
+    expect(entries.slice(0, -1).map((entry) => entry.token).join("")).toBe(content);
     expect(entries.at(-1)?.token).toBe("<|im_end|>");
   });
 

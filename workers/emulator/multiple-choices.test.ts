@@ -7,7 +7,11 @@ import { choiceOf, postJson, postStream, type Json } from "./testing/http-json.t
 
 let worker: EmulatorProcess;
 
-const chat = (extra: Json): Json => ({ model: "heavy", messages: [{ role: "user", content: "Name a sword" }], ...extra });
+const chat = (extra: Json): Json => ({
+  model: "heavy",
+  messages: [{ role: "user", content: "Name a sword" }],
+  ...extra,
+});
 
 beforeAll(async () => {
   worker = await spawnEmulator(["--speed", "50"]);
@@ -22,8 +26,13 @@ function choicesOf(body: Json): Json[] {
 }
 
 /** Per choice index: concatenated delta content (chat) or text (completions), and finish chunks seen. */
-function perChoice(chunks: readonly Json[], field: "content" | "text"): Map<number, { text: string; finishes: string[] }> {
-  const result = new Map<number, { text: string; finishes: string[] }>();
+interface ChoiceSeen {
+  text: string;
+  finishes: string[];
+}
+
+function perChoice(chunks: readonly Json[], field: "content" | "text"): Map<number, ChoiceSeen> {
+  const result = new Map<number, ChoiceSeen>();
   for (const chunk of chunks) {
     for (const choice of (chunk["choices"] as Json[] | undefined) ?? []) {
       const entry = result.get(choice["index"] as number) ?? { text: "", finishes: [] };
@@ -45,12 +54,14 @@ describe("chat n > 1", () => {
     const contents = choices.map((choice) => (choice["message"] as Json)["content"]);
     expect(contents[0]).toBe((choiceOf(single)["message"] as Json)["content"] as string);
     expect(new Set(contents).size).toBe(3);
-    expect(body["usage"]).toMatchObject({ completion_tokens: 72, prompt_tokens: (single["usage"] as Json)["prompt_tokens"] });
+    const promptTokens = (single["usage"] as Json)["prompt_tokens"];
+    expect(body["usage"]).toMatchObject({ completion_tokens: 72, prompt_tokens: promptTokens });
   });
 
   test("stream: role chunk, content and one finish per choice; same texts as non-stream; usage over all", async () => {
     const { body } = await postJson(worker.url, "/v1/chat/completions", chat({ n: 2 }));
-    const { chunks } = await postStream(worker.url, "/v1/chat/completions", chat({ n: 2, stream_options: { include_usage: true } }));
+    const request = chat({ n: 2, stream_options: { include_usage: true } });
+    const { chunks } = await postStream(worker.url, "/v1/chat/completions", request);
     const roles = chunks.filter((chunk) => (choiceOf(chunk)["delta"] as Json | undefined)?.["role"] === "assistant");
     expect(roles.map((chunk) => choiceOf(chunk)["index"])).toEqual([0, 1]);
     expect(chunks.every((chunk) => ((chunk["choices"] as Json[]).length <= 1))).toBe(true);
@@ -74,13 +85,15 @@ describe("chat n > 1", () => {
 
   test("the openai SDK sees n choices", async () => {
     const client = new OpenAI({ baseURL: `${worker.url}/v1`, apiKey: "unused", maxRetries: 0 });
-    const completion = await client.chat.completions.create({ model: "heavy", messages: [{ role: "user", content: "hi" }], n: 2 });
+    const messages = [{ role: "user" as const, content: "hi" }];
+    const completion = await client.chat.completions.create({ model: "heavy", messages, n: 2 });
     expect(completion.choices.map((choice) => choice.index)).toEqual([0, 1]);
   });
 });
 
 describe("completions with prompt lists", () => {
-  const complete = (prompt: unknown, extra: Json = {}) => postJson(worker.url, "/v1/completions", { model: "heavy", prompt, max_tokens: 12, ...extra });
+  const complete = (prompt: unknown, extra: Json = {}) =>
+    postJson(worker.url, "/v1/completions", { model: "heavy", prompt, max_tokens: 12, ...extra });
 
   test("one choice per prompt in order, each as if sent alone; usage sums the prompts", async () => {
     const alone = await Promise.all(["The inn", "A dragon"].map((prompt) => complete(prompt)));
@@ -88,7 +101,8 @@ describe("completions with prompt lists", () => {
     expect(choicesOf(body).map((choice) => [choice["index"], choice["text"]])).toEqual(
       alone.map((answer, index) => [index, choiceOf(answer.body)["text"]]),
     );
-    const promptTokens = alone.reduce((sum, answer) => sum + ((answer.body["usage"] as Json)["prompt_tokens"] as number), 0);
+    const promptTokensOf = (answer: { body: Json }) => Number((answer.body["usage"] as Json)["prompt_tokens"]);
+    const promptTokens = alone.reduce((sum, answer) => sum + promptTokensOf(answer), 0);
     expect(body["usage"]).toMatchObject({ prompt_tokens: promptTokens, completion_tokens: 24 });
   });
 
@@ -108,7 +122,8 @@ describe("completions with prompt lists", () => {
 
   test("stream: chunks per choice index, each with its own finish", async () => {
     const { body } = await complete(["The inn", "A dragon"], { n: 2 });
-    const { chunks } = await postStream(worker.url, "/v1/completions", { model: "heavy", prompt: ["The inn", "A dragon"], max_tokens: 12, n: 2 });
+    const request = { model: "heavy", prompt: ["The inn", "A dragon"], max_tokens: 12, n: 2 };
+    const { chunks } = await postStream(worker.url, "/v1/completions", request);
     const seen = perChoice(chunks, "text");
     expect([...seen.keys()].sort()).toEqual([0, 1, 2, 3]);
     for (const [index, choice] of choicesOf(body).entries()) {

@@ -33,15 +33,21 @@ afterAll(async () => {
   await worker.stop();
 });
 
-function callsOf(body: Json): { id: string; function: { name: string; arguments: string } }[] {
-  return (choiceOf(body)["message"] as Json)["tool_calls"] as { id: string; function: { name: string; arguments: string } }[];
+interface ToolCall {
+  id: string;
+  function: { name: string; arguments: string };
+}
+
+function callsOf(body: Json): ToolCall[] {
+  return (choiceOf(body)["message"] as Json)["tool_calls"] as ToolCall[];
 }
 
 /** Stream deltas regrouped per tool-call index: id, name and concatenated arguments. */
 function streamedCalls(chunks: readonly Json[]): { id: string; name: string; arguments: string }[] {
   const calls: { id: string; name: string; arguments: string }[] = [];
   for (const chunk of chunks) {
-    for (const delta of ((choiceOf(chunk)["delta"] as Json | undefined)?.["tool_calls"] as CallDelta[] | undefined) ?? []) {
+    const deltas = (choiceOf(chunk)["delta"] as Json | undefined)?.["tool_calls"] as CallDelta[] | undefined;
+    for (const delta of deltas ?? []) {
       const call = (calls[delta.index] ??= { id: "", name: "", arguments: "" });
       call.id ||= delta.id ?? "";
       call.name += delta.function.name ?? "";
@@ -71,13 +77,15 @@ describe.each([
       expect(call.id).toStartWith("chatcmpl-tool-");
       expect(JSON.parse(call.arguments)).toHaveProperty("target");
     }
-    expect(choiceOf(chunks.findLast((chunk) => choiceOf(chunk)["finish_reason"]) ?? {})["finish_reason"]).toBe("tool_calls");
+    const final = chunks.findLast((chunk) => choiceOf(chunk)["finish_reason"]) ?? {};
+    expect(choiceOf(final)["finish_reason"]).toBe("tool_calls");
   });
 
   test("parallel_tool_calls:false yields one call", async () => {
     const { body } = await postJson(worker.url, "/v1/chat/completions", chat({ ...extra, parallel_tool_calls: false }));
     expect(callsOf(body).map((call) => call.function.name)).toEqual(["light_torch"]);
-    const { chunks } = await postStream(worker.url, "/v1/chat/completions", chat({ ...extra, parallel_tool_calls: false }));
+    const single = chat({ ...extra, parallel_tool_calls: false });
+    const { chunks } = await postStream(worker.url, "/v1/chat/completions", single);
     expect(streamedCalls(chunks).length).toBe(1);
   });
 });
@@ -89,6 +97,7 @@ test("the openai SDK collects both calls", async () => {
     messages: [{ role: "user", content: "draw_map and open_door" }],
     tools: tools as OpenAI.ChatCompletionTool[],
   });
-  const names = completion.choices[0]?.message.tool_calls?.map((call) => (call.type === "function" ? call.function.name : ""));
+  const calls = completion.choices[0]?.message.tool_calls ?? [];
+  const names = calls.map((call) => (call.type === "function" ? call.function.name : ""));
   expect(names).toEqual(["draw_map", "open_door"]);
 });

@@ -21,23 +21,30 @@ afterAll(async () => {
 describe("chat request validation", () => {
   // [name, body, type, message]: "Bad Request" = pydantic validator text, "BadRequestError" = SamplingParams.
   const cases: readonly (readonly [string, Json, string, string])[] = [
-    ["named tool not in tools", { tools: [lookTool], tool_choice: { type: "function", function: { name: "fly" } } }, "Bad Request",
-      "Value error, The tool specified in `tool_choice` does not match any of the specified `tools`"],
-    ["tool_choice without tools", { tool_choice: "required" }, "Bad Request", "Value error, When using `tool_choice`, `tools` must be set."],
-    ["tool_choice auto without tools", { tool_choice: "auto" }, "Bad Request", "When using `tool_choice`, `tools` must be set."],
-    ["top_logprobs without logprobs", { top_logprobs: 2 }, "Bad Request", "when using `top_logprobs`, `logprobs` must be set to true."],
+    ["named tool not in tools", { tools: [lookTool], tool_choice: { type: "function", function: { name: "fly" } } },
+      "Bad Request", "Value error, The tool specified in `tool_choice` does not match any of the specified `tools`"],
+    ["tool_choice without tools", { tool_choice: "required" },
+      "Bad Request", "Value error, When using `tool_choice`, `tools` must be set."],
+    ["tool_choice auto without tools", { tool_choice: "auto" },
+      "Bad Request", "When using `tool_choice`, `tools` must be set."],
+    ["top_logprobs without logprobs", { top_logprobs: 2 },
+      "Bad Request", "when using `top_logprobs`, `logprobs` must be set to true."],
     ["continue and generation prompt", { continue_final_message: true }, "Bad Request",
       "Cannot set both `continue_final_message` and `add_generation_prompt` to True."],
     ["negative temperature", { temperature: -1 }, "BadRequestError", "temperature must be non-negative, got -1.0."],
     ["top_p above 1", { top_p: 1.5 }, "BadRequestError", "top_p must be in (0, 1], got 1.5."],
     ["top_p zero", { top_p: 0 }, "BadRequestError", "top_p must be in (0, 1], got 0.0."],
     ["n zero", { n: 0 }, "BadRequestError", "n must be at least 1, got 0."],
-    ["presence_penalty above 2", { presence_penalty: 2.5 }, "BadRequestError", "presence_penalty must be in [-2, 2], got 2.5."],
-    ["frequency_penalty below -2", { frequency_penalty: -3 }, "BadRequestError", "frequency_penalty must be in [-2, 2], got -3.0."],
-    ["repetition_penalty zero", { repetition_penalty: 0 }, "BadRequestError", "repetition_penalty must be greater than zero, got 0.0."],
+    ["presence_penalty above 2", { presence_penalty: 2.5 },
+      "BadRequestError", "presence_penalty must be in [-2, 2], got 2.5."],
+    ["frequency_penalty below -2", { frequency_penalty: -3 },
+      "BadRequestError", "frequency_penalty must be in [-2, 2], got -3.0."],
+    ["repetition_penalty zero", { repetition_penalty: 0 },
+      "BadRequestError", "repetition_penalty must be greater than zero, got 0.0."],
     ["top_k below -1", { top_k: -2 }, "BadRequestError", "top_k must be 0 (disable), or at least 1, got -2."],
     ["min_p above 1", { min_p: 1.2 }, "BadRequestError", "min_p must be in [0, 1], got 1.2."],
-    ["greedy with n > 1", { temperature: 0, n: 2 }, "BadRequestError", "n must be 1 when using greedy sampling, got 2."],
+    ["greedy with n > 1", { temperature: 0, n: 2 },
+      "BadRequestError", "n must be 1 when using greedy sampling, got 2."],
     ["negative max_tokens", { max_tokens: -1 }, "BadRequestError", "max_tokens must be at least 1, got -1."],
   ];
 
@@ -55,7 +62,8 @@ describe("chat request validation", () => {
   test("the pydantic text quotes the body like FastAPI", async () => {
     const { body } = await postJson(worker.url, "/v1/chat/completions", chat({ tool_choice: "required" }));
     expect((body["error"] as Json)["message"]).toBe(
-      "[{'type': 'value_error', 'loc': ('body',), 'msg': 'Value error, When using `tool_choice`, `tools` must be set.', " +
+      "[{'type': 'value_error', 'loc': ('body',), " +
+        "'msg': 'Value error, When using `tool_choice`, `tools` must be set.', " +
         "'input': {'model': 'heavy', 'messages': [{'role': 'user', 'content': 'hi'}], 'tool_choice': 'required'}}]",
     );
   });
@@ -91,7 +99,8 @@ describe("completions request validation", () => {
     ["negative logprobs", { logprobs: -1 }, "`logprobs` must be a positive value."],
   ];
   test.each(cases)("%s → 400", async (_name, extra, message) => {
-    const { status, body } = await postJson(worker.url, "/v1/completions", { model: "heavy", prompt: "Once", ...extra });
+    const request = { model: "heavy", prompt: "Once", ...extra };
+    const { status, body } = await postJson(worker.url, "/v1/completions", request);
     expect(status).toBe(400);
     expect(String((body["error"] as Json)["message"])).toContain(message);
   });

@@ -9,9 +9,10 @@ let worker: EmulatorProcess;
 let client: OpenAI;
 
 const RESPONSE_KEYS = [
-  "id", "created_at", "incomplete_details", "instructions", "metadata", "model", "object", "output", "parallel_tool_calls",
-  "temperature", "tool_choice", "tools", "top_p", "background", "max_output_tokens", "max_tool_calls", "previous_response_id",
-  "prompt", "reasoning", "service_tier", "status", "text", "top_logprobs", "truncation", "usage", "user",
+  "id", "created_at", "incomplete_details", "instructions", "metadata", "model", "object", "output",
+  "parallel_tool_calls", "temperature", "tool_choice", "tools", "top_p", "background", "max_output_tokens",
+  "max_tool_calls", "previous_response_id", "prompt", "reasoning", "service_tier", "status", "text",
+  "top_logprobs", "truncation", "usage", "user",
 ];
 
 beforeAll(async () => {
@@ -53,7 +54,8 @@ describe("POST /v1/responses", () => {
     const { status, body } = await postJson(worker.url, "/v1/responses", request);
     expect(status).toBe(200);
     expect(Object.keys(body)).toEqual(RESPONSE_KEYS);
-    expect(body).toMatchObject({ object: "response", status: "completed", incomplete_details: null, model: "heavy", instructions: "Be terse." });
+    expect(body).toMatchObject({ object: "response", status: "completed", incomplete_details: null, model: "heavy" });
+    expect(body["instructions"]).toBe("Be terse.");
     expect(String(body["id"])).toMatch(/^resp_[0-9a-f]{32}$/);
     const [message] = body["output"] as Json[];
     expect(Object.keys(message ?? {})).toEqual(["id", "content", "role", "status", "type"]);
@@ -73,11 +75,12 @@ describe("POST /v1/responses", () => {
 
   test("max_output_tokens cuts the answer: status incomplete, reason max_output_tokens", async () => {
     const { body } = await postJson(worker.url, "/v1/responses", { ...request, max_output_tokens: 3 });
-    expect(body).toMatchObject({ status: "incomplete", incomplete_details: { reason: "max_output_tokens" }, max_output_tokens: 3 });
+    expect(body).toMatchObject({ status: "incomplete", incomplete_details: { reason: "max_output_tokens" } });
+    expect(body["max_output_tokens"]).toBe(3);
     expect((body["usage"] as Json)["output_tokens"]).toBe(3);
   });
 
-  test("stream: event/data pairs, consecutive sequence numbers, no [DONE], deltas add up to the final text", async () => {
+  test("stream: event/data pairs, consecutive sequence numbers, no [DONE], deltas add up to the text", async () => {
     const { events, raw } = await streamEvents(request);
     expect(raw).not.toContain("[DONE]");
     expect(events.map((event) => event.data["sequence_number"])).toEqual(events.map((_, index) => index));
@@ -95,7 +98,9 @@ describe("POST /v1/responses", () => {
       "response.output_item.done",
       "response.completed",
     ]);
-    expect(Object.keys(deltas[0]?.data ?? {})).toEqual(["content_index", "delta", "item_id", "logprobs", "output_index", "sequence_number", "type"]);
+    expect(Object.keys(deltas[0]?.data ?? {})).toEqual([
+      "content_index", "delta", "item_id", "logprobs", "output_index", "sequence_number", "type",
+    ]);
     const text = deltas.map((event) => event.data["delta"]).join("");
     const completed = events.at(-1)?.data["response"] as Json;
     expect(completed["status"]).toBe("completed");
@@ -104,16 +109,18 @@ describe("POST /v1/responses", () => {
   });
 
   test("the openai SDK reads both forms", async () => {
-    const response = await client.responses.create({ model: "heavy", input: "Who guards the gate?", instructions: "Be terse." });
+    const base = { model: "heavy", input: "Who guards the gate?", instructions: "Be terse." };
+    const response = await client.responses.create(base);
     expect(response.output_text.length).toBeGreaterThan(0);
-    const stream = await client.responses.create({ model: "heavy", input: "Who guards the gate?", instructions: "Be terse.", stream: true });
+    const stream = await client.responses.create({ ...base, stream: true });
     let text = "";
     for await (const event of stream) if (event.type === "response.output_text.delta") text += event.delta;
     expect(text).toBe(response.output_text);
   });
 
   test("text.format json_schema answers JSON of the schema", async () => {
-    const schema = { type: "object", properties: { guard: { type: "string" }, armed: { type: "boolean" } }, required: ["guard", "armed"] };
+    const properties = { guard: { type: "string" }, armed: { type: "boolean" } };
+    const schema = { type: "object", properties, required: ["guard", "armed"] };
     const response = await client.responses.create({
       model: "heavy",
       input: "Who guards the gate?",
@@ -148,12 +155,18 @@ describe("POST /tokenize and /detokenize", () => {
   });
 
   test("messages are templated like a chat request: the count equals its prompt_tokens", async () => {
-    const messages = [{ role: "system", content: "You are a smith." }, { role: "user", content: "Forge me a sword, please." }];
+    const messages = [
+      { role: "system", content: "You are a smith." },
+      { role: "user", content: "Forge me a sword, please." },
+    ];
     const { body } = await postJson(worker.url, "/tokenize", { model: "heavy", messages });
     const chat = await postJson(worker.url, "/v1/chat/completions", { model: "heavy", messages, max_tokens: 1 });
     expect(body["count"]).toBe((chat.body["usage"] as Json)["prompt_tokens"] as number);
     const text = (await postJson(worker.url, "/detokenize", { tokens: body["tokens"] })).body["prompt"];
-    expect(text).toBe("<|im_start|>system\nYou are a smith.<|im_end|><|im_start|>user\nForge me a sword, please.<|im_end|><|im_start|>assistant\n");
+    expect(text).toBe(
+      "<|im_start|>system\nYou are a smith.<|im_end|>" +
+        "<|im_start|>user\nForge me a sword, please.<|im_end|><|im_start|>assistant\n",
+    );
   });
 
   test("an unknown model is a 404; a body without prompt or messages a 400", async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnEmulator, type EmulatorProcess } from "../../src/testing/emulator-process.ts";
-import { choiceOf, postJson, postStream, type Json } from "./testing/http-json.ts";
+import { choiceOf, postJson, postStream, streamedContent, type Json } from "./testing/http-json.ts";
 
 /** `stop` strings end the answer before the match, with finish "stop" and `stop_reason` = the string. */
 
@@ -8,7 +8,11 @@ let worker: EmulatorProcess;
 let baseline: { content: string; completionTokens: number };
 let stop: string;
 
-const chat = (extra: Json): Json => ({ model: "heavy", messages: [{ role: "user", content: "Tell me of the road" }], ...extra });
+const chat = (extra: Json): Json => ({
+  model: "heavy",
+  messages: [{ role: "user", content: "Tell me of the road" }],
+  ...extra,
+});
 
 beforeAll(async () => {
   worker = await spawnEmulator(["--speed", "50"]);
@@ -47,7 +51,7 @@ describe("chat stop strings", () => {
 
   test("stream: the final chunk carries finish stop and the stop_reason, content matches", async () => {
     const { chunks } = await postStream(worker.url, "/v1/chat/completions", chat({ stop: [stop], stream_options: {} }));
-    const content = chunks.map((chunk) => ((choiceOf(chunk)["delta"] as Json | undefined)?.["content"] as string | undefined) ?? "").join("");
+    const content = streamedContent(chunks);
     expect(content).toBe(expectedText());
     const final = choiceOf(chunks.findLast((chunk) => choiceOf(chunk)["finish_reason"]) ?? {});
     expect(final["finish_reason"]).toBe("stop");

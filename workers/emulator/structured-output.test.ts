@@ -5,7 +5,7 @@ import { z } from "zod";
 import { spawnEmulator, type EmulatorProcess } from "../../src/testing/emulator-process.ts";
 import { SeededRandom } from "./text-generator.ts";
 import { sampleFromSchema } from "./structured-output.ts";
-import { choiceOf, postJson, postStream, type Json } from "./testing/http-json.ts";
+import { choiceOf, postJson, postStream, streamedContent, type Json } from "./testing/http-json.ts";
 
 /** `response_format` json_object / json_schema: guided decoding makes the answer valid JSON of the schema. */
 
@@ -42,7 +42,8 @@ afterAll(async () => {
 
 describe("json_schema", () => {
   test("the SDK's chat.completions.parse() with a zod schema gets a parsed object", async () => {
-    const completion = await client.chat.completions.parse({ model: "heavy", messages, response_format: zodResponseFormat(Npc, "npc") });
+    const response_format = zodResponseFormat(Npc, "npc");
+    const completion = await client.chat.completions.parse({ model: "heavy", messages, response_format });
     const parsed = completion.choices[0]?.message.parsed;
     expect(parsed).not.toBeNull();
     expect(Npc.parse(parsed)).toEqual(parsed as z.infer<typeof Npc>);
@@ -54,7 +55,7 @@ describe("json_schema", () => {
   test("streamed content concatenates to the same schema-valid JSON", async () => {
     const body = { model: "heavy", messages, response_format: zodResponseFormat(Npc, "npc") };
     const { chunks } = await postStream(worker.url, "/v1/chat/completions", body);
-    const content = chunks.map((chunk) => ((choiceOf(chunk)["delta"] as Json | undefined)?.["content"] as string | undefined) ?? "").join("");
+    const content = streamedContent(chunks);
     expect(chunks.length).toBeGreaterThan(10);
     const whole = await postJson(worker.url, "/v1/chat/completions", body);
     expect(content).toBe((choiceOf(whole.body)["message"] as Json)["content"] as string);
@@ -63,7 +64,8 @@ describe("json_schema", () => {
 
   test("a thinking model under guided decoding answers JSON without a think block", async () => {
     const thinkerClient = new OpenAI({ baseURL: `${thinker.url}/v1`, apiKey: "unused", maxRetries: 0 });
-    const completion = await thinkerClient.chat.completions.parse({ model: "light", messages, response_format: zodResponseFormat(Npc, "npc") });
+    const response_format = zodResponseFormat(Npc, "npc");
+    const completion = await thinkerClient.chat.completions.parse({ model: "light", messages, response_format });
     expect(completion.choices[0]?.message.content).not.toContain("<think>");
     expect(completion.choices[0]?.message.parsed?.home).toHaveProperty("town");
   });
@@ -75,9 +77,10 @@ describe("json_object", () => {
     let content: string;
     if (stream) {
       const { chunks } = await postStream(worker.url, "/v1/chat/completions", body);
-      content = chunks.map((chunk) => ((choiceOf(chunk)["delta"] as Json | undefined)?.["content"] as string | undefined) ?? "").join("");
+      content = streamedContent(chunks);
     } else {
-      content = (choiceOf((await postJson(worker.url, "/v1/chat/completions", body)).body)["message"] as Json)["content"] as string;
+      const answer = await postJson(worker.url, "/v1/chat/completions", body);
+      content = (choiceOf(answer.body)["message"] as Json)["content"] as string;
     }
     const parsed = JSON.parse(content) as unknown;
     expect(typeof parsed).toBe("object");
@@ -92,8 +95,10 @@ describe("sampleFromSchema", () => {
       (value) => Number.isInteger((value as Json)["p"])],
     ["tuple prefixItems", { type: "array", prefixItems: [{ type: "string" }, { type: "boolean" }] },
       (value) => Array.isArray(value) && typeof value[0] === "string" && typeof value[1] === "boolean"],
-    ["minItems", { type: "array", items: { type: "number" }, minItems: 3 }, (value) => (value as unknown[]).length === 3],
-    ["exclusive bounds", { type: "number", exclusiveMinimum: 100, exclusiveMaximum: 101 }, (value) => (value as number) > 100 && (value as number) < 101],
+    ["minItems", { type: "array", items: { type: "number" }, minItems: 3 },
+      (value) => (value as unknown[]).length === 3],
+    ["exclusive bounds", { type: "number", exclusiveMinimum: 100, exclusiveMaximum: 101 },
+      (value) => (value as number) > 100 && (value as number) < 101],
     ["const", { const: "fixed" }, (value) => value === "fixed"],
     ["type list with null", { type: ["null", "boolean"] }, (value) => typeof value === "boolean"],
   ];

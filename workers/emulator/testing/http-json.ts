@@ -45,3 +45,9 @@ export async function postStream(baseUrl: string, path: string, body: unknown): 
 export function choiceOf(value: Json, index = 0): Json {
   return ((value["choices"] as Json[] | undefined) ?? [])[index] ?? {};
 }
+
+/** The concatenated `delta.content` of a chat stream's chunks (first choice). */
+export function streamedContent(chunks: readonly Json[]): string {
+  const pieces = chunks.map((chunk) => (choiceOf(chunk)["delta"] as Json | undefined)?.["content"]);
+  return pieces.map((piece) => (typeof piece === "string" ? piece : "")).join("");
+}
