@@ -41,6 +41,7 @@ export function handleChatCompletion(ctx: RequestContext, body: unknown): void {
     continueFinalMessage: continued !== undefined,
   });
   const topLogprobs = request.logprobs === true ? (request.top_logprobs ?? 0) : undefined;
+  // Every choice's plan; runGeneration calls plan() before it builds a renderer, which reads them.
   let choices: GenerationPlan[] = [];
   runGeneration(ctx, {
     request,

@@ -34,6 +34,7 @@ export function handleCompletion(ctx: RequestContext, body: unknown): void {
   const prompts = promptsOf(request.prompt);
   const promptTokens = prompts.reduce((sum, prompt) => sum + countCompletionPromptTokens(prompt), 0);
   const topLogprobs = typeof request.logprobs === "number" ? Math.max(1, request.logprobs) : undefined;
+  // Every choice's plan; runGeneration calls plan() before it builds a renderer, which reads them.
   let choices: GenerationPlan[] = [];
   runGeneration(ctx, {
     request,
