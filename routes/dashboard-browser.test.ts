@@ -31,11 +31,21 @@ describe("the dashboard and the docs in headless Chromium, network limited to lo
     harness = await startEmulatedGateway({
       pools: { heavy: 2, light: 2 },
       // Short buckets, so a few seconds of traffic draw lines rather than one point.
-      features: [metricsFeature(), feedbackFeature(), experimentsFeature(), dashboardFeature({ bucketMs: 250, buckets: 40 })],
+      features: [
+        metricsFeature(),
+        feedbackFeature(),
+        experimentsFeature(),
+        dashboardFeature({ bucketMs: 250, buckets: 40 }),
+      ],
       config: {
         auth: { adminApiKey: ADMIN_KEY },
         models: {
-          npc: { variants: [{ pool: "heavy", weight: 80 }, { pool: "light", weight: 20, guard: { maxErrorRateDelta: 0.05 } }] },
+          npc: {
+            variants: [
+              { pool: "heavy", weight: 80 },
+              { pool: "light", weight: 20, guard: { maxErrorRateDelta: 0.05 } },
+            ],
+          },
           intent: { prefer: ["light", "heavy"], ttftBudgetMs: 800 },
           "Qwen/Qwen3-8B-AWQ": { route: "light" },
         },
@@ -67,12 +77,13 @@ describe("the dashboard and the docs in headless Chromium, network limited to lo
     expect(shown.map(([, state]) => state)).toContain("drained");
     const charted = elementsWith(dom, "data-chart").filter((element) => Number(element["data-points"]) > 0);
     expect(charted.map((element) => element["data-chart"])).toContain("latency");
-    const variants = elementsWith(dom, "data-variant").map((element) => [element["data-variant"], element["data-guard"]]);
+    const variants = elementsWith(dom, "data-variant").map((row) => [row["data-variant"], row["data-guard"]]);
     expect(variants).toEqual([
       ["heavy", "none"],
       ["light", "watching"],
     ]);
-    expect(elementsWith(dom, "data-model").map((element) => element["data-model"])).toEqual(["npc", "intent", "Qwen/Qwen3-8B-AWQ"]);
+    const models = elementsWith(dom, "data-model").map((element) => element["data-model"]);
+    expect(models).toEqual(["npc", "intent", "Qwen/Qwen3-8B-AWQ"]);
   }, 120_000);
 
   test("without the key the page says so instead of showing data", async () => {

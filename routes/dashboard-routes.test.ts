@@ -26,7 +26,12 @@ describe("GET /dashboard with an admin key set", () => {
       config: {
         auth: { adminApiKey: ADMIN_KEY },
         models: {
-          chat: { variants: [{ pool: "heavy", weight: 1 }, { pool: "light", weight: 3, guard: { maxErrorRateDelta: 0.1 } }] },
+          chat: {
+            variants: [
+              { pool: "heavy", weight: 1 },
+              { pool: "light", weight: 3, guard: { maxErrorRateDelta: 0.1 } },
+            ],
+          },
         },
       },
     });
@@ -79,8 +84,9 @@ describe("GET /dashboard with an admin key set", () => {
       const models = (await (await fetch(`${worker}/v1/models`)).json()) as { data: { root: string }[] };
       return models.data[0]?.root;
     };
-    const shown = async () => (await data()).pools.flatMap((pool) => pool.workers.map((worker) => [worker.url, worker.model]));
-    const expected = await Promise.all(harness.emulators.map(async (emulator) => [emulator.url, await root(emulator.url)]));
+    const shown = async () =>
+      (await data()).pools.flatMap((pool) => pool.workers.map((worker) => [worker.url, worker.model]));
+    const expected = await Promise.all(harness.emulators.map(async ({ url: worker }) => [worker, await root(worker)]));
     expect(expected.every(([, model]) => typeof model === "string" && model.length > 0)).toBe(true);
     const rows = await pollValue(shown, (value) => value.every(([, model]) => model !== undefined), 5_000);
     expect(rows.sort()).toEqual(expected.sort());
@@ -100,7 +106,9 @@ describe("GET /dashboard with an admin key set", () => {
   });
 
   test("finished requests show in the series of their pool and of all traffic", async () => {
-    for (let index = 0; index < 3; index++) expect((await harness.fixture.post("/v1/chat/completions", chat)).status).toBe(200);
+    for (let index = 0; index < 3; index++) {
+      expect((await harness.fixture.post("/v1/chat/completions", chat)).status).toBe(200);
+    }
     const snapshot = await data();
     const requests = (pool: string) => (snapshot.series[pool] ?? []).reduce((sum, point) => sum + point.requests, 0);
     expect(requests("*")).toBe(3);
@@ -114,7 +122,8 @@ describe("GET /dashboard with an admin key set", () => {
   test("a variant's observed share counts only its model's requests, by the pool that answered", async () => {
     const answeredBy: string[] = [];
     for (let index = 0; index < 4; index++) {
-      const response = await harness.fixture.post("/v1/chat/completions", { ...chat, model: "chat" }, { "x-session-id": `s${index}` });
+      const headers = { "x-session-id": `s${index}` };
+      const response = await harness.fixture.post("/v1/chat/completions", { ...chat, model: "chat" }, headers);
       answeredBy.push(response.headers.get("x-ringgate-pool") ?? "");
       await response.text();
     }

@@ -19,20 +19,26 @@ function dashboardAuth(config: () => GatewayConfig): MiddlewareHandler<AppEnv> {
     if (adminKey !== undefined) {
       const token = bearerToken(c.req.header("authorization")) ?? c.req.query("key");
       if (token === undefined || !timingSafeEqual(sha256(token), sha256(adminKey))) {
-        throw new GatewayError("unauthorized", "Dashboard: open /dashboard?key=<ADMIN_API_KEY> or send it as a bearer token.");
+        const message = "Dashboard: open /dashboard?key=<ADMIN_API_KEY> or send it as a bearer token.";
+        throw new GatewayError("unauthorized", message);
       }
     }
     return next();
   };
 }
 
-const unauthorized = { description: "ADMIN_API_KEY is set and was not given", content: { "application/json": { schema: errorEnvelopeSchema } } };
+const unauthorized = {
+  description: "ADMIN_API_KEY is set and was not given",
+  content: { "application/json": { schema: errorEnvelopeSchema } },
+};
 
 const pageRoute = createRoute({
   method: "get",
   path: "/dashboard",
   summary: "Live page of pools, workers, load, latency, tokens and models; no external assets",
-  request: { query: z.object({ key: z.string().optional().openapi({ description: "ADMIN_API_KEY, when one is set" }) }) },
+  request: {
+    query: z.object({ key: z.string().optional().openapi({ description: "ADMIN_API_KEY, when one is set" }) }),
+  },
   responses: { 200: { description: "HTML page", content: { "text/html": { schema: z.string() } } }, 401: unauthorized },
 });
 
@@ -41,7 +47,9 @@ const dataSchema = z
     generatedAt: z.number(),
     bucketMs: z.number(),
     totals: z.looseObject({ inFlight: z.number(), requests: z.number(), errors: z.number(), tokensPerS: z.number() }),
-    pools: z.array(z.looseObject({ name: z.string(), workers: z.array(z.looseObject({ url: z.string(), state: z.string() })) })),
+    pools: z.array(
+      z.looseObject({ name: z.string(), workers: z.array(z.looseObject({ url: z.string(), state: z.string() })) }),
+    ),
     models: z.array(z.looseObject({ name: z.string(), kind: z.string() })),
     series: z.record(z.string(), z.array(z.looseObject({ t: z.number(), requests: z.number() }))),
     events: z.array(z.looseObject({ ts: z.number(), pool: z.string(), worker: z.string(), state: z.string() })),
@@ -52,10 +60,17 @@ const dataRoute = createRoute({
   method: "get",
   path: "/dashboard/data",
   summary: "What the dashboard draws: pools and workers, models, per-pool time series (5 min), recent worker events",
-  responses: { 200: { description: "Snapshot", content: { "application/json": { schema: dataSchema } } }, 401: unauthorized },
+  responses: {
+    200: { description: "Snapshot", content: { "application/json": { schema: dataSchema } } },
+    401: unauthorized,
+  },
 });
 
-export function registerDashboardRoutes(app: OpenAPIHono<AppEnv>, data: () => DashboardData, config: () => GatewayConfig): void {
+export function registerDashboardRoutes(
+  app: OpenAPIHono<AppEnv>,
+  data: () => DashboardData,
+  config: () => GatewayConfig,
+): void {
   const auth = dashboardAuth(config);
   app.use("/dashboard", auth);
   app.use("/dashboard/*", auth);

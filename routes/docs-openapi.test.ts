@@ -33,7 +33,8 @@ describe("the OpenAPI document", () => {
   const operation = (path: string, method: string): Operation | undefined => document.paths[path]?.[method];
 
   beforeAll(async () => {
-    const config = parseConfig({ pools: { light: { workers: ["http://127.0.0.1:9"] } }, auth: { adminApiKey: ADMIN_KEY } });
+    const pools = { light: { workers: ["http://127.0.0.1:9"] } };
+    const config = parseConfig({ pools, auth: { adminApiKey: ADMIN_KEY } });
     gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features: defaultFeatures() });
     document = (await (await fetch(`${gateway.url}/openapi.json`)).json()) as Document;
   });
@@ -60,8 +61,12 @@ describe("the OpenAPI document", () => {
   });
 
   test("every POST it serves documents a JSON request body", () => {
-    const posts = Object.entries(document.paths).flatMap(([path, item]) => (item.post ? [[path, item.post] as const] : []));
-    const withoutBody = posts.filter(([path, op]) => !op.requestBody?.content["application/json"] && !path.startsWith("/admin/"));
+    const posts = Object.entries(document.paths).flatMap(([path, item]) =>
+      item.post ? [[path, item.post] as const] : [],
+    );
+    const withoutBody = posts.filter(
+      ([path, op]) => !op.requestBody?.content["application/json"] && !path.startsWith("/admin/"),
+    );
     expect(withoutBody.map(([path]) => path)).toEqual([]);
   });
 
@@ -109,13 +114,16 @@ describe("the OpenAPI document", () => {
     ["/detokenize", "DetokenizeRequest", ["model", "tokens"]],
     ["/v1/feedback", "FeedbackRequest", ["request_id", "score", "label"]],
   ])("%s documents its request (%s) with %p", (path, name, fields) => {
-    expect(operation(path, "post")?.requestBody?.content["application/json"]?.schema).toEqual({ $ref: `#/components/schemas/${name}` });
+    const body = operation(path, "post")?.requestBody?.content["application/json"]?.schema;
+    expect(body).toEqual({ $ref: `#/components/schemas/${name}` });
     expect(Object.keys(schema(name).properties ?? {})).toEqual(expect.arrayContaining(fields));
   });
 
   test("/tokenize takes a prompt or chat messages", () => {
     const forms = schema("TokenizeRequest").anyOf ?? schema("TokenizeRequest").oneOf ?? [];
-    expect(forms.map((form) => Object.keys(form.properties ?? {}).filter((key) => key === "prompt" || key === "messages"))).toEqual([
+    const input = (key: string) => key === "prompt" || key === "messages";
+    const inputs = forms.map((form) => Object.keys(form.properties ?? {}).filter(input));
+    expect(inputs).toEqual([
       ["prompt"],
       ["messages"],
     ]);

@@ -6,7 +6,11 @@ type Document = ReturnType<OpenAPIHono<AppEnv>["getOpenAPI31Document"]>;
 type Security = Record<string, string[]>[];
 
 const SECURITY_SCHEMES = {
-  clientBearer: { type: "http", scheme: "bearer", description: "A client key from API_KEYS; not needed when API_KEYS is unset" },
+  clientBearer: {
+    type: "http",
+    scheme: "bearer",
+    description: "A client key from API_KEYS; not needed when API_KEYS is unset",
+  },
   adminBearer: { type: "http", scheme: "bearer", description: "ADMIN_API_KEY; /admin/* answers 404 when it is unset" },
   dashboardKey: { type: "apiKey", in: "query", name: "key", description: "ADMIN_API_KEY in the link, for a browser" },
 } as const;

@@ -13,7 +13,10 @@ const PASS_THROUGH =
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 const imagePart = z.object({
   type: z.literal("image_url"),
-  image_url: z.object({ url: z.string().openapi({ description: "http(s) URL or data: URL" }), detail: z.string().optional() }),
+  image_url: z.object({
+    url: z.string().openapi({ description: "http(s) URL or data: URL" }),
+    detail: z.string().optional(),
+  }),
 });
 const audioPart = z.object({
   type: z.literal("input_audio"),
@@ -76,7 +79,7 @@ const responseFormatSchema = z
 
 const stop = z.union([z.string(), z.array(z.string()), z.null()]).optional().openapi({ description: "Stop sequences" });
 const samplingFields = {
-  max_tokens: z.number().int().min(0).nullable().optional().openapi({ description: "Deprecated alias of max_completion_tokens" }),
+  max_tokens: z.number().int().min(0).nullable().optional().openapi({ description: "Older max_completion_tokens" }),
   temperature: z.number().min(0).nullable().optional(),
   top_p: z.number().min(0).max(1).nullable().optional(),
   presence_penalty: z.number().nullable().optional(),
@@ -85,7 +88,8 @@ const samplingFields = {
   seed: z.number().int().nullable().optional(),
   user: z.string().optional().openapi({ description: "End-user id; also the session key for sticky variants" }),
   priority: z.number().int().optional().openapi({
-    description: "vLLM scheduling priority (lower first); ignored unless the worker runs with --scheduling-policy priority",
+    description:
+      "vLLM scheduling priority (lower first); ignored unless the worker runs with --scheduling-policy priority",
   }),
   logit_bias: z.record(z.string(), z.number()).nullable().optional(),
 };
@@ -108,7 +112,7 @@ export const completionRequestDoc = completionRequestSchema
   .extend({
     suffix: z.string().nullable().optional(),
     echo: z.boolean().optional(),
-    logprobs: z.number().int().min(0).max(20).nullable().optional().openapi({ description: "Top log-probabilities per token" }),
+    logprobs: z.number().int().min(0).max(20).nullable().optional().openapi({ description: "Top logprobs per token" }),
     ...samplingFields,
   })
   .openapi("CompletionRequest", { description: PASS_THROUGH });

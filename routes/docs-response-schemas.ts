@@ -9,7 +9,10 @@ export const usageSchema = z
 
 const logprobsSchema = z.looseObject({ content: z.array(z.looseObject({})).nullable().optional() }).nullable();
 
-const finishReason = z.string().nullable().openapi({ description: "stop, length, tool_calls, abort…; null until the end" });
+const finishReason = z
+  .string()
+  .nullable()
+  .openapi({ description: "stop, length, tool_calls, abort…; null until the end" });
 
 export const chatCompletionSchema = z
   .looseObject({
@@ -64,7 +67,12 @@ export const completionSchema = z
     created: z.number().int(),
     model: z.string(),
     choices: z.array(
-      z.looseObject({ index: z.number().int(), text: z.string(), logprobs: z.looseObject({}).nullable(), finish_reason: finishReason }),
+      z.looseObject({
+        index: z.number().int(),
+        text: z.string(),
+        logprobs: z.looseObject({}).nullable(),
+        finish_reason: finishReason,
+      }),
     ),
     usage: usageSchema.nullable().optional(),
   })
@@ -78,7 +86,9 @@ export const responseObjectSchema = z
     model: z.string(),
     status: z.string().openapi({ description: "completed, in_progress, incomplete, failed…" }),
     output: z.array(z.looseObject({ type: z.string() })),
-    usage: z.looseObject({ input_tokens: z.number().int(), output_tokens: z.number().int(), total_tokens: z.number().int() }).nullable(),
+    usage: z
+      .looseObject({ input_tokens: z.number().int(), output_tokens: z.number().int(), total_tokens: z.number().int() })
+      .nullable(),
   })
   .openapi("Response");
 
@@ -124,7 +134,8 @@ function eventStreamDescription(eventSchemaName: string, framing: EventFraming):
   const framed =
     framing === "data-lines"
       ? `one \`data: <${eventSchemaName} JSON>\` line each, then \`data: [DONE]\``
-      : `\`event: <type>\` and \`data: <${eventSchemaName} JSON>\` per event, ending with response.completed (no [DONE])`;
+      : `\`event: <type>\` and \`data: <${eventSchemaName} JSON>\` per event, ending with ` +
+        "response.completed (no [DONE])";
   return `Server-sent events (\`stream: true\`): ${framed}. A failure after the first byte ends with ` +
     "`data: {\"error\":{…}}` (the Error schema) and no [DONE].";
 }
@@ -135,11 +146,16 @@ function eventStreamDescription(eventSchemaName: string, framing: EventFraming):
  */
 export function routedResponses(json: z.ZodType, eventSchemaName?: string, framing: EventFraming = "data-lines") {
   const events = eventSchemaName
-    ? { "text/event-stream": { schema: z.string().openapi({ description: eventStreamDescription(eventSchemaName, framing) }) } }
+    ? {
+        "text/event-stream": {
+          schema: z.string().openapi({ description: eventStreamDescription(eventSchemaName, framing) }),
+        },
+      }
     : {};
   return {
     200: {
-      description: "The worker's answer, relayed unchanged (headers x-request-id, x-ringgate-worker, x-ringgate-attempts)",
+      description:
+        "The worker's answer, relayed unchanged (headers x-request-id, x-ringgate-worker, x-ringgate-attempts)",
       content: { "application/json": { schema: json }, ...events },
     },
     ...routedErrors,

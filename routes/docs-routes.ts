@@ -44,7 +44,9 @@ const openApiRoute = createRoute({
   method: "get",
   path: "/openapi.json",
   summary: "This OpenAPI 3.1 document",
-  responses: { 200: { description: "OpenAPI document", content: { "application/json": { schema: z.looseObject({}) } } } },
+  responses: {
+    200: { description: "OpenAPI document", content: { "application/json": { schema: z.looseObject({}) } } },
+  },
 });
 
 /** `/docs` and its assets. The document itself is served by `app.doc31`; it is described here. */

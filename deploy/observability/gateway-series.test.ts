@@ -41,7 +41,9 @@ describe("the Grafana dashboard's gateway series", () => {
       return response.headers.get("x-ringgate-pool");
     };
     const seen = new Set<string | null>();
-    for (let index = 0; index < MAX_VARIANT_REQUESTS && seen.size < 2; index++) seen.add(await chat("npc", `player-${index}`));
+    for (let index = 0; index < MAX_VARIANT_REQUESTS && seen.size < 2; index++) {
+      seen.add(await chat("npc", `player-${index}`));
+    }
     await chat("fast", "tier", true);
     exposition = await (await fetch(`${harness.fixture.url}/metrics`)).text();
   });
@@ -64,9 +66,12 @@ describe("the Grafana dashboard's gateway series", () => {
     const titles = readDashboard().panels.map((panel) => panel.title);
     expect(titles).toContain("Models, variants and routing");
     const exprs = dashboardExprs().join("\n");
-    for (const series of ["ringgate_model_requests_total", "ringgate_ttft_prediction_error_seconds_bucket", "ringgate_fallbacks_total"]) {
-      expect(exprs).toContain(series);
-    }
+    const routing = [
+      "ringgate_model_requests_total",
+      "ringgate_ttft_prediction_error_seconds_bucket",
+      "ringgate_fallbacks_total",
+    ];
+    for (const series of routing) expect(exprs).toContain(series);
   });
 
   test("traffic through a variants model and a tier gives the models panels data for each pool", () => {

@@ -86,7 +86,12 @@ export function dashboardData(sources: DashboardSources): DashboardData {
   };
 }
 
-function modelView(name: string, model: ModelConfig, sources: DashboardSources, weights: VariantWeightView[]): ModelView {
+function modelView(
+  name: string,
+  model: ModelConfig,
+  sources: DashboardSources,
+  weights: VariantWeightView[],
+): ModelView {
   if ("route" in model) return { name, kind: "route", route: model.route };
   if ("prefer" in model) return { name, kind: "prefer", prefer: [...model.prefer], ttftBudgetMs: model.ttftBudgetMs };
   const requests = model.variants.map((variant) => sources.routedRequests(name, variant.pool));

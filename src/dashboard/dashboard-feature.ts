@@ -24,7 +24,9 @@ export function dashboardFeature(options: TimeSeriesOptions = {}): GatewayFeatur
       context.onFinish((record) => {
         series.record(record);
         stats.record(record);
-        if (record.model !== record.pool && record.pool !== "") routed.record(record, routedKey(record.model, record.pool));
+        if (record.model !== record.pool && record.pool !== "") {
+          routed.record(record, routedKey(record.model, record.pool));
+        }
       });
       context.events.on((event) => {
         events.unshift(event);
@@ -39,7 +41,8 @@ export function dashboardFeature(options: TimeSeriesOptions = {}): GatewayFeatur
           variantWeights: () => context.services.variantWeights?.view() ?? [],
           workerModel: (_pool, url) => health.servedModel(url),
           series,
-          routedRequests: (model, pool) => routed.points(routedKey(model, pool)).reduce((sum, point) => sum + point.requests, 0),
+          routedRequests: (model, pool) =>
+            routed.points(routedKey(model, pool)).reduce((sum, point) => sum + point.requests, 0),
           events: () => events,
           bucketMs,
           now: options.now,

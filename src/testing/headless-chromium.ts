@@ -43,7 +43,11 @@ async function run(url: string, action: string[], options: HeadlessOptions): Pro
   );
   const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 45_000);
   try {
-    const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.exited,
+    ]);
     if (code !== 0) throw new Error(`chromium exited ${code}: ${stderr.slice(-2_000)}`);
     return stdout;
   } finally {

@@ -1,4 +1,12 @@
-import { type Attributes, type Context, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
+import {
+  type Attributes,
+  type Context,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from "@opentelemetry/api";
 import { parseTraceParent } from "@opentelemetry/core";
 import { type AttemptRecord, isFailure, type RequestRecord } from "../proxy/request-record.ts";
 
@@ -15,7 +23,9 @@ export function emitRecordSpans(tracer: Tracer, record: RequestRecord): void {
     { kind: SpanKind.SERVER, startTime: startMs, attributes: requestAttributes(record) },
     parent,
   );
-  if (record.ttftMs !== undefined) span.addEvent("first_token", { "ringgate.ttft_ms": record.ttftMs }, startMs + record.ttftMs);
+  if (record.ttftMs !== undefined) {
+    span.addEvent("first_token", { "ringgate.ttft_ms": record.ttftMs }, startMs + record.ttftMs);
+  }
   if (isFailure(record)) span.setStatus({ code: SpanStatusCode.ERROR, message: record.errorCode ?? record.outcome });
   const requestContext = trace.setSpan(parent, span);
   let sequentialMs = startMs;

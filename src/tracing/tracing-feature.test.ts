@@ -37,7 +37,8 @@ function startReceiver() {
       if (new URL(request.url).pathname !== "/v1/traces") return new Response("not found", { status: 404 });
       const body = (await request.json()) as OtlpExport;
       for (const resourceSpans of body.resourceSpans) {
-        serviceNames.push(resourceSpans.resource.attributes.find((entry) => entry.key === "service.name")?.value.stringValue);
+        const service = resourceSpans.resource.attributes.find((entry) => entry.key === "service.name");
+        serviceNames.push(service?.value.stringValue);
         for (const scope of resourceSpans.scopeSpans) spans.push(...scope.spans);
       }
       return Response.json({});
@@ -56,7 +57,11 @@ describe("OpenTelemetry traces over OTLP/HTTP", () => {
 
   beforeAll(async () => {
     receiver = startReceiver();
-    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: "20", OTEL_SERVICE_NAME: "ringgate-test" };
+    const env = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_BSP_SCHEDULE_DELAY: "20",
+      OTEL_SERVICE_NAME: "ringgate-test",
+    };
     harness = await startEmulatedGateway({ pools: { heavy: 2, light: 1 }, features: [tracingFeature(env)] });
   });
   afterAll(async () => {
@@ -64,16 +69,18 @@ describe("OpenTelemetry traces over OTLP/HTTP", () => {
     receiver.stop();
   });
 
-  test("one request: a request span under the client's trace and one attempt span under it, TTFT as an event", async () => {
+  test("one request: a request span under the client's trace, one attempt span under it, TTFT an event", async () => {
     const traceparent = `00-${TRACE_ID}-${CLIENT_SPAN}-01`;
     const body = { model: "light", stream: true, messages: [{ role: "user", content: "hi" }] };
-    const response = await harness.fixture.post("/v1/chat/completions", body, { traceparent, "x-request-id": "traced-1" });
+    const headers = { traceparent, "x-request-id": "traced-1" };
+    const response = await harness.fixture.post("/v1/chat/completions", body, headers);
     await response.text();
     await waitFor(() => spansOf("traced-1").length === 2, 5_000, "the request's spans", 20);
     const [request, attempt] = spansOf("traced-1") as [OtlpSpan, OtlpSpan];
     expect(request).toMatchObject({ name: "ringgate.request", traceId: TRACE_ID, parentSpanId: CLIENT_SPAN });
     expect(attempt).toMatchObject({ name: "ringgate.attempt", traceId: TRACE_ID, parentSpanId: request.spanId });
-    expect([attribute(attempt, "ringgate.pool"), attribute(attempt, "ringgate.worker")]).toEqual(["light", harness.emulators[2]?.url]);
+    const where = [attribute(attempt, "ringgate.pool"), attribute(attempt, "ringgate.worker")];
+    expect(where).toEqual(["light", harness.emulators[2]?.url]);
     expect([attribute(attempt, "ringgate.model"), attribute(attempt, "ringgate.outcome")]).toEqual(["light", "ok"]);
     expect(attempt.events?.map((event) => event.name)).toEqual(["first_token"]);
     expect(request.events?.map((event) => event.name)).toEqual(["first_token"]);
@@ -89,7 +96,8 @@ describe("OpenTelemetry traces over OTLP/HTTP", () => {
     for (let index = 0; index < 3 && requestId === ""; index++) {
       first?.setFault("status:503", 1);
       const id = `failover-${index}`;
-      const response = await harness.fixture.post("/v1/chat/completions", { model: "heavy", messages: [{ role: "user", content: "hi" }] }, { "x-request-id": id });
+      const body = { model: "heavy", messages: [{ role: "user", content: "hi" }] };
+      const response = await harness.fixture.post("/v1/chat/completions", body, { "x-request-id": id });
       expect(response.status).toBe(200);
       if (response.headers.get("x-ringgate-attempts") === "2") requestId = id;
     }
@@ -113,7 +121,8 @@ describe("tracing without an endpoint", () => {
       const loaded = Object.keys(require.cache).filter((path) => path.includes("@opentelemetry"));
       console.log(JSON.stringify({ listeners, loaded }));
     `;
-    const child = Bun.spawn(["bun", "--eval", script], { cwd: `${import.meta.dir}/../..`, stdout: "pipe", stderr: "inherit" });
+    const cwd = `${import.meta.dir}/../..`;
+    const child = Bun.spawn([process.execPath, "--eval", script], { cwd, stdout: "pipe", stderr: "inherit" });
     const output = await new Response(child.stdout).text();
     expect(await child.exited).toBe(0);
     expect(JSON.parse(output)).toEqual({ listeners: 0, loaded: [] });

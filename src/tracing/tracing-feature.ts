@@ -13,7 +13,10 @@ export function tracingFeature(env: Env = process.env): GatewayFeature {
     async setup(context) {
       const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
       if (!endpoint || env.OTEL_SDK_DISABLED === "true") return;
-      const [{ startOtelExport }, { emitRecordSpans }] = await Promise.all([import("./otel-exporter.ts"), import("./record-spans.ts")]);
+      const [{ startOtelExport }, { emitRecordSpans }] = await Promise.all([
+        import("./otel-exporter.ts"),
+        import("./record-spans.ts"),
+      ]);
       const otel = startOtelExport(env, endpoint);
       context.onFinish((record) => emitRecordSpans(otel.tracer, record));
       context.onStop(() => otel.shutdown());
