@@ -64,7 +64,7 @@ const poolsSchema = z
             }),
           )
           .optional()
-          .openapi({ description: "The `variants` models this pool is a variant of, with its effective (runtime) weight" }),
+          .openapi({ description: "The `variants` models this pool belongs to, with its effective (runtime) weight" }),
       }),
     ),
   })

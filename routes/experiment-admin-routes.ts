@@ -5,7 +5,11 @@ import { errorEnvelopeSchema } from "./schemas.ts";
 
 /** What the experiment admin routes drive; `src/admin/admin-feature.ts` provides it. */
 export interface ExperimentAdminActions {
-  setWeights(model: string, weights: Record<string, number>, actor: string): readonly { pool: string; weight: number }[];
+  setWeights(
+    model: string,
+    weights: Record<string, number>,
+    actor: string,
+  ): readonly { pool: string; weight: number }[];
   sleep(pool: string, url: string, actor: string): Promise<{ pool: string; url: string }>;
   wake(pool: string, url: string, actor: string): Promise<{ pool: string; url: string }>;
 }
@@ -26,7 +30,10 @@ const weightsResponse = z
 
 const workerUrl = z.url({ protocol: /^https?$/, error: "url must be an http(s) base URL such as http://heavy-1:8000" });
 const workerBody = z.object({ url: workerUrl }).strict();
-const envelope = (description: string) => ({ description, content: { "application/json": { schema: errorEnvelopeSchema } } });
+const envelope = (description: string) => ({
+  description,
+  content: { "application/json": { schema: errorEnvelopeSchema } },
+});
 const security = [{ adminBearer: [] }];
 const actionSchema = z.object({ pool: z.string(), url: z.string(), action: z.string() });
 
@@ -35,7 +42,8 @@ const weightsRoute = createRoute({
   path: "/admin/models/{model}/weights",
   summary: "Change a variants model's split at run time: new requests see it at once, in-flight ones finish",
   description:
-    "Named variants get the given weights, the others keep theirs. Kept across a config reload unless the file changed this model's weights. Evented and logged with the admin actor. Re-arms the variants' guards.",
+    "Named variants get the given weights, the others keep theirs. Kept across a config reload unless the file " +
+    "changed this model's weights. Evented and logged with the admin actor. Re-arms the variants' guards.",
   security,
   request: {
     params: z.object({ model: z.string().openapi({ param: { name: "model", in: "path" }, example: "heavy" }) }),
@@ -66,7 +74,9 @@ function sleepRoute(path: string, summary: string, description: string) {
       401: envelope("Missing or wrong admin key"),
       404: envelope("Unknown pool or worker, or the admin API is disabled"),
       502: envelope("The worker refused or has no sleep mode (`--enable-sleep-mode`, VLLM_SERVER_DEV_MODE=1)"),
-      504: envelope("In-flight requests did not finish, or the woken worker did not pass its probe, within timeouts.totalMs"),
+      504: envelope(
+        "In-flight requests did not finish, or the woken worker did not pass its probe, within timeouts.totalMs",
+      ),
     },
   });
 }
@@ -74,7 +84,8 @@ function sleepRoute(path: string, summary: string, description: string) {
 const sleepWorkerRoute = sleepRoute(
   "/admin/pools/{pool}/workers/sleep",
   "Put a worker to sleep (vLLM sleep mode, level 1) without failing a request",
-  "Drains the worker, waits until its in-flight requests finished, then POST /sleep?level=1. It stays drained while asleep.",
+  "Drains the worker, waits until its in-flight requests finished, then POST /sleep?level=1. " +
+    "It stays drained while asleep.",
 );
 const wakeWorkerRoute = sleepRoute(
   "/admin/pools/{pool}/workers/wake",
@@ -83,7 +94,11 @@ const wakeWorkerRoute = sleepRoute(
 );
 
 /** Registered by the admin routes after their auth middleware, so /admin/* auth covers these too. */
-export function registerExperimentAdminRoutes(app: OpenAPIHono<AppEnv>, actions: ExperimentAdminActions, actor: (keyName: string | undefined) => string): void {
+export function registerExperimentAdminRoutes(
+  app: OpenAPIHono<AppEnv>,
+  actions: ExperimentAdminActions,
+  actor: (keyName: string | undefined) => string,
+): void {
   for (const route of [weightsRoute, sleepWorkerRoute, wakeWorkerRoute]) app.openAPIRegistry.registerPath(route);
   app.put("/admin/models/:model/weights", async (c) => {
     const { weights } = await jsonBody(c, weightsBody);

@@ -4,7 +4,7 @@ import type { GatewayFeature } from "../gateway.ts";
 import { GatewayError } from "../errors/catalog.ts";
 import { WorkerSleep } from "../experiments/worker-sleep.ts";
 import { reloadConfig } from "./config-reload.ts";
-import { poolsView } from "./pools-view.ts";
+import { type PoolView, poolsView } from "./pools-view.ts";
 import { WorkerControl } from "./worker-control.ts";
 import { WorkerStats } from "./worker-stats.ts";
 
@@ -26,7 +26,8 @@ export function adminFeature(options: AdminOptions = {}): GatewayFeature {
       if (!health) throw new Error("the admin feature needs the health feature set up before it");
       const control = new WorkerControl(context.pools, context.events, health);
       const stats = new WorkerStats();
-      const sleeper = new WorkerSleep({ pools: context.pools, health, events: context.events, config: context.config, fetch: context.fetch });
+      const { pools, events, config, fetch } = context;
+      const sleeper = new WorkerSleep({ pools, health, events, config, fetch });
       const weights = context.services.variantWeights;
       context.onFinish((record) => stats.record(record));
       context.events.on((event) => {
@@ -35,7 +36,8 @@ export function adminFeature(options: AdminOptions = {}): GatewayFeature {
       const actions = {
         pools: () => {
           const variants = weights?.view() ?? [];
-          return poolsView(context.pools, health, stats).map((pool) => ({ ...pool, variants: variants.filter((variant) => variant.pool === pool.name) }));
+          const withVariants = (pool: PoolView) => ({ ...pool, variants: variants.filter((v) => v.pool === pool.name) });
+          return poolsView(context.pools, health, stats).map(withVariants);
         },
         drain: control.drain.bind(control),
         undrain: control.undrain.bind(control),

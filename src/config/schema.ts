@@ -49,6 +49,14 @@ export const healthSchema = z.strictObject({
   ejectMaxMs: positiveMs.default(120_000),
   /** Worker with running requests whose generated-token counter has not moved for this long is "stuck". */
   stuckAfterMs: positiveMs.default(60_000),
+  /** A worker with requests in flight that sent no byte of them for this long is checked at once. */
+  silentProbeAfterMs: positiveMs.default(1_000),
+  /** That check's /health must answer within this; if not, and no request got a byte meanwhile: "frozen". */
+  frozenAfterMs: positiveMs.default(2_000),
+  /** A serving worker that served nothing for this long gets a one-token generation (deep probe); 0 = off. */
+  deepProbeIdleMs: z.number().int().min(0).default(30_000),
+  /** A deep probe unanswered this long, while no request got a byte meanwhile, means the engine is "hung". */
+  deepProbeTimeoutMs: positiveMs.default(5_000),
   /** Check that the worker's /v1/models lists the pool's upstream model. */
   checkModel: z.boolean().default(true),
 });
@@ -110,7 +118,9 @@ export const modelSchema = z.union(
   [
     z.strictObject({ route: modelTarget }),
     z.strictObject({
-      variants: z.array(z.strictObject({ pool: modelTarget, weight: z.number().min(0), guard: variantGuardSchema.optional() })).min(1),
+      variants: z
+        .array(z.strictObject({ pool: modelTarget, weight: z.number().min(0), guard: variantGuardSchema.optional() }))
+        .min(1),
     }),
     z.strictObject({ prefer: z.array(modelTarget).min(1), ttftBudgetMs: positiveMs.optional() }),
   ],

@@ -7,7 +7,10 @@ import { type Comparison, compareVariants, type StoredFeedback, type VariantRow 
 const PAGE = 10_000;
 
 /** `stats --compare MODEL`: reads the window's records and feedback, compares the variants, formats. */
-export async function compareReport(redis: Redis, options: { model: string; windowMs: number; baseline?: string; json: boolean }): Promise<string> {
+export async function compareReport(
+  redis: Redis,
+  options: { model: string; windowMs: number; baseline?: string; json: boolean },
+): Promise<string> {
   const sinceMs = Date.now() - options.windowMs;
   const [records, feedback] = await Promise.all([readWindow(redis, sinceMs), readFeedback(redis, sinceMs)]);
   const comparison = compareVariants(records, feedback, options);
@@ -42,14 +45,30 @@ function decodeFeedback(fields: readonly string[]): StoredFeedback {
   };
 }
 
-const COLUMNS = ["variant", "worker model", "requests", "err %", "ttft p50", "ttft p95", "lat p50", "lat p95", "tok/s", "fb n", "fb mean [95 % CI]"];
+const COLUMNS = [
+  "variant",
+  "worker model",
+  "requests",
+  "err %",
+  "ttft p50",
+  "ttft p95",
+  "lat p50",
+  "lat p95",
+  "tok/s",
+  "fb n",
+  "fb mean [95 % CI]",
+];
 
 export function formatComparison(comparison: Comparison): string {
   const header = `ringgate compare ${comparison.model}, last ${formatWindow(comparison.windowMs)}`;
   if (comparison.variants.length === 0) return `${header}\n\nno requests for model ${comparison.model}\n`;
   const rows = [COLUMNS, ...comparison.variants.map((row) => cells(row, row.pool === comparison.baseline))];
   const widths = COLUMNS.map((_, column) => Math.max(...rows.map((line) => (line[column] ?? "").length)));
-  const table = rows.map((line) => line.map((cell, column) => (column <= 1 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join("  "));
+  const table = rows.map((line) =>
+    line
+      .map((cell, column) => (column <= 1 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)))
+      .join("  "),
+  );
   const verdicts = comparison.verdicts.map((verdict) => `  ${verdict.text}`);
   const against = verdicts.length > 0 ? ["", `against the baseline ${comparison.baseline}:`, ...verdicts] : [];
   return `${[header, "", ...table, ...against, "", `tests: ${comparison.tests}`].join("\n")}\n`;

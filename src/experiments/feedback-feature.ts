@@ -26,7 +26,8 @@ export function feedbackFeature(options: FeedbackOptions = {}): GatewayFeature {
     name: "feedback",
     setup(context) {
       const { sink, health } = context.services;
-      if (!sink || !health) throw new Error("the feedback feature needs the health and metrics features set up before it");
+      if (!sink || !health)
+        throw new Error("the feedback feature needs the health and metrics features set up before it");
       const now = options.now ?? Date.now;
       const recent = new RecentRequests({
         capacity: options.capacity ?? DEFAULT_CAPACITY,
@@ -36,7 +37,8 @@ export function feedbackFeature(options: FeedbackOptions = {}): GatewayFeature {
       context.onFinish((record) => recent.remember(record, record.workerModel ?? health.servedModel(record.worker)));
       // A request answered before the first probe round read the worker's model gets it now.
       const modelOf = (worker: string, atFinish: string | undefined) => atFinish ?? health.servedModel(worker);
-      const accept = (feedback: FeedbackRequest, keyName: string | undefined) => acceptFeedback(recent, sink, now, modelOf, feedback, keyName);
+      const accept = (feedback: FeedbackRequest, keyName: string | undefined) =>
+        acceptFeedback(recent, sink, now, modelOf, feedback, keyName);
       context.routes((app) => registerFeedbackRoutes(app, accept));
     },
   };
@@ -55,12 +57,19 @@ function acceptFeedback(
   if ("missing" in lookup && lookup.missing === "unknown") throw notFound(id);
   if ("missing" in lookup) {
     const minutes = Math.round(recent.maxAgeMs / 60_000);
-    throw new GatewayError("feedback_expired", `Request \`${id}\` was answered more than ${minutes} min ago; feedback is taken within ${minutes} min.`, { param: "request_id" });
+    throw new GatewayError(
+      "feedback_expired",
+      `Request \`${id}\` was answered more than ${minutes} min ago; feedback is taken within ${minutes} min.`,
+      { param: "request_id" },
+    );
   }
   const served = lookup.found;
   // Another client's request is as unknown to this key as one never seen: ids must not leak across keys.
   if (served.keyName !== keyName) throw notFound(id);
-  if (!served.answered) throw new GatewayError("request_not_answered", `Request \`${id}\` failed, so there is no answer to rate.`, { param: "request_id" });
+  if (!served.answered)
+    throw new GatewayError("request_not_answered", `Request \`${id}\` failed, so there is no answer to rate.`, {
+      param: "request_id",
+    });
   sink.feedback({
     ts: now(),
     requestId: id,
@@ -76,5 +85,9 @@ function acceptFeedback(
 }
 
 function notFound(id: string): GatewayError {
-  return new GatewayError("request_not_found", `No answered request \`${id}\` is known here: unknown, or forgotten after too many newer ones.`, { param: "request_id" });
+  return new GatewayError(
+    "request_not_found",
+    `No answered request \`${id}\` is known here: unknown, or forgotten after too many newer ones.`,
+    { param: "request_id" },
+  );
 }

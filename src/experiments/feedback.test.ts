@@ -29,14 +29,27 @@ let reader: Redis;
 let clockMs = 1_000_000;
 
 beforeAll(async () => {
-  [redis, worker] = await Promise.all([startRedis(), spawnEmulator(["--profile", "light", "--ttft-ms", "5", "--itl-ms", "2"])]);
+  [redis, worker] = await Promise.all([
+    startRedis(),
+    spawnEmulator(["--profile", "light", "--ttft-ms", "5", "--itl-ms", "2"]),
+  ]);
   const config = parseConfig({
     pools: { light: { workers: [worker.url] } },
     metrics: { redisUrl: redis.url, flushIntervalMs: 50 },
     retry: { maxAttempts: 1 },
-    auth: { keys: [{ name: "game", key: GAME }, { name: "other", key: OTHER }] },
+    auth: {
+      keys: [
+        { name: "game", key: GAME },
+        { name: "other", key: OTHER },
+      ],
+    },
   });
-  const features = [healthFeature(), metricsFeature(), clientAuthFeature(), feedbackFeature({ capacity: CAPACITY, maxAgeMs: MAX_AGE_MS, now: () => clockMs })];
+  const features = [
+    healthFeature(),
+    metricsFeature(),
+    clientAuthFeature(),
+    feedbackFeature({ capacity: CAPACITY, maxAgeMs: MAX_AGE_MS, now: () => clockMs }),
+  ];
   gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features });
   // Worker models come from the probes: let the first round read them.
   await waitFor(() => gateway.services.firstProbeRoundDone === true, 10_000, "the first probe round");
@@ -65,11 +78,13 @@ async function answered(id: string, headers: Record<string, string> = {}): Promi
 
 async function feedbackEntries(): Promise<Record<string, string>[]> {
   const entries = (await reader.xrange(FEEDBACK_STREAM, "-", "+")) as [string, string[]][];
-  return entries.map(([, fields]) => Object.fromEntries(fields.flatMap((_, i) => (i % 2 === 0 ? [[fields[i], fields[i + 1]]] : []))));
+  return entries.map(([, fields]) =>
+    Object.fromEntries(fields.flatMap((_, i) => (i % 2 === 0 ? [[fields[i], fields[i + 1]]] : []))),
+  );
 }
 
 describe("POST /v1/feedback", () => {
-  test("an answered request's signal is written with its model, pool, worker and the worker's actual model", async () => {
+  test("an answered request's signal is written with its model, pool, worker and worker model", async () => {
     expect(await answered("fb-ok-1")).toBe(200);
     const response = await post("/v1/feedback", { request_id: "fb-ok-1", score: 0.8, label: "helpful" }, GAME);
     expect(response.status).toBe(202);
@@ -96,11 +111,34 @@ describe("POST /v1/feedback", () => {
 
   type Case = { name: string; body: unknown; key?: string; status: number; code: string; param?: string | null };
   const cases: Case[] = [
-    { name: "unknown id", body: { request_id: "never-seen", score: 1 }, status: 404, code: "request_not_found", param: "request_id" },
-    { name: "another key's request", body: { request_id: "fb-ok-1", score: 1 }, key: OTHER, status: 404, code: "request_not_found" },
+    {
+      name: "unknown id",
+      body: { request_id: "never-seen", score: 1 },
+      status: 404,
+      code: "request_not_found",
+      param: "request_id",
+    },
+    {
+      name: "another key's request",
+      body: { request_id: "fb-ok-1", score: 1 },
+      key: OTHER,
+      status: 404,
+      code: "request_not_found",
+    },
     { name: "score missing", body: { request_id: "fb-ok-1" }, status: 400, code: "invalid_request", param: "score" },
-    { name: "score not a number", body: { request_id: "fb-ok-1", score: "good" }, status: 400, code: "invalid_request", param: "score" },
-    { name: "unknown field", body: { request_id: "fb-ok-1", score: 1, extra: true }, status: 400, code: "invalid_request" },
+    {
+      name: "score not a number",
+      body: { request_id: "fb-ok-1", score: "good" },
+      status: 400,
+      code: "invalid_request",
+      param: "score",
+    },
+    {
+      name: "unknown field",
+      body: { request_id: "fb-ok-1", score: 1, extra: true },
+      status: 400,
+      code: "invalid_request",
+    },
     { name: "not JSON", body: "{score", status: 400, code: "invalid_request" },
     { name: "no client key", body: { request_id: "fb-ok-1", score: 1 }, key: "", status: 401, code: "unauthorized" },
   ];

@@ -34,7 +34,14 @@ function writeConfig(weights: [number, number]): void {
     configPath,
     JSON.stringify({
       pools: { "heavy-a": { workers: [a?.url] }, "heavy-b": { workers: [b?.url] } },
-      models: { heavy: { variants: [{ pool: "heavy-a", weight: weights[0] }, { pool: "heavy-b", weight: weights[1] }] } },
+      models: {
+        heavy: {
+          variants: [
+            { pool: "heavy-a", weight: weights[0] },
+            { pool: "heavy-b", weight: weights[1] },
+          ],
+        },
+      },
       metrics: { redisUrl: redis.url, flushIntervalMs: 50 },
       retry: { maxAttempts: 1 },
     }),
@@ -43,7 +50,11 @@ function writeConfig(weights: [number, number]): void {
 
 beforeAll(async () => {
   redis = await startRedis();
-  workers = await Promise.all(["heavy-a", "heavy-b"].map((name) => spawnEmulator(["--served-model-name", name, "--ttft-ms", "1", "--itl-ms", "0"])));
+  workers = await Promise.all(
+    ["heavy-a", "heavy-b"].map((name) =>
+      spawnEmulator(["--served-model-name", name, "--ttft-ms", "1", "--itl-ms", "0"]),
+    ),
+  );
   writeConfig([90, 10]);
   const env = { CONFIG: configPath, ADMIN_API_KEY: ADMIN_KEY };
   const features = [healthFeature(), metricsFeature(), experimentsFeature(), adminFeature({ env })];
@@ -83,24 +94,55 @@ async function pools(n: number): Promise<Record<string, number>> {
 }
 
 interface PoolsBody {
-  pools: { name: string; variants?: { model: string; weight: number; configuredWeight: number; setBy?: string; reason?: string }[] }[];
+  pools: {
+    name: string;
+    variants?: { model: string; weight: number; configuredWeight: number; setBy?: string; reason?: string }[];
+  }[];
 }
 
-const variantOf = async (pool: string) => ((await (await admin("GET", "/admin/pools")).json()) as PoolsBody).pools.find((p) => p.name === pool)?.variants?.[0];
+const variantOf = async (pool: string) =>
+  ((await (await admin("GET", "/admin/pools")).json()) as PoolsBody).pools.find((p) => p.name === pool)?.variants?.[0];
 
 describe("runtime weights", () => {
   test("a change applies to the very next request, is evented with the actor and shown in /admin/pools", async () => {
     const response = await admin("PUT", "/admin/models/heavy/weights", { weights: { "heavy-a": 0, "heavy-b": 100 } });
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ model: "heavy", variants: [{ pool: "heavy-a", weight: 0 }, { pool: "heavy-b", weight: 100 }] });
+    expect(await response.json()).toEqual({
+      model: "heavy",
+      variants: [
+        { pool: "heavy-a", weight: 0 },
+        { pool: "heavy-b", weight: 100 },
+      ],
+    });
     expect(await pools(30)).toEqual({ "heavy-b": 30 });
-    expect(await variantOf("heavy-a")).toMatchObject({ model: "heavy", weight: 0, configuredWeight: 90, setBy: "admin" });
+    expect(await variantOf("heavy-a")).toMatchObject({
+      model: "heavy",
+      weight: 0,
+      configuredWeight: 90,
+      setBy: "admin",
+    });
     const events = await pollValue(
-      async () => ((await reader.xrange(EVENTS_STREAM, "-", "+")) as [string, string[]][]).map(([, f]) => f).filter((f) => f.includes("weights")),
+      async () =>
+        ((await reader.xrange(EVENTS_STREAM, "-", "+")) as [string, string[]][])
+          .map(([, f]) => f)
+          .filter((f) => f.includes("weights")),
       (found) => found.length >= 1,
       5_000,
     );
-    expect(events[0]).toEqual(["ts", expect.any(String), "pool", "heavy", "worker", "*", "state", "weights", "reason", "heavy: heavy-a=0, heavy-b=100 (set by an operator)", "actor", "admin"]);
+    expect(events[0]).toEqual([
+      "ts",
+      expect.any(String),
+      "pool",
+      "heavy",
+      "worker",
+      "*",
+      "state",
+      "weights",
+      "reason",
+      "heavy: heavy-a=0, heavy-b=100 (set by an operator)",
+      "actor",
+      "admin",
+    ]);
   });
 
   test("a variant left out keeps its weight; an even split is followed", async () => {
@@ -114,7 +156,13 @@ describe("runtime weights", () => {
   test.each([
     ["an unknown model", "/admin/models/nope/weights", { weights: { "heavy-a": 1 } }, 404, "not_found"],
     ["a pool that is not a variant", "/admin/models/heavy/weights", { weights: { light: 1 } }, 400, "invalid_request"],
-    ["every weight 0", "/admin/models/heavy/weights", { weights: { "heavy-a": 0, "heavy-b": 0 } }, 400, "invalid_request"],
+    [
+      "every weight 0",
+      "/admin/models/heavy/weights",
+      { weights: { "heavy-a": 0, "heavy-b": 0 } },
+      400,
+      "invalid_request",
+    ],
     ["a negative weight", "/admin/models/heavy/weights", { weights: { "heavy-a": -1 } }, 400, "invalid_request"],
     ["an empty split", "/admin/models/heavy/weights", { weights: {} }, 400, "invalid_request"],
   ])("%s is refused", async (_name, path, body, status, code) => {

@@ -71,7 +71,10 @@ export function quantileInterval(sorted: readonly number[], p: number): [number,
   const spread = Z_975 * Math.sqrt(n * p * (1 - p));
   const low = Math.floor(n * p - spread);
   const high = Math.ceil(n * p + spread);
-  return [low < 1 ? Number.NEGATIVE_INFINITY : (sorted[low - 1] ?? Number.NEGATIVE_INFINITY), high > n ? Number.POSITIVE_INFINITY : (sorted[high - 1] ?? Number.POSITIVE_INFINITY)];
+  return [
+    low < 1 ? Number.NEGATIVE_INFINITY : (sorted[low - 1] ?? Number.NEGATIVE_INFINITY),
+    high > n ? Number.POSITIVE_INFINITY : (sorted[high - 1] ?? Number.POSITIVE_INFINITY),
+  ];
 }
 
 export function intervalsOverlap(a: readonly [number, number], b: readonly [number, number]): boolean {
@@ -104,9 +107,17 @@ export function normalUpperTail(z: number): number {
 function erfc(x: number): number {
   const t = 1 / (1 + 0.5 * Math.abs(x));
   const poly =
-    -x * x - 1.26551223 +
-    t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 +
-    t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+    -x * x -
+    1.26551223 +
+    t *
+      (1.00002368 +
+        t *
+          (0.37409196 +
+            t *
+              (0.09678418 +
+                t *
+                  (-0.18628806 +
+                    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
   const value = t * Math.exp(poly);
   return x >= 0 ? value : 2 - value;
 }
@@ -129,7 +140,10 @@ function betaFraction(x: number, a: number, b: number): number {
   let h = d;
   for (let m = 1; m <= 300; m++) {
     const m2 = 2 * m;
-    for (const numerator of [(m * (b - m) * x) / ((a + m2 - 1) * (a + m2)), (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1))]) {
+    for (const numerator of [
+      (m * (b - m) * x) / ((a + m2 - 1) * (a + m2)),
+      (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1)),
+    ]) {
       d = 1 + numerator * d;
       d = 1 / (Math.abs(d) < tiny ? tiny : d);
       c = 1 + numerator / c;

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { join } from "node:path";
-import { decodeRecord, encodeFeedback, encodeRecord, FEEDBACK_STREAM, REQUESTS_STREAM, type StoredRecord } from "../metrics/record-encoding.ts";
+import {
+  decodeRecord,
+  encodeFeedback,
+  encodeRecord,
+  FEEDBACK_STREAM,
+  REQUESTS_STREAM,
+  type StoredRecord,
+} from "../metrics/record-encoding.ts";
 import type { RequestRecord } from "../proxy/request-record.ts";
 import { type RedisServer, startRedis } from "../testing/redis-server.ts";
 import { compareReport } from "./compare-report.ts";
@@ -44,13 +51,20 @@ function record(pool: string, overrides: Partial<RequestRecord>): RequestRecord 
   };
 }
 
-const failed = { status: 502, outcome: "upstream_error" as const, errorCode: "upstream_error", ttftMs: undefined, completionTokens: undefined };
+const failed = {
+  status: 502,
+  outcome: "upstream_error" as const,
+  errorCode: "upstream_error",
+  ttftMs: undefined,
+  completionTokens: undefined,
+};
 
 function fixtureRecords(): RequestRecord[] {
   const out: RequestRecord[] = [];
   for (let i = 0; i < 196; i++) out.push(record("heavy-a", { latencyMs: 100 + i, ttftMs: 20 + (i % 10) }));
   for (let i = 0; i < 4; i++) out.push(record("heavy-a", failed));
-  for (let i = 0; i < 90; i++) out.push(record("heavy-b", { latencyMs: 150 + 2 * i, ttftMs: 30 + (i % 10), workerModel: "Qwen/Qwen3-14B-AWQ" }));
+  for (let i = 0; i < 90; i++)
+    out.push(record("heavy-b", { latencyMs: 150 + 2 * i, ttftMs: 30 + (i % 10), workerModel: "Qwen/Qwen3-14B-AWQ" }));
   for (let i = 0; i < 10; i++) out.push(record("heavy-b", failed));
   out.push(record("heavy-b", { outcome: "client_abort", errorCode: "client_abort", status: 499, latencyMs: 5 }));
   for (let j = 0; j < 98; j++) out.push(record("heavy-c", { latencyMs: 100 + 2 * j, ttftMs: 20 + (j % 10) }));
@@ -60,25 +74,52 @@ function fixtureRecords(): RequestRecord[] {
   return out;
 }
 
-const SCORES: Record<string, number[]> = { "heavy-a": [0.6, 0.7, 0.8, 0.9, 0.7, 0.8], "heavy-b": [0.9, 1.0, 0.8, 0.95, 0.85], "heavy-c": [0.7, 0.8, 0.6] };
+const SCORES: Record<string, number[]> = {
+  "heavy-a": [0.6, 0.7, 0.8, 0.9, 0.7, 0.8],
+  "heavy-b": [0.9, 1.0, 0.8, 0.95, 0.85],
+  "heavy-c": [0.7, 0.8, 0.6],
+};
 
 function fixtureFeedback(): StoredFeedback[] {
-  return Object.entries(SCORES).flatMap(([pool, scores]) => scores.map((score) => ({ ts: NOW - 500, requestId: crypto.randomUUID(), score, model: "heavy", pool })));
+  return Object.entries(SCORES).flatMap(([pool, scores]) =>
+    scores.map((score) => ({ ts: NOW - 500, requestId: crypto.randomUUID(), score, model: "heavy", pool })),
+  );
 }
 
 const stored = (records: RequestRecord[]): StoredRecord[] => records.map((r) => decodeRecord(encodeRecord(r)));
 
 describe("compareVariants on fixed records", () => {
-  const comparison = compareVariants(stored(fixtureRecords()), fixtureFeedback(), { model: "heavy", windowMs: WINDOW_MS });
+  const comparison = compareVariants(stored(fixtureRecords()), fixtureFeedback(), {
+    model: "heavy",
+    windowMs: WINDOW_MS,
+  });
 
   test("one row per variant, the heaviest first as baseline, with hand-computed figures", () => {
     expect(comparison.baseline).toBe("heavy-a");
     const [a, b, c] = comparison.variants;
     expect(comparison.variants.map((row) => row.pool)).toEqual(["heavy-a", "heavy-b", "heavy-c"]);
-    expect(a).toMatchObject({ requests: 200, errors: 4, errorRate: 0.02, ttftMs: { p50: 24, p95: 29 }, latencyMs: { p50: 197, p95: 286 } });
+    expect(a).toMatchObject({
+      requests: 200,
+      errors: 4,
+      errorRate: 0.02,
+      ttftMs: { p50: 24, p95: 29 },
+      latencyMs: { p50: 197, p95: 286 },
+    });
     expect(a?.workerModels).toEqual([]);
-    expect(b).toMatchObject({ workerModels: ["Qwen/Qwen3-14B-AWQ"], requests: 101, errors: 10, ttftMs: { p50: 34, p95: 39 }, latencyMs: { p50: 238, p95: 320 } });
-    expect(c).toMatchObject({ requests: 100, errors: 2, errorRate: 0.02, ttftMs: { p50: 24, p95: 29 }, latencyMs: { p50: 196, p95: 286 } });
+    expect(b).toMatchObject({
+      workerModels: ["Qwen/Qwen3-14B-AWQ"],
+      requests: 101,
+      errors: 10,
+      ttftMs: { p50: 34, p95: 39 },
+      latencyMs: { p50: 238, p95: 320 },
+    });
+    expect(c).toMatchObject({
+      requests: 100,
+      errors: 2,
+      errorRate: 0.02,
+      ttftMs: { p50: 24, p95: 29 },
+      latencyMs: { p50: 196, p95: 286 },
+    });
     expect(b?.errorRate).toBeCloseTo(10 / 101, 12);
     expect(a?.tokensPerS).toBeCloseTo(55.5360949631546, 9);
     expect(b?.tokensPerS).toBeCloseTo(44.00585986951042, 9);
@@ -97,7 +138,8 @@ describe("compareVariants on fixed records", () => {
     expect(row?.feedback.ci95?.[1]).toBeCloseTo(high, 6);
   });
 
-  const verdict = (pool: string, metric: string) => comparison.verdicts.find((v) => v.pool === pool && v.metric === metric);
+  const verdict = (pool: string, metric: string) =>
+    comparison.verdicts.find((v) => v.pool === pool && v.metric === metric);
 
   test.each([
     ["error_rate", "heavy-b more errors: error rate 9.9 % vs 2.0 % (significant)", 0.0021155231511089147],
@@ -132,15 +174,29 @@ describe("compareVariants on fixed records", () => {
 
   test("a variant without answered requests or feedback says so instead of guessing", () => {
     const onlyErrors = [...fixtureRecords(), record("heavy-d", failed), record("heavy-d", failed)];
-    const result = compareVariants(stored(onlyErrors), [], { model: "heavy", windowMs: WINDOW_MS, baseline: "heavy-a" });
-    expect(result.verdicts.find((v) => v.pool === "heavy-d" && v.metric === "ttft_p95")?.text).toBe("heavy-d: TTFT p95: not enough data");
-    expect(result.verdicts.find((v) => v.pool === "heavy-b" && v.metric === "feedback")?.text).toBe("heavy-b: feedback mean: not enough data");
+    const result = compareVariants(stored(onlyErrors), [], {
+      model: "heavy",
+      windowMs: WINDOW_MS,
+      baseline: "heavy-a",
+    });
+    expect(result.verdicts.find((v) => v.pool === "heavy-d" && v.metric === "ttft_p95")?.text).toBe(
+      "heavy-d: TTFT p95: not enough data",
+    );
+    expect(result.verdicts.find((v) => v.pool === "heavy-b" && v.metric === "feedback")?.text).toBe(
+      "heavy-b: feedback mean: not enough data",
+    );
   });
 
   test("--baseline picks the variant the others are judged against", () => {
-    const result = compareVariants(stored(fixtureRecords()), fixtureFeedback(), { model: "heavy", windowMs: WINDOW_MS, baseline: "heavy-b" });
+    const result = compareVariants(stored(fixtureRecords()), fixtureFeedback(), {
+      model: "heavy",
+      windowMs: WINDOW_MS,
+      baseline: "heavy-b",
+    });
     expect(result.variants.map((row) => row.pool)).toEqual(["heavy-b", "heavy-a", "heavy-c"]);
-    expect(result.verdicts.find((v) => v.pool === "heavy-a" && v.metric === "ttft_p95")?.text).toBe("heavy-a faster: TTFT p95 -26 % (significant)");
+    expect(result.verdicts.find((v) => v.pool === "heavy-a" && v.metric === "ttft_p95")?.text).toBe(
+      "heavy-a faster: TTFT p95 -26 % (significant)",
+    );
   });
 });
 
@@ -155,10 +211,35 @@ describe("stats --compare against a real redis-server", () => {
     const pipeline = client.pipeline();
     for (const r of fixtureRecords()) pipeline.xadd(REQUESTS_STREAM, "*", ...encodeRecord({ ...r, ts: now - 1_000 }));
     for (const f of fixtureFeedback()) {
-      pipeline.xadd(FEEDBACK_STREAM, "*", ...encodeFeedback({ ...f, ts: now - 500, label: undefined, worker: "", workerModel: undefined, keyName: undefined }));
+      pipeline.xadd(
+        FEEDBACK_STREAM,
+        "*",
+        ...encodeFeedback({
+          ...f,
+          ts: now - 500,
+          label: undefined,
+          worker: "",
+          workerModel: undefined,
+          keyName: undefined,
+        }),
+      );
     }
     // Outside the window: must not count.
-    pipeline.xadd(FEEDBACK_STREAM, "*", ...encodeFeedback({ ts: now - 2 * WINDOW_MS, requestId: "old", score: -100, label: undefined, model: "heavy", pool: "heavy-a", worker: "", workerModel: undefined, keyName: undefined }));
+    pipeline.xadd(
+      FEEDBACK_STREAM,
+      "*",
+      ...encodeFeedback({
+        ts: now - 2 * WINDOW_MS,
+        requestId: "old",
+        score: -100,
+        label: undefined,
+        model: "heavy",
+        pool: "heavy-a",
+        worker: "",
+        workerModel: undefined,
+        keyName: undefined,
+      }),
+    );
     await pipeline.exec();
   });
 
@@ -168,18 +249,32 @@ describe("stats --compare against a real redis-server", () => {
   });
 
   test("the JSON report read from the streams equals the pure comparison", async () => {
-    const report = JSON.parse(await compareReport(client, { model: "heavy", windowMs: WINDOW_MS, json: true })) as Comparison;
+    const report = JSON.parse(
+      await compareReport(client, { model: "heavy", windowMs: WINDOW_MS, json: true }),
+    ) as Comparison;
     expect(report.baseline).toBe("heavy-a");
     expect(report.variants.map((row) => [row.pool, row.requests, row.feedback.count])).toEqual([
       ["heavy-a", 200, 6],
       ["heavy-b", 101, 5],
       ["heavy-c", 100, 3],
     ]);
-    expect(report.verdicts.find((v) => v.pool === "heavy-b" && v.metric === "ttft_p95")?.text).toBe("heavy-b slower: TTFT p95 +34 % (significant)");
+    expect(report.verdicts.find((v) => v.pool === "heavy-b" && v.metric === "ttft_p95")?.text).toBe(
+      "heavy-b slower: TTFT p95 +34 % (significant)",
+    );
   });
 
   test("`bun run stats -- --compare heavy` prints the table and the verdicts", async () => {
-    const proc = Bun.spawn([process.execPath, join(import.meta.dir, "..", "metrics", "stats-cli.ts"), "--redis", redis.url, "--compare", "heavy"], { stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn(
+      [
+        process.execPath,
+        join(import.meta.dir, "..", "metrics", "stats-cli.ts"),
+        "--redis",
+        redis.url,
+        "--compare",
+        "heavy",
+      ],
+      { stdout: "pipe", stderr: "pipe" },
+    );
     const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
     expect(code).toBe(0);
     expect(out).toContain("heavy-a (baseline)");

@@ -38,7 +38,14 @@ export interface VariantRow {
   feedback: { count: number; mean: number | undefined; ci95: [number, number] | undefined };
 }
 
-export type Metric = "error_rate" | "ttft_p50" | "ttft_p95" | "latency_p50" | "latency_p95" | "tokens_per_s" | "feedback";
+export type Metric =
+  | "error_rate"
+  | "ttft_p50"
+  | "ttft_p95"
+  | "latency_p50"
+  | "latency_p95"
+  | "tokens_per_s"
+  | "feedback";
 
 export interface Verdict {
   pool: string;
@@ -91,9 +98,13 @@ export function compareVariants(
     if (!found) groups.set(pool, (found = { row: emptyRow(pool), ttfts: [], latencies: [], rates: [], scores: [] }));
     return found;
   };
-  for (const record of records) if (record.model === options.model && record.pool !== "") addRecord(group(record.pool), record);
-  for (const entry of feedback) if (entry.model === options.model && entry.pool !== "") group(entry.pool).scores.push(entry.score);
-  const all = [...groups.values()].sort((a, b) => b.row.requests - a.row.requests || a.row.pool.localeCompare(b.row.pool));
+  for (const record of records)
+    if (record.model === options.model && record.pool !== "") addRecord(group(record.pool), record);
+  for (const entry of feedback)
+    if (entry.model === options.model && entry.pool !== "") group(entry.pool).scores.push(entry.score);
+  const all = [...groups.values()].sort(
+    (a, b) => b.row.requests - a.row.requests || a.row.pool.localeCompare(b.row.pool),
+  );
   for (const samples of all) finish(samples);
   const base = all.find((samples) => samples.row.pool === options.baseline) ?? all[0];
   const others = all.filter((samples) => samples !== base);
@@ -110,18 +121,30 @@ export function compareVariants(
 
 function emptyRow(pool: string): VariantRow {
   const none = { p50: undefined, p95: undefined };
-  return { pool, workerModels: [], requests: 0, errors: 0, errorRate: 0, ttftMs: none, latencyMs: none, tokensPerS: undefined, feedback: { count: 0, mean: undefined, ci95: undefined } };
+  return {
+    pool,
+    workerModels: [],
+    requests: 0,
+    errors: 0,
+    errorRate: 0,
+    ttftMs: none,
+    latencyMs: none,
+    tokensPerS: undefined,
+    feedback: { count: 0, mean: undefined, ci95: undefined },
+  };
 }
 
 function addRecord(samples: Samples, record: StoredRecord): void {
   samples.row.requests++;
-  if (record.workerModel !== "" && !samples.row.workerModels.includes(record.workerModel)) samples.row.workerModels.push(record.workerModel);
+  if (record.workerModel !== "" && !samples.row.workerModels.includes(record.workerModel))
+    samples.row.workerModels.push(record.workerModel);
   // A client that left is not the variant's failure; every other error code is.
   if (record.errorCode !== "" && record.outcome !== "client_abort") samples.row.errors++;
   if (record.outcome !== "ok") return;
   samples.latencies.push(record.latencyMs);
   if (record.ttftMs !== undefined) samples.ttfts.push(record.ttftMs);
-  if (record.completionTokens !== undefined && record.latencyMs > 0) samples.rates.push(record.completionTokens / (record.latencyMs / 1000));
+  if (record.completionTokens !== undefined && record.latencyMs > 0)
+    samples.rates.push(record.completionTokens / (record.latencyMs / 1000));
 }
 
 function finish(samples: Samples): void {
@@ -141,20 +164,42 @@ function verdicts(base: Samples, candidate: Samples): Verdict[] {
   const b = base.row;
   const c = candidate.row;
   return [
-    judge(pool, "error_rate", b.errorRate, c.errorRate, "two-proportion z", twoProportionZ(b.errors, b.requests, c.errors, c.requests)),
+    judge(
+      pool,
+      "error_rate",
+      b.errorRate,
+      c.errorRate,
+      "two-proportion z",
+      twoProportionZ(b.errors, b.requests, c.errors, c.requests),
+    ),
     quantileVerdict(pool, "ttft_p50", base.ttfts, candidate.ttfts, 50),
     quantileVerdict(pool, "ttft_p95", base.ttfts, candidate.ttfts, 95),
     quantileVerdict(pool, "latency_p50", base.latencies, candidate.latencies, 50),
     quantileVerdict(pool, "latency_p95", base.latencies, candidate.latencies, 95),
-    judge(pool, "tokens_per_s", b.tokensPerS, c.tokensPerS, "Welch t", welchT(sample(base.rates), sample(candidate.rates))),
-    judge(pool, "feedback", b.feedback.mean, c.feedback.mean, "Welch t", welchT(sample(base.scores), sample(candidate.scores))),
+    judge(
+      pool,
+      "tokens_per_s",
+      b.tokensPerS,
+      c.tokensPerS,
+      "Welch t",
+      welchT(sample(base.rates), sample(candidate.rates)),
+    ),
+    judge(
+      pool,
+      "feedback",
+      b.feedback.mean,
+      c.feedback.mean,
+      "Welch t",
+      welchT(sample(base.scores), sample(candidate.scores)),
+    ),
   ];
 }
 
 function quantileVerdict(pool: string, metric: Metric, base: number[], candidate: number[], p: number): Verdict {
   const a = quantileInterval(base, p / 100);
   const b = quantileInterval(candidate, p / 100);
-  const result: TestResult | undefined = a && b ? { statistic: Number.NaN, pValue: Number.NaN, significant: !intervalsOverlap(a, b) } : undefined;
+  const result: TestResult | undefined =
+    a && b ? { statistic: Number.NaN, pValue: Number.NaN, significant: !intervalsOverlap(a, b) } : undefined;
   return judge(pool, metric, percentile(base, p), percentile(candidate, p), "order-statistic intervals", result);
 }
 
@@ -169,20 +214,44 @@ const WORDING: Readonly<Record<Metric, { label: string; higher: string; lower: s
   feedback: { label: "feedback mean", higher: "better rated", lower: "worse rated", unit: "abs" },
 };
 
-function judge(pool: string, metric: Metric, baseline: number | undefined, candidate: number | undefined, test: Verdict["test"], result: TestResult | undefined): Verdict {
-  const changePct = baseline !== undefined && candidate !== undefined && baseline !== 0 ? ((candidate - baseline) / baseline) * 100 : undefined;
+function judge(
+  pool: string,
+  metric: Metric,
+  baseline: number | undefined,
+  candidate: number | undefined,
+  test: Verdict["test"],
+  result: TestResult | undefined,
+): Verdict {
+  const changePct =
+    baseline !== undefined && candidate !== undefined && baseline !== 0
+      ? ((candidate - baseline) / baseline) * 100
+      : undefined;
   const pValue = result && Number.isFinite(result.pValue) ? result.pValue : undefined;
-  const verdict = { pool, metric, baseline, candidate, changePct, test, pValue, significant: result?.significant ?? false };
-  if (!result || baseline === undefined || candidate === undefined) return { ...verdict, text: `${pool}: ${WORDING[metric].label}: not enough data` };
+  const verdict = {
+    pool,
+    metric,
+    baseline,
+    candidate,
+    changePct,
+    test,
+    pValue,
+    significant: result?.significant ?? false,
+  };
+  if (!result || baseline === undefined || candidate === undefined)
+    return { ...verdict, text: `${pool}: ${WORDING[metric].label}: not enough data` };
   if (!result.significant) return { ...verdict, text: `${pool}: ${WORDING[metric].label}: no significant difference` };
   const words = WORDING[metric];
   const direction = candidate > baseline ? words.higher : words.lower;
-  return { ...verdict, text: `${pool} ${direction}: ${words.label} ${change(words.unit, baseline, candidate, changePct)} (significant)` };
+  return {
+    ...verdict,
+    text: `${pool} ${direction}: ${words.label} ${change(words.unit, baseline, candidate, changePct)} (significant)`,
+  };
 }
 
 function change(unit: "%" | "pt" | "abs", baseline: number, candidate: number, changePct: number | undefined): string {
   const sign = (value: number): string => (value >= 0 ? "+" : "");
   if (unit === "pt") return `${(candidate * 100).toFixed(1)} % vs ${(baseline * 100).toFixed(1)} %`;
-  if (unit === "abs" || changePct === undefined) return `${sign(candidate - baseline)}${(candidate - baseline).toFixed(2)}`;
+  if (unit === "abs" || changePct === undefined)
+    return `${sign(candidate - baseline)}${(candidate - baseline).toFixed(2)}`;
   return `${sign(changePct)}${changePct.toFixed(0)} %`;
 }

@@ -29,20 +29,43 @@ beforeAll(async () => {
     "light-a": fast,
     "light-b": [...fast, "--fault", "slow-first-token:60"],
   };
-  const started = await Promise.all(Object.entries(specs).map(async ([name, args]) => [name, await spawnEmulator(["--served-model-name", name, ...args])] as const));
+  const started = await Promise.all(
+    Object.entries(specs).map(
+      async ([name, args]) => [name, await spawnEmulator(["--served-model-name", name, ...args])] as const,
+    ),
+  );
   workers = Object.fromEntries(started);
   const guard = { minSamples: 20, windowMs: WINDOW_MS };
-  const recorder = { name: "records", setup: (context: { onFinish(listener: (r: RequestRecord) => void): void }) => context.onFinish((r) => records.push(r)) };
+  const recorder = {
+    name: "records",
+    setup: (context: { onFinish(listener: (r: RequestRecord) => void): void }) =>
+      context.onFinish((r) => records.push(r)),
+  };
   const config = parseConfig({
     pools: Object.fromEntries(Object.entries(workers).map(([name, worker]) => [name, { workers: [worker.url] }])),
     models: {
-      heavy: { variants: [{ pool: "heavy-a", weight: 50 }, { pool: "heavy-b", weight: 50, guard: { ...guard, maxErrorRateDelta: 0.1 } }] },
-      light: { variants: [{ pool: "light-a", weight: 50 }, { pool: "light-b", weight: 50, guard: { ...guard, maxTtftP95Ratio: 3 } }] },
+      heavy: {
+        variants: [
+          { pool: "heavy-a", weight: 50 },
+          { pool: "heavy-b", weight: 50, guard: { ...guard, maxErrorRateDelta: 0.1 } },
+        ],
+      },
+      light: {
+        variants: [
+          { pool: "light-a", weight: 50 },
+          { pool: "light-b", weight: 50, guard: { ...guard, maxTtftP95Ratio: 3 } },
+        ],
+      },
     },
     retry: { maxAttempts: 1 },
     auth: { adminApiKey: ADMIN_KEY },
   });
-  gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features: [healthFeature(), experimentsFeature(), adminFeature({ env: {} }), recorder] });
+  gateway = await startGateway({
+    config,
+    port: 0,
+    hostname: "127.0.0.1",
+    features: [healthFeature(), experimentsFeature(), adminFeature({ env: {} }), recorder],
+  });
   gateway.events.on((event) => events.push(event));
 });
 
@@ -67,14 +90,19 @@ async function ask(model: string, i: number): Promise<Outcome> {
 }
 
 const weightOf = async (pool: string): Promise<number | undefined> => {
-  const body = (await (await fetch(`${gateway.url}/admin/pools`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as {
+  const body = (await (
+    await fetch(`${gateway.url}/admin/pools`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })
+  ).json()) as {
     pools: { name: string; variants?: { weight: number; setBy?: string }[] }[];
   };
   return body.pools.find((p) => p.name === pool)?.variants?.[0]?.weight;
 };
 
 /** Sends requests for `model` until the candidate's weight is 0 (or the window passed), then 30 more. */
-async function runUntilPulled(model: string, candidate: string): Promise<{ before: Outcome[]; after: Outcome[]; pulledAfterMs: number }> {
+async function runUntilPulled(
+  model: string,
+  candidate: string,
+): Promise<{ before: Outcome[]; after: Outcome[]; pulledAfterMs: number }> {
   const startedMs = performance.now();
   const before: Outcome[] = [];
   let i = 0;
@@ -88,7 +116,7 @@ async function runUntilPulled(model: string, candidate: string): Promise<{ befor
 }
 
 describe("guarded rollout", () => {
-  test("a candidate failing a third of its requests is set to weight 0 within its window; the baseline never errs", async () => {
+  test("a candidate failing 1/3 of its requests drops to weight 0 in its window; the baseline never errs", async () => {
     const { after, pulledAfterMs } = await runUntilPulled("heavy", "heavy-b");
     expect(pulledAfterMs).toBeLessThan(WINDOW_MS);
     expect(await weightOf("heavy-b")).toBe(0);
@@ -103,7 +131,12 @@ describe("guarded rollout", () => {
     expect(new Set(failed.map((r) => r.pool))).toEqual(new Set(["heavy-b"]));
     expect(after).toEqual(Array.from({ length: 30 }, () => ({ pool: "heavy-a", status: 200 })));
     const pulled = events.find((e) => e.state === "weights" && e.pool === "heavy" && e.actor === "guard");
-    expect(pulled?.reason).toMatch(/^heavy: heavy-a=50, heavy-b=0 \(guard: error rate \d+\.\d % vs 0\.0 % on heavy-a over \d+ requests \(\+\d+\.\d % > \+10\.0 %\)\)$/);
+    expect(pulled?.reason).toMatch(
+      new RegExp(
+        String.raw`^heavy: heavy-a=50, heavy-b=0 \(guard: error rate \d+\.\d % vs 0\.0 % on heavy-a ` +
+          String.raw`over \d+ requests \(\+\d+\.\d % > \+10\.0 %\)\)$`,
+      ),
+    );
   });
 
   test("a candidate whose TTFT p95 is over 3× the baseline's is pulled, and says so", async () => {

@@ -130,7 +130,11 @@ export class VariantGuards {
       else if (sample.ttftMs !== undefined) ttfts.push(sample.ttftMs);
     }
     ttfts.sort((a, b) => a - b);
-    return { requests: samples.length, errorRate: samples.length === 0 ? 0 : failed / samples.length, ttftP95: percentile(ttfts, 95) };
+    return {
+      requests: samples.length,
+      errorRate: samples.length === 0 ? 0 : failed / samples.length,
+      ttftP95: percentile(ttfts, 95),
+    };
   }
 
   #loop(): void {
@@ -148,16 +152,28 @@ function baselineOf<T extends { guard?: VariantGuard | undefined }>(variants: re
 }
 
 /** Why the candidate breaches its guard against the baseline, or undefined. */
-function breach(guard: VariantGuard, candidate: WindowStats, base: WindowStats, baselinePool: string): string | undefined {
+function breach(
+  guard: VariantGuard,
+  candidate: WindowStats,
+  base: WindowStats,
+  baselinePool: string,
+): string | undefined {
   const pct = (rate: number): string => `${(rate * 100).toFixed(1)} %`;
   const delta = candidate.errorRate - base.errorRate;
   if (guard.maxErrorRateDelta !== undefined && delta > guard.maxErrorRateDelta) {
-    return `error rate ${pct(candidate.errorRate)} vs ${pct(base.errorRate)} on ${baselinePool} over ${candidate.requests} requests (+${pct(delta)} > +${pct(guard.maxErrorRateDelta)})`;
+    const rates = `error rate ${pct(candidate.errorRate)} vs ${pct(base.errorRate)} on ${baselinePool}`;
+    return `${rates} over ${candidate.requests} requests (+${pct(delta)} > +${pct(guard.maxErrorRateDelta)})`;
   }
-  if (guard.maxTtftP95Ratio !== undefined && candidate.ttftP95 !== undefined && base.ttftP95 !== undefined && base.ttftP95 > 0) {
+  if (
+    guard.maxTtftP95Ratio !== undefined &&
+    candidate.ttftP95 !== undefined &&
+    base.ttftP95 !== undefined &&
+    base.ttftP95 > 0
+  ) {
     const ratio = candidate.ttftP95 / base.ttftP95;
     if (ratio > guard.maxTtftP95Ratio) {
-      return `TTFT p95 ${candidate.ttftP95.toFixed(0)} ms vs ${base.ttftP95.toFixed(0)} ms on ${baselinePool} (×${ratio.toFixed(2)} > ×${guard.maxTtftP95Ratio})`;
+      const p95s = `TTFT p95 ${candidate.ttftP95.toFixed(0)} ms vs ${base.ttftP95.toFixed(0)} ms on ${baselinePool}`;
+      return `${p95s} (×${ratio.toFixed(2)} > ×${guard.maxTtftP95Ratio})`;
     }
   }
   return undefined;

@@ -64,25 +64,54 @@ export class VariantWeights {
    * Sets some or all variants' weights; unnamed variants keep their current weight. Refuses unknown
    * models, non-variant models, pools that are not variants of the model, and a split with no weight.
    */
-  set(model: string, weights: Readonly<Record<string, number>>, actor: string, reason = "set by an operator"): readonly Variant[] {
+  set(
+    model: string,
+    weights: Readonly<Record<string, number>>,
+    actor: string,
+    reason = "set by an operator",
+  ): readonly Variant[] {
     const configured = this.#configured(model);
     for (const [pool, weight] of Object.entries(weights)) {
       if (!configured.some((variant) => variant.pool === pool)) {
         const pools = configured.map((variant) => variant.pool).join(", ");
-        throw new GatewayError("invalid_request", `\`${pool}\` is not a variant of \`${model}\`; its variants are ${pools}.`, { param: "weights" });
+        throw new GatewayError(
+          "invalid_request",
+          `\`${pool}\` is not a variant of \`${model}\`; its variants are ${pools}.`,
+          { param: "weights" },
+        );
       }
-      if (!Number.isFinite(weight) || weight < 0) throw new GatewayError("invalid_request", `Weight of \`${pool}\` must be a number ≥ 0.`, { param: "weights" });
+      if (!Number.isFinite(weight) || weight < 0) {
+        throw new GatewayError("invalid_request", `Weight of \`${pool}\` must be a number ≥ 0.`, { param: "weights" });
+      }
     }
     const current = this.variants(model, configured);
     const next = current.map((variant) => ({ pool: variant.pool, weight: weights[variant.pool] ?? variant.weight }));
     if (next.every((variant) => variant.weight === 0)) {
-      throw new GatewayError("invalid_request", `At least one variant of \`${model}\` needs a weight above 0.`, { param: "weights" });
+      throw new GatewayError("invalid_request", `At least one variant of \`${model}\` needs a weight above 0.`, {
+        param: "weights",
+      });
     }
-    const override: WeightOverride = { variants: Object.freeze(next), fileWeights: fingerprint(configured), setBy: actor, reason, sinceMs: this.#now() };
+    const override: WeightOverride = {
+      variants: Object.freeze(next),
+      fileWeights: fingerprint(configured),
+      setBy: actor,
+      reason,
+      sinceMs: this.#now(),
+    };
     this.#overrides.set(model, override);
     const split = next.map((variant) => `${variant.pool}=${variant.weight}`).join(", ");
-    logger.info({ actor, action: "weights", model, weights: Object.fromEntries(next.map((v) => [v.pool, v.weight])), reason }, "admin action");
-    this.#events.emit({ ts: override.sinceMs, pool: model, worker: "*", state: "weights", reason: `${model}: ${split} (${reason})`, actor });
+    logger.info(
+      { actor, action: "weights", model, weights: Object.fromEntries(next.map((v) => [v.pool, v.weight])), reason },
+      "admin action",
+    );
+    this.#events.emit({
+      ts: override.sinceMs,
+      pool: model,
+      worker: "*",
+      state: "weights",
+      reason: `${model}: ${split} (${reason})`,
+      actor,
+    });
     for (const listener of this.#listeners) listener(model, override);
     return next;
   }
@@ -92,11 +121,23 @@ export class VariantWeights {
     for (const [model, override] of this.#overrides) {
       const entry = config.models[model];
       const configured = entry && "variants" in entry ? entry.variants : undefined;
-      const samePools = configured?.length === override.variants.length && configured.every((v, i) => v.pool === override.variants[i]?.pool);
+      const samePools =
+        configured?.length === override.variants.length &&
+        configured.every((v, i) => v.pool === override.variants[i]?.pool);
       if (configured && samePools && fingerprint(configured) === override.fileWeights) continue;
       this.#overrides.delete(model);
-      logger.info({ model, action: "weights", dropped: true }, "runtime weights dropped: the config file changed this model");
-      this.#events.emit({ ts: this.#now(), pool: model, worker: "*", state: "weights", reason: `${model}: runtime weights dropped, the reloaded file changed them`, actor: "reload" });
+      logger.info(
+        { model, action: "weights", dropped: true },
+        "runtime weights dropped: the config file changed this model",
+      );
+      this.#events.emit({
+        ts: this.#now(),
+        pool: model,
+        worker: "*",
+        state: "weights",
+        reason: `${model}: runtime weights dropped, the reloaded file changed them`,
+        actor: "reload",
+      });
     }
   }
 
@@ -108,7 +149,9 @@ export class VariantWeights {
       const override = this.#overrides.get(model);
       entry.variants.forEach((variant, index) => {
         const weight = override?.variants[index]?.weight ?? variant.weight;
-        const extra = override ? { setBy: override.setBy, reason: override.reason, since: new Date(override.sinceMs).toISOString() } : {};
+        const extra = override
+          ? { setBy: override.setBy, reason: override.reason, since: new Date(override.sinceMs).toISOString() }
+          : {};
         out.push({ model, pool: variant.pool, weight, configuredWeight: variant.weight, ...extra });
       });
     }
@@ -118,7 +161,8 @@ export class VariantWeights {
   #configured(model: string): readonly Variant[] {
     const entry = this.#config().models[model];
     if (!entry) throw new GatewayError("not_found", `No model \`${model}\` in \`models\`.`, { param: "model" });
-    if (!("variants" in entry)) throw new GatewayError("invalid_request", `Model \`${model}\` has no variants to weigh.`, { param: "model" });
+    if (!("variants" in entry))
+      throw new GatewayError("invalid_request", `Model \`${model}\` has no variants to weigh.`, { param: "model" });
     return entry.variants;
   }
 }

@@ -23,7 +23,17 @@ let gateway: GatewayHandle;
 const events: WorkerEvent[] = [];
 
 beforeAll(async () => {
-  const args = ["--served-model-name", "heavy", "--ttft-ms", "5", "--itl-ms", "8", "--enable-sleep-mode", "--wake-ms", "300"];
+  const args = [
+    "--served-model-name",
+    "heavy",
+    "--ttft-ms",
+    "5",
+    "--itl-ms",
+    "8",
+    "--enable-sleep-mode",
+    "--wake-ms",
+    "300",
+  ];
   workers = await Promise.all([0, 1].map(() => spawnEmulator(args)));
   const config = parseConfig({
     pools: { heavy: { workers: workers.map((worker) => worker.url) } },
@@ -31,7 +41,12 @@ beforeAll(async () => {
     retry: { maxAttempts: 1 },
     auth: { adminApiKey: ADMIN_KEY },
   });
-  gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features: [healthFeature(), experimentsFeature(), adminFeature({ env: {} })] });
+  gateway = await startGateway({
+    config,
+    port: 0,
+    hostname: "127.0.0.1",
+    features: [healthFeature(), experimentsFeature(), adminFeature({ env: {} })],
+  });
   gateway.events.on((event) => events.push(event));
 });
 
@@ -47,7 +62,7 @@ interface Sent {
   detail: string;
 }
 
-/** Clients looping until stopped, alternating streams (20 tokens) and non-stream requests; `phase()` tags each request. */
+/** Clients looping until stopped, alternating streams (20 tokens) and non-stream requests; `phase()` tags each. */
 function steadyLoad(phase: () => string): { stop(): Promise<Sent[]> } {
   const sent: Sent[] = [];
   let running = true;
@@ -58,7 +73,12 @@ function steadyLoad(phase: () => string): { stop(): Promise<Sent[]> } {
       const response = await fetch(`${gateway.url}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model: "heavy", messages: [{ role: "user", content: `c${id} n${n}` }], max_tokens: 20, stream }),
+        body: JSON.stringify({
+          model: "heavy",
+          messages: [{ role: "user", content: `c${id} n${n}` }],
+          max_tokens: 20,
+          stream,
+        }),
       });
       const worker = response.headers.get("x-ringgate-worker") ?? "";
       if (!stream) {
@@ -67,8 +87,14 @@ function steadyLoad(phase: () => string): { stop(): Promise<Sent[]> } {
         continue;
       }
       const transcript = await readSse(response);
-      const ok = response.status === 200 && transcript.done && transcript.error === undefined && transcript.broken === undefined;
-      sent.push({ phase: tag, worker, ok, detail: ok ? "" : `${response.status} ${JSON.stringify(transcript.error)} ${transcript.broken ?? ""}` });
+      const ok =
+        response.status === 200 && transcript.done && transcript.error === undefined && transcript.broken === undefined;
+      sent.push({
+        phase: tag,
+        worker,
+        ok,
+        detail: ok ? "" : `${response.status} ${JSON.stringify(transcript.error)} ${transcript.broken ?? ""}`,
+      });
     }
   };
   const clients = Array.from({ length: CLIENTS }, (_, id) => client(id));
@@ -88,7 +114,8 @@ const admin = (action: "sleep" | "wake", url: string) =>
     body: JSON.stringify({ url }),
   });
 
-const emulatorState = async (worker: EmulatorProcess) => (await (await fetch(`${worker.url}/_emulator/state`)).json()) as { sleeping: boolean; cutBySleep: number };
+const emulatorState = async (worker: EmulatorProcess) =>
+  (await (await fetch(`${worker.url}/_emulator/state`)).json()) as { sleeping: boolean; cutBySleep: number };
 
 describe("admin sleep and wake under steady load", () => {
   test("sleep one worker, wake it, then the other: 0 failed requests, 0 traffic while asleep", async () => {
@@ -96,15 +123,21 @@ describe("admin sleep and wake under steady load", () => {
     const load = steadyLoad(() => phase);
     const steps: [string, () => Promise<void>][] = [];
     for (const [index, worker] of workers.entries()) {
-      steps.push([`sleeping-${index}`, async () => {
-        const response = await admin("sleep", worker.url);
-        expect(response.status).toBe(200);
-        expect(await response.json()).toEqual({ pool: "heavy", url: worker.url, action: "slept" });
-      }]);
-      steps.push([`woken-${index}`, async () => {
-        const response = await admin("wake", worker.url);
-        expect(response.status).toBe(200);
-      }]);
+      steps.push([
+        `sleeping-${index}`,
+        async () => {
+          const response = await admin("sleep", worker.url);
+          expect(response.status).toBe(200);
+          expect(await response.json()).toEqual({ pool: "heavy", url: worker.url, action: "slept" });
+        },
+      ]);
+      steps.push([
+        `woken-${index}`,
+        async () => {
+          const response = await admin("wake", worker.url);
+          expect(response.status).toBe(200);
+        },
+      ]);
     }
     await Bun.sleep(300);
     for (const [next, run] of steps) {
@@ -124,7 +157,9 @@ describe("admin sleep and wake under steady load", () => {
       expect(sent.some((s) => s.phase === `woken-${index}` && s.worker === worker.url)).toBe(true);
       expect(await emulatorState(worker)).toEqual(expect.objectContaining({ sleeping: false, cutBySleep: 0 }));
     }
-    const swaps = events.filter((e) => e.state === "sleeping" || e.state === "woken").map((e) => `${e.state} ${e.worker} by ${e.actor}`);
+    const swaps = events
+      .filter((e) => e.state === "sleeping" || e.state === "woken")
+      .map((e) => `${e.state} ${e.worker} by ${e.actor}`);
     expect(swaps).toEqual(workers.flatMap((w) => [`sleeping ${w.url} by admin`, `woken ${w.url} by admin`]));
   }, 30_000);
 
@@ -150,7 +185,11 @@ describe("admin sleep and wake under steady load", () => {
       }
     } finally {
       await fetch(`${sleeper.url}/wake_up`, { method: "POST" });
-      await waitFor(() => gateway.services.health?.snapshot().heavy?.every((w) => w.state === "healthy") ?? false, 5_000, "both workers healthy");
+      await waitFor(
+        () => gateway.services.health?.snapshot().heavy?.every((w) => w.state === "healthy") ?? false,
+        5_000,
+        "both workers healthy",
+      );
     }
   });
 

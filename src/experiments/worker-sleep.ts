@@ -38,7 +38,11 @@ export class WorkerSleep {
     const deadlineMs = this.#deps.now() + waitMs;
     while (pool.state.inFlight(worker.slot) > 0) {
       if (this.#deps.now() > deadlineMs) {
-        throw new GatewayError("upstream_timeout", `${worker.url} still had requests in flight after ${waitMs} ms; it stays drained, awake.`, { param: "url" });
+        throw new GatewayError(
+          "upstream_timeout",
+          `${worker.url} still had requests in flight after ${waitMs} ms; it stays drained, awake.`,
+          { param: "url" },
+        );
       }
       await Bun.sleep(this.#deps.pollMs);
     }
@@ -69,7 +73,11 @@ export class WorkerSleep {
       detail = result.report.detail;
       if (passes >= thresholds.healthyThreshold) return;
       if (this.#deps.now() > deadlineMs) {
-        throw new GatewayError("upstream_timeout", `${worker.url} woke but did not pass its probe (${detail}); it stays drained.`, { param: "url" });
+        throw new GatewayError(
+          "upstream_timeout",
+          `${worker.url} woke but did not pass its probe (${detail}); it stays drained.`,
+          { param: "url" },
+        );
       }
       await Bun.sleep(this.#deps.pollMs);
     }
@@ -80,20 +88,34 @@ export class WorkerSleep {
     const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
     let response: Response;
     try {
-      response = await this.#deps.fetch(worker.url + path, { method: "POST", headers, signal: AbortSignal.timeout(this.#deps.config().timeouts.totalMs) });
+      response = await this.#deps.fetch(worker.url + path, {
+        method: "POST",
+        headers,
+        signal: AbortSignal.timeout(this.#deps.config().timeouts.totalMs),
+      });
     } catch (error) {
-      throw new GatewayError("upstream_unreachable", `${worker.url}${path} failed: ${(error as Error).message}`, { param: "url" });
+      throw new GatewayError("upstream_unreachable", `${worker.url}${path} failed: ${(error as Error).message}`, {
+        param: "url",
+      });
     }
     await response.body?.cancel();
     if (response.status === 404) {
-      throw new GatewayError("upstream_error", `${worker.url} has no ${path.split("?")[0]}: start vLLM with --enable-sleep-mode and VLLM_SERVER_DEV_MODE=1.`, { param: "url" });
+      throw new GatewayError(
+        "upstream_error",
+        `${worker.url} has no ${path.split("?")[0]}: start vLLM with --enable-sleep-mode and VLLM_SERVER_DEV_MODE=1.`,
+        { param: "url" },
+      );
     }
-    if (response.status !== 200) throw new GatewayError("upstream_error", `${worker.url}${path} answered ${response.status}.`, { param: "url" });
+    if (response.status !== 200)
+      throw new GatewayError("upstream_error", `${worker.url}${path} answered ${response.status}.`, { param: "url" });
   }
 
   #find(poolName: string, url: string): { pool: Pool; worker: Worker } {
     const pool = this.#deps.pools.get(poolName);
-    if (!pool) throw new GatewayError("not_found", `No pool \`${poolName}\`. Pools: ${this.#deps.pools.names().join(", ")}.`, { param: "pool" });
+    if (!pool)
+      throw new GatewayError("not_found", `No pool \`${poolName}\`. Pools: ${this.#deps.pools.names().join(", ")}.`, {
+        param: "pool",
+      });
     return { pool, worker: this.#deps.health.find(poolName, url) };
   }
 

@@ -106,7 +106,10 @@ export async function probeWorker(pool: Pool, worker: Worker, fetchImpl: FetchLi
 }
 
 /** Why the worker does not serve `model` (no `problem` when it does), and the `root` behind that name. */
-async function servedModels(get: (path: string) => Promise<Response>, model: string): Promise<{ problem?: string; root?: string }> {
+async function servedModels(
+  get: (path: string) => Promise<Response>,
+  model: string,
+): Promise<{ problem?: string; root?: string }> {
   const response = await get("/v1/models");
   if (response.status !== 200) {
     await response.body?.cancel();

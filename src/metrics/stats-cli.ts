@@ -21,12 +21,13 @@ const OPTIONS = {
   json: { type: "boolean", description: "machine-readable output" },
   redis: { type: "string", value: "URL", description: "Redis URL", default: `$REDIS_URL, else ${DEFAULT_REDIS_URL}` },
   follow: { type: "boolean", description: "run the rollup aggregator (ringgate:rollup:<pool>:<minute> hashes) until Ctrl-C" },
-  compare: { type: "string", value: "MODEL", description: "one row per variant (pool) of MODEL, with feedback and significance verdicts" },
-  baseline: { type: "string", value: "POOL", description: "the variant --compare judges against", default: "the one with the most requests" },
+  compare: { type: "string", value: "MODEL", description: "one row per variant of MODEL, with feedback and verdicts" },
+  baseline: { type: "string", value: "POOL", description: "the variant --compare judges against", default: "the busiest" },
 } as const;
 
 export const STATS_CLI: CliSpec<typeof OPTIONS> = {
-  usage: "bun run stats -- [--window 5m] [--pool NAME] [--json] [--redis URL] [--follow] [--compare MODEL [--baseline POOL]]",
+  usage:
+    "bun run stats -- [--window 5m] [--pool NAME] [--json] [--redis URL] [--follow] [--compare MODEL [--baseline POOL]]",
   summary: "Reads the Redis metrics stream and prints latency, TTFT, tokens/s and error rate per pool and worker.",
   options: OPTIONS,
 };
@@ -71,7 +72,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (values.follow) return await follow(redis);
     if (values.compare !== undefined) {
-      process.stdout.write(await compareReport(redis, { model: values.compare, windowMs, baseline: values.baseline, json: values.json === true }));
+      const options = { model: values.compare, windowMs, baseline: values.baseline, json: values.json === true };
+      process.stdout.write(await compareReport(redis, options));
       return 0;
     }
     const records = await readWindow(redis, Date.now() - windowMs, values.pool);

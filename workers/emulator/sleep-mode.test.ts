@@ -71,11 +71,14 @@ describe("sleep mode routes", () => {
     expect((await chat(sleeper.url)).status).toBe(200);
   });
 
-  test.each(["0", "3", "deep"])("level %s is refused with vLLM's unhandled-exception 500 and does not sleep", async (level) => {
-    const response = await fetch(`${sleeper.url}/sleep?level=${level}`, { method: "POST" });
-    expect(response.status).toBe(500);
-    expect(await isSleeping(sleeper.url)).toEqual({ is_sleeping: false });
-  });
+  test.each(["0", "3", "deep"])(
+    "level %s is refused with vLLM's unhandled-exception 500 and does not sleep",
+    async (level) => {
+      const response = await fetch(`${sleeper.url}/sleep?level=${level}`, { method: "POST" });
+      expect(response.status).toBe(500);
+      expect(await isSleeping(sleeper.url)).toEqual({ is_sleeping: false });
+    },
+  );
 });
 
 describe("sleep with requests in flight", () => {
@@ -83,7 +86,11 @@ describe("sleep with requests in flight", () => {
     const worker = await startEmulator({ port: 0, speed: 20, enableSleepMode: true, outputTokens: 2_000 });
     try {
       const sdk = new OpenAI({ baseURL: `${worker.url}/v1`, apiKey: "unused", maxRetries: 0 });
-      const stream = await sdk.chat.completions.create({ model: "heavy", messages: [{ role: "user", content: "tell me" }], stream: true });
+      const stream = await sdk.chat.completions.create({
+        model: "heavy",
+        messages: [{ role: "user", content: "tell me" }],
+        stream: true,
+      });
       const reading = (async () => {
         for await (const chunk of stream) void chunk;
       })();
