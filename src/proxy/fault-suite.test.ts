@@ -78,7 +78,8 @@ interface FaultCase {
 
 const CASES: FaultCase[] = [
   { name: "refuse: worker 0 stopped listening after it was probed healthy", before: (e) => e[0]?.stop() ?? Promise.resolve(), stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "connect_error", end: "whole" } },
-  { name: "reset: connection dropped before any answer", fault: "reset", count: 1, stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "connect_error", end: "whole" } },
+  { name: "reset once (a keep-alive connection closed as it was reused): same worker, fresh connection, no ejection", fault: "reset", count: 1, stream: true, expect: { ejects: false, status: 200, attempts: 2, first: "connection_reset", end: "whole" } },
+  { name: "reset on every request: once more, then the next worker; ejected", fault: "reset", stream: true, expect: { ejects: true, status: 200, attempts: 3, first: "connection_reset", end: "whole" } },
   { name: "500 once (engine death, empty body)", fault: "status:500", count: 1, stream: false, expect: { ejects: true, status: 200, attempts: 2, first: "status_500" } },
   { name: "503 persistent on one worker", fault: "status:503", stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "status_503", end: "whole" } },
   { name: "503 on every worker, Retry-After too long to honour: passed through at once", fault: "status:503,retry-after:30", everyWorker: true, stream: false, expect: { ejects: true, status: 503, attempts: 2, first: "status_503", retryAfter: "30", maxMs: 900 } },

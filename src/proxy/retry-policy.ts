@@ -5,6 +5,12 @@ export type AttemptResult =
   | { kind: "ok" }
   | { kind: "client_abort" }
   | { kind: "connect_error"; message: string }
+  /**
+   * The connection closed before any answer: most often a pooled keep-alive connection the worker closed
+   * for idleness at that very moment (uvicorn closes after 5 s and announces no timeout). Tried once more
+   * on a fresh connection to the same worker; a second reset counts like a refused connection.
+   */
+  | { kind: "connection_reset"; message: string }
   | { kind: "timeout"; phase: TimeoutPhase }
   | { kind: "status"; status: number; retryAfterMs: number | undefined }
   /** The worker answered 200 to a stream and closed it before sending any event. */

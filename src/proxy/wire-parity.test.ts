@@ -49,6 +49,28 @@ describe("client request ids", () => {
   });
 });
 
+describe("uvicorn's keep-alive race", () => {
+  test("a pooled connection the worker closes for idleness as it is reused costs no request, even on one worker", async () => {
+    // The emulator closes idle connections like uvicorn (here after 100 ms instead of 5 s), without a
+    // Keep-Alive header; requests spaced around that moment meet the race within a few dozen tries.
+    const h = await startEmulatedGateway({ pools: { heavy: 1 }, emulator: { keepAliveTimeoutS: 0.1 } });
+    open.push(h);
+    const body = { model: "heavy", messages: MESSAGES, max_tokens: 2 };
+    const raced = () => h.fixture.records.some((record) => record.attempts[0]?.result === "connection_reset");
+    for (let index = 0; index < 400 && !raced(); index++) {
+      const response = await h.fixture.post("/v1/chat/completions", body);
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+      await Bun.sleep(95 + (index % 10));
+    }
+    expect(raced()).toBe(true);
+    const reset = h.fixture.records.find((record) => record.attempts[0]?.result === "connection_reset");
+    expect(reset?.attempts.map((attempt) => attempt.result)).toEqual(["connection_reset", "ok"]);
+    const worker = h.services.health?.snapshot().heavy?.[0];
+    expect(worker?.ejections).toBe(0);
+  });
+});
+
 describe("JSON mode through the gateway", () => {
   test("the openai SDK's chat.completions.parse() with a zod schema gets its object, streamed or not", async () => {
     const h = await harness({ heavy: 1 });
