@@ -130,8 +130,12 @@ function failureResult(error: unknown, clientSignal: AbortSignal, attemptSignal:
   if (clientSignal.aborted) return { kind: "client_abort" };
   if (attemptSignal.aborted && attemptSignal.reason instanceof AttemptTimeout) return { kind: "timeout", phase: attemptSignal.reason.phase };
   if (attemptSignal.aborted && attemptSignal.reason instanceof WorkerDown) return { kind: "worker_down", reason: attemptSignal.reason.message };
-  return { kind: "connect_error", message: error instanceof Error ? error.message : String(error) };
+  const message = error instanceof Error ? error.message : String(error);
+  return { kind: CONNECTION_RESET.test(message) ? "connection_reset" : "connect_error", message };
 }
+
+/** How Bun's fetch reports a connection the peer closed before it answered. */
+const CONNECTION_RESET = /ECONNRESET|closed unexpectedly/;
 
 export function isAnswered(outcome: AttemptOutcome): outcome is AnsweredAttempt {
   return "status" in outcome;

@@ -1,10 +1,10 @@
 import type { GatewayConfig, Timeouts } from "../config/schema.ts";
 import type { WorkerEventBus } from "../health/worker-events.ts";
 import { type FailureKind, noFeedback, type WorkerFeedback } from "../health/worker-feedback.ts";
-import type { Pool, Pools } from "../pool/pools.ts";
+import type { Pool, Pools, Worker } from "../pool/pools.ts";
 import { ModelRouter } from "../routing/model-router.ts";
 import { Admission } from "./admission.ts";
-import { type AnsweredAttempt, isAnswered, runAttempt } from "./attempt.ts";
+import { type AnsweredAttempt, type AttemptInput, isAnswered, runAttempt } from "./attempt.ts";
 import { type DeadlineSweeper, sharedSweeper } from "./deadline-sweeper.ts";
 import type { FetchLike } from "./forward.ts";
 import { downstreamHeaders, upstreamHeaders } from "./headers.ts";
@@ -99,27 +99,28 @@ export class Dispatcher {
     // A refused or reset connection costs nothing and says nothing about the request, so it never uses up
     // an attempt: the next worker is always tried (each worker at most once, within the time budget).
     let attempt = 0;
+    const resetOnce = new Set<number>();
+    let again: Worker | undefined;
     for (;;) {
-      const worker = pool.select(excluded, trace.route?.selection);
+      const worker = again ?? pool.select(excluded, trace.route?.selection);
+      again = undefined;
       if (!worker) break;
       trace.route?.picked(pool, worker.slot);
       excluded.add(worker.slot);
       pool.state.acquire(worker.slot);
       const startedMs = this.#deps.now();
-      const outcome = await runAttempt({
-        worker,
-        request: this.#upstreamRequest(request, pool, bodyText),
-        stream: request.stream,
-        clientSignal: request.signal,
-        timeouts,
-        totalEndMs: trace.startMs + timeouts.totalMs,
-        now: this.#deps.now,
-        fetch: this.#deps.fetch,
-        relay: this.#relayOptions(request, timeouts, trace, pool, worker.slot),
-        pending: this.#pending,
-      });
+      const outcome = await runAttempt(this.#attemptInput(worker, pool, request, trace, timeouts, bodyText));
       trace.attempt(worker, outcome.result, startedMs);
-      if (outcome.result.kind !== "connect_error") attempt++;
+      const kind = outcome.result.kind;
+      if (kind === "connection_reset" && !resetOnce.has(worker.slot) && this.#deps.now() < budgetEndMs) {
+        // Likely the keep-alive race, not the worker: once more on a fresh connection, nothing reported.
+        resetOnce.add(worker.slot);
+        pool.state.release(worker.slot);
+        again = worker;
+        if (request.signal.aborted) break;
+        continue;
+      }
+      if (kind !== "connect_error" && kind !== "connection_reset") attempt++;
       const decision = decide(outcome.result, {
         attempt,
         maxAttempts,
@@ -139,6 +140,28 @@ export class Dispatcher {
     }
     this.#admission.leave(pool);
     return undefined;
+  }
+
+  #attemptInput(
+    worker: Worker,
+    pool: Pool,
+    request: ProxyRequest,
+    trace: RequestTrace,
+    timeouts: Timeouts,
+    body: string,
+  ): AttemptInput {
+    return {
+      worker,
+      request: this.#upstreamRequest(request, pool, body),
+      stream: request.stream,
+      clientSignal: request.signal,
+      timeouts,
+      totalEndMs: trace.startMs + timeouts.totalMs,
+      now: this.#deps.now,
+      fetch: this.#deps.fetch,
+      relay: this.#relayOptions(request, timeouts, trace, pool, worker.slot),
+      pending: this.#pending,
+    };
   }
 
   #upstreamRequest(request: ProxyRequest, pool: Pool, body: string): Request {
@@ -205,6 +228,7 @@ function honourRetryAfter(waitMs: number, signal: AbortSignal): Promise<void> {
 function failureKind(result: AttemptResult): FailureKind | undefined {
   switch (result.kind) {
     case "connect_error":
+    case "connection_reset":
       return "connect";
     case "empty_stream":
       return "empty_stream";
