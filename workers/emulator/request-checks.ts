@@ -8,6 +8,9 @@ import { modelValidatorMessage, type ChatRequest, type SamplingRequest } from ".
  * (400 "BadRequestError", raised while building sampling params).
  */
 
+const MAX_N = 128;
+const MAX_N_HINT = "To increase this limit, set the VLLM_MAX_N_SEQUENCES environment variable.";
+const EMPTY_PROMPT_MESSAGE = "Either prompt or prompt_embeds must be provided and non-empty.";
 const STREAM_OPTIONS_MESSAGE = "Stream options can only be defined when `stream=True`.";
 
 export function chatValidatorProblem(request: ChatRequest, body: unknown): VllmError | undefined {
@@ -37,11 +40,14 @@ function chatValidatorMessage(request: ChatRequest): string | undefined {
 
 /** Completions share the stream_options validator; `logprobs` there is a count. */
 export function completionValidatorProblem(
-  request: SamplingRequest & { logprobs?: number | null },
+  request: SamplingRequest & { logprobs?: number | null; prompt: string | readonly unknown[] },
   body: unknown,
 ): VllmError | undefined {
   if (request.stream_options && request.stream !== true) {
     return validationError(modelValidatorMessage(STREAM_OPTIONS_MESSAGE, body));
+  }
+  if (request.prompt.length === 0) {
+    return validationError(modelValidatorMessage(EMPTY_PROMPT_MESSAGE, body));
   }
   if (typeof request.logprobs === "number" && request.logprobs < 0) {
     return validationError(modelValidatorMessage("`logprobs` must be a positive value.", body));
@@ -58,6 +64,10 @@ export function samplingProblem(request: SamplingRequest): VllmError | undefined
 function samplingMessage(request: SamplingRequest): string | undefined {
   const n = request.n ?? 1;
   if (n < 1) return `n must be at least 1, got ${n}.`;
+  // The emulator's own guard (newer vLLM has the same check and text): a huge n would exhaust its memory.
+  if (n > MAX_N) {
+    return `n must be at most ${MAX_N}, got ${n}. ${MAX_N_HINT}`;
+  }
   const presence = request.presence_penalty ?? 0;
   if (presence < -2 || presence > 2) return `presence_penalty must be in [-2, 2], got ${pyFloatRepr(presence)}.`;
   const frequency = request.frequency_penalty ?? 0;

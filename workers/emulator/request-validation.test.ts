@@ -35,6 +35,7 @@ describe("chat request validation", () => {
     ["top_p above 1", { top_p: 1.5 }, "BadRequestError", "top_p must be in (0, 1], got 1.5."],
     ["top_p zero", { top_p: 0 }, "BadRequestError", "top_p must be in (0, 1], got 0.0."],
     ["n zero", { n: 0 }, "BadRequestError", "n must be at least 1, got 0."],
+    ["n above the emulator's bound", { n: 100_000 }, "BadRequestError", "n must be at most 128, got 100000."],
     ["presence_penalty above 2", { presence_penalty: 2.5 },
       "BadRequestError", "presence_penalty must be in [-2, 2], got 2.5."],
     ["frequency_penalty below -2", { frequency_penalty: -3 },
@@ -97,6 +98,8 @@ describe("completions request validation", () => {
     ["negative temperature", { temperature: -2 }, "temperature must be non-negative, got -2.0."],
     ["n zero", { n: 0 }, "n must be at least 1, got 0."],
     ["negative logprobs", { logprobs: -1 }, "`logprobs` must be a positive value."],
+    ["an empty prompt list", { prompt: [] }, "Either prompt or prompt_embeds must be provided and non-empty."],
+    ["an empty prompt", { prompt: "" }, "Either prompt or prompt_embeds must be provided and non-empty."],
   ];
   test.each(cases)("%s → 400", async (_name, extra, message) => {
     const request = { model: "heavy", prompt: "Once", ...extra };
