@@ -55,8 +55,8 @@ export class VariantGuards {
     this.#config = deps.config;
     this.#now = deps.now ?? Date.now;
     this.#schedule = deps.schedule ?? timerSchedule;
-    this.#weights.onChange((model, override) => {
-      if (override.setBy === "guard") return;
+    this.#weights.onChange((model, actor) => {
+      if (actor === "guard") return;
       for (const key of [...this.#tripped, ...this.#windows.keys()]) {
         if (!key.startsWith(`${model}\u0000`)) continue;
         this.#tripped.delete(key);

@@ -29,7 +29,8 @@ export interface VariantWeightView {
   since?: string;
 }
 
-type Listener = (model: string, override: WeightOverride) => void;
+/** A model's split changed; `actor` is who changed it (`guard`, an admin, or `reload`). */
+type Listener = (model: string, actor: string) => void;
 
 /**
  * Runtime weights of `variants` models (PUT /admin/models/{model}/weights, and the guard). The router
@@ -55,7 +56,7 @@ export class VariantWeights {
     return this.#overrides.get(model)?.variants ?? configured;
   }
 
-  /** Called after every weight change (the guard re-arms on an operator's change). */
+  /** Called after every weight change, a reload's included (the guard re-arms unless it made the change). */
   onChange(listener: Listener): void {
     this.#listeners.push(listener);
   }
@@ -112,7 +113,7 @@ export class VariantWeights {
       reason: `${model}: ${split} (${reason})`,
       actor,
     });
-    for (const listener of this.#listeners) listener(model, override);
+    for (const listener of this.#listeners) listener(model, actor);
     return next;
   }
 
@@ -138,6 +139,7 @@ export class VariantWeights {
         reason: `${model}: runtime weights dropped, the reloaded file changed them`,
         actor: "reload",
       });
+      for (const listener of this.#listeners) listener(model, "reload");
     }
   }
 
