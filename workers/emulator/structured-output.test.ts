@@ -101,6 +101,8 @@ describe("sampleFromSchema", () => {
       (value) => (value as number) > 100 && (value as number) < 101],
     ["const", { const: "fixed" }, (value) => value === "fixed"],
     ["type list with null", { type: ["null", "boolean"] }, (value) => typeof value === "boolean"],
+    ["a self-referencing anyOf ends", { anyOf: [{ $ref: "#" }] }, (value) => value === null],
+    ["a hostile minItems is bounded", { type: "array", minItems: 1e9 }, (value) => (value as unknown[]).length === 64],
   ];
   test.each(cases)("%s", (_name, schema, check) => expect(check(sampleFromSchema(schema, random()))).toBe(true));
 });

@@ -12,6 +12,9 @@ type Schema = Readonly<Record<string, unknown>>;
 
 const SAMPLE_STRINGS = ["G-7", "ships", "north gate", "Eldra", "iron sword", "sector 12", "tavern"] as const;
 const MAX_DEPTH = 8;
+/** Bounds on what a hostile schema can ask for (`minItems: 1e9`); max_tokens cuts long answers anyway. */
+const MAX_ITEMS = 64;
+const MAX_STRING_LENGTH = 4096;
 const FORMAT_SAMPLES: Readonly<Record<string, string>> = {
   email: "eldra@example.com",
   "date-time": "2026-01-01T12:00:00Z",
@@ -42,12 +45,13 @@ class SchemaSampler {
   }
 
   sample(node: Schema, depth: number): JsonValue {
+    if (depth > MAX_DEPTH) return null;
     const resolved = this.#resolve(node);
     if (Array.isArray(resolved["enum"]) && resolved["enum"].length > 0) return resolved["enum"][0] as JsonValue;
     if (resolved["const"] !== undefined) return resolved["const"] as JsonValue;
     const branch = firstBranch(resolved["anyOf"]) ?? firstBranch(resolved["oneOf"]);
-    if (branch) return this.sample(branch, depth);
-    if (Array.isArray(resolved["allOf"])) return this.sample(mergeAll(resolved["allOf"].map(asSchema)), depth);
+    if (branch) return this.sample(branch, depth + 1);
+    if (Array.isArray(resolved["allOf"])) return this.sample(mergeAll(resolved["allOf"].map(asSchema)), depth + 1);
     switch (schemaType(resolved)) {
       case "string":
         return this.#string(resolved);
@@ -77,7 +81,7 @@ class SchemaSampler {
   #string(node: Schema): string {
     const format = typeof node["format"] === "string" ? FORMAT_SAMPLES[node["format"]] : undefined;
     let text = format ?? this.#random.pick(SAMPLE_STRINGS);
-    const minLength = numberField(node, "minLength") ?? 0;
+    const minLength = Math.min(numberField(node, "minLength") ?? 0, MAX_STRING_LENGTH);
     const maxLength = numberField(node, "maxLength");
     if (text.length < minLength) text = text.padEnd(minLength, "a");
     return maxLength === undefined ? text : text.slice(0, maxLength);
@@ -88,7 +92,7 @@ class SchemaSampler {
     const prefix = Array.isArray(node["prefixItems"]) ? node["prefixItems"].map(asSchema) : [];
     const minItems = numberField(node, "minItems") ?? 1;
     const maxItems = numberField(node, "maxItems") ?? Math.max(minItems, prefix.length, 1);
-    const count = Math.min(Math.max(minItems, prefix.length, 1), maxItems);
+    const count = Math.min(Math.max(minItems, prefix.length, 1), maxItems, MAX_ITEMS);
     const items = asSchema(node["items"]);
     return Array.from({ length: count }, (_, index) => this.sample(prefix[index] ?? items, depth + 1));
   }
