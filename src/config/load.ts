@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { z } from "zod";
-import { modelsProblem } from "../routing/validate-models.ts";
+import { routingProblem } from "../routing/validate-models.ts";
 import { configSchema, type GatewayConfig } from "./schema.ts";
 
 export type Env = Record<string, string | undefined>;
@@ -92,8 +92,8 @@ function checkCrossReferences(config: GatewayConfig): void {
       }
     }
   }
-  const modelProblem = modelsProblem(config);
-  if (modelProblem) throw new ConfigError(modelProblem);
+  const routing = routingProblem(config);
+  if (routing) throw new ConfigError(routing);
   for (const key of config.auth.keys) {
     if (!key.key === !key.sha256) throw new ConfigError(`auth.keys.${key.name}: expected exactly one of "key" or "sha256"`);
   }

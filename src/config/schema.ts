@@ -96,6 +96,8 @@ export const poolSchema = z.strictObject({
    * few more requests at little cost (the session benchmark keeps 83 % hits at 0.5, 76 % at 0.25).
    */
   affinityEpsilon: z.number().min(0).max(10).default(0.5),
+  /** Pools tried, in order, when a worker answers that the prompt exceeds its context length (a 400). */
+  contextFallback: z.array(z.string()).default([]),
 });
 
 const modelTarget = z.string().min(1);

@@ -129,7 +129,9 @@ export class Dispatcher {
         maxRetryAfterMs: config.retry.maxRetryAfterMs,
       });
       this.#report(worker, outcome.result);
-      if (decision.action === "respond" && isAnswered(outcome)) return this.#respond(pool, worker.slot, outcome, trace);
+      // A prompt too long for this pool's model goes on to its contextFallback pools instead of the client.
+      const overflow = isAnswered(outcome) && trace.route?.contextOverflow(pool, outcome.status, outcome.body) === true;
+      if (decision.action === "respond" && isAnswered(outcome) && !overflow) return this.#respond(pool, worker.slot, outcome, trace);
       pool.state.release(worker.slot);
       if (outcome.result.kind === "client_abort") break;
       if (isAnswered(outcome)) trace.keepLastAnswer(outcome);

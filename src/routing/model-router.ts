@@ -18,23 +18,48 @@ export interface RouteNote {
   queueAhead: number | undefined;
 }
 
-/** A request's pools in the order to try them, and the session key the pools' policies use. */
+/** vLLM's 400 for a prompt (or prompt + max_tokens) over `max_model_len`, all versions' wordings. */
+const CONTEXT_OVERFLOW = "maximum context length";
+
+/**
+ * A request's pools in the order to try them, and the session key the pools' policies use. The chain
+ * can grow while the request runs: a context-length 400 inserts the pool's `contextFallback` pools.
+ */
 export class ResolvedRoute {
-  readonly chain: readonly Pool[];
+  readonly chain: Pool[];
   readonly selection: SelectionContext;
   readonly note: RouteNote;
   readonly #predictor: TtftPredictor;
+  readonly #pools: Pools;
 
-  constructor(chain: readonly Pool[], selection: SelectionContext, note: RouteNote, predictor: TtftPredictor) {
+  constructor(chain: Pool[], selection: SelectionContext, note: RouteNote, predictor: TtftPredictor, pools: Pools) {
     this.chain = chain;
     this.selection = selection;
     this.note = note;
     this.#predictor = predictor;
+    this.#pools = pools;
   }
 
   /** Called when a worker is picked; the last pick is the one that answered. */
   picked(pool: Pool, slot: number): void {
     this.note.queueAhead = this.#predictor.queueAhead(pool, slot);
+  }
+
+  /**
+   * Whether a worker's answer is a context-length 400 that `pool`'s `contextFallback` can take; if so
+   * those pools (not yet tried) are tried next, and the answer is kept only in case they fail too.
+   */
+  contextOverflow(pool: Pool, status: number, body: unknown): boolean {
+    if (status !== 400 || pool.config.contextFallback.length === 0 || !(body instanceof Uint8Array)) return false;
+    if (!new TextDecoder().decode(body).includes(CONTEXT_OVERFLOW)) return false;
+    const next = pool.config.contextFallback
+      .map((name) => this.#pools.get(name))
+      .filter((candidate): candidate is Pool => candidate !== undefined && !this.chain.includes(candidate));
+    if (next.length === 0) return false;
+    this.chain.splice(this.chain.indexOf(pool) + 1, 0, ...next);
+    const step = `context fallback ${pool.name} → ${next.map((p) => p.name).join(", ")}`;
+    this.note.route = this.note.route ? `${this.note.route}; ${step}` : step;
+    return true;
   }
 }
 
@@ -85,7 +110,7 @@ export class ModelRouter {
     return model in this.#config().models || this.#pools.get(model) !== undefined;
   }
 
-  /** Every pool a model can route to (variants, tiers, and their fallbacks), for key scopes and listings. */
+  /** Every pool a model can route to (variants, tiers, fallbacks, context fallbacks), for key scopes and listings. */
   reachablePools(model: string): string[] {
     const found = new Set<string>();
     const visit = (name: string, depth: number): void => {
@@ -95,7 +120,7 @@ export class ModelRouter {
         const pool = this.#pools.get(name);
         if (!pool) return;
         found.add(name);
-        for (const next of pool.config.fallback) visit(next, depth + 1);
+        for (const next of [...pool.config.fallback, ...pool.config.contextFallback]) visit(next, depth + 1);
         return;
       }
       for (const target of targetsOf(entry)) visit(target, depth + 1);
@@ -121,7 +146,7 @@ export class ModelRouter {
       ttftBudgetMs: resolution.ttftBudgetMs,
       queueAhead: undefined,
     };
-    return new ResolvedRoute(chain, sessionKey === undefined ? {} : { sessionKey }, note, this.predictor);
+    return new ResolvedRoute(chain, sessionKey === undefined ? {} : { sessionKey }, note, this.predictor, this.#pools);
   }
 
   observe(record: RequestRecord): void {

@@ -25,14 +25,17 @@ beforeAll(async () => {
     spawnEmulator(["--served-model-name", "light", ...QUICK]),
     spawnEmulator(["--served-model-name", "a", ...QUICK]),
     spawnEmulator(["--served-model-name", "b", ...QUICK]),
+    spawnEmulator(["--served-model-name", "short", "--max-model-len", "64", ...QUICK]),
   ]);
-  const [heavy, light, a, b] = workers.map((worker) => worker.url);
+  const [heavy, light, a, b, short] = workers.map((worker) => worker.url);
   const config: ConfigInput = {
     pools: {
       heavy: { workers: [heavy ?? ""] },
       light: { workers: [light ?? ""] },
       "pool-a": { workers: [a ?? ""], upstreamModel: "a" },
       "pool-b": { workers: [b ?? ""], upstreamModel: "b" },
+      short: { workers: [short ?? ""], contextFallback: ["light"] },
+      "short-only": { workers: [short ?? ""], upstreamModel: "short" },
     },
     models: {
       "Qwen/Qwen3-8B-AWQ": { route: "fast" },
@@ -92,6 +95,8 @@ describe("aliases", () => {
       ["light", "pool", ["light"]],
       ["pool-a", "pool", ["pool-a"]],
       ["pool-b", "pool", ["pool-b"]],
+      ["short", "pool", ["short", "light"]],
+      ["short-only", "pool", ["short-only"]],
     ]);
     const one = await fetch(`${gateway.url}/v1/models/${encodeURIComponent("Qwen/Qwen3-8B-AWQ")}`);
     expect(one.status).toBe(200);
@@ -104,6 +109,29 @@ describe("aliases", () => {
     const error = ((await response.json()) as { error: { code: string; message: string } }).error;
     expect(error.code).toBe("model_not_found");
     expect(error.message).toContain("npc");
+  });
+});
+
+describe("contextFallback", () => {
+  const long = { messages: [{ role: "user", content: "a long backstory ".repeat(40) }] };
+
+  test("a context-length 400 goes on to the contextFallback pool; the record says so", async () => {
+    const response = await gateway.post("/v1/chat/completions", { model: "short", ...long }, { "x-request-id": "ctx-1" });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-ringgate-pool")).toBe("light");
+    await response.arrayBuffer();
+    await waitFor(() => gateway.records.some((record) => record.requestId === "ctx-1"));
+    const record = gateway.records.find((r) => r.requestId === "ctx-1");
+    expect(record).toMatchObject({ model: "short", pool: "light", fallbackFrom: "short", route: "context fallback short → light" });
+    expect(record?.attempts.map((attempt) => attempt.result)).toEqual(["status_400", "ok"]);
+  });
+
+  test("without contextFallback the worker's 400 passes through; a short prompt stays", async () => {
+    const response = await gateway.post("/v1/chat/completions", { model: "short-only", ...long });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain("maximum context length");
+    const fits = await ask("short");
+    expect([fits.status, fits.headers.get("x-ringgate-pool")]).toEqual([200, "short"]);
   });
 });
 

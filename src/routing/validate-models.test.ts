@@ -60,6 +60,11 @@ const invalid: Scenario[] = [
 ];
 
 describe("models validation", () => {
+  test("rejects a contextFallback naming no other pool", () => {
+    const pools = { ...POOLS, light: { ...POOLS.light, contextFallback: ["huge"] } };
+    expect(() => parseConfig({ pools })).toThrow('pools.light.contextFallback: got "huge", expected another configured pool (heavy)');
+  });
+
   test.each(invalid)("rejects $name in one line", ({ models, error }) => {
     expect(() => parseConfig({ pools: POOLS, models })).toThrow(error);
     try {

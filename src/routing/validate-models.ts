@@ -2,10 +2,10 @@ import type { GatewayConfig } from "../config/schema.ts";
 import { targetsOf } from "./model-router.ts";
 
 /**
- * Cross-checks `models` against itself and the pools; returns one line naming the field, the value and
+ * Cross-checks `models` against itself and the pools, and the pools' `contextFallback`; returns one line naming the field, the value and
  * what was expected, or undefined when the section is sound. Runs at start and on every admin reload.
  */
-export function modelsProblem(config: Pick<GatewayConfig, "models" | "pools">): string | undefined {
+export function routingProblem(config: Pick<GatewayConfig, "models" | "pools">): string | undefined {
   const known = [...Object.keys(config.models), ...Object.keys(config.pools)];
   for (const [name, entry] of Object.entries(config.models)) {
     if (name in config.pools) return `models.${name}: "${name}" is also a pool; a name is either a model or a pool`;
@@ -15,6 +15,13 @@ export function modelsProblem(config: Pick<GatewayConfig, "models" | "pools">): 
     }
     if ("variants" in entry && !(entry.variants.reduce((sum, variant) => sum + variant.weight, 0) > 0)) {
       return `models.${name}.variants: weights sum to 0, expected a total above 0`;
+    }
+  }
+  for (const [name, pool] of Object.entries(config.pools)) {
+    for (const target of pool.contextFallback) {
+      if (target in config.pools && target !== name) continue;
+      const others = Object.keys(config.pools).filter((other) => other !== name).join(", ");
+      return `pools.${name}.contextFallback: got "${target}", expected another configured pool (${others})`;
     }
   }
   const cycle = findCycle(config.models);
