@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { GatewayError } from "../src/errors/catalog.ts";
@@ -9,7 +10,7 @@ import { registerDocsRoutes } from "./docs-routes.ts";
 import { registerInfoRoutes } from "./info-routes.ts";
 import { invalidRequest } from "./json-body.ts";
 import { errorResponse, toGatewayError } from "./on-error.ts";
-import { registerProxyRoutes } from "./proxy-routes.ts";
+import { CLIENT_API_PATHS, isClientApiPath, registerProxyRoutes } from "./proxy-routes.ts";
 import { requestId } from "./request-id.ts";
 
 /** The gateway's HTTP surface. Extra route groups (metrics, admin) register through `extend`. */
@@ -21,13 +22,14 @@ export function createApp(runtime: GatewayRuntime, extend: (app: OpenAPIHono<App
   });
   app.use(requestId());
   // Built per request so a reloaded limit applies at once; Hono's bodyLimit is a plain closure.
-  app.use("/v1/*", (c, next) => {
+  const limitBody: MiddlewareHandler<AppEnv> = (c, next) => {
     const maxSize = runtime.config().limits.maxBodyBytes;
     const onError = (): never => {
       throw new GatewayError("payload_too_large", `Request body is larger than ${maxSize} bytes.`);
     };
     return bodyLimit({ maxSize, onError })(c, next);
-  });
+  };
+  for (const path of CLIENT_API_PATHS) app.use(path, limitBody);
   extend(app);
   registerProxyRoutes(app, runtime);
   registerInfoRoutes(app, runtime);
@@ -43,7 +45,7 @@ export function createApp(runtime: GatewayRuntime, extend: (app: OpenAPIHono<App
   app.onError((error, c) => {
     const mapped = toGatewayError(error);
     if (mapped.code === "internal_error") logger.error({ err: error, requestId: c.get("requestId") }, "unhandled error");
-    if (!mapped.recorded && c.req.path.startsWith("/v1/")) {
+    if (!mapped.recorded && isClientApiPath(c.req.path)) {
       const latencyMs = performance.now() - c.get("receivedAtMs");
       runtime.onRejected({ request: c.req.raw, requestId: c.get("requestId"), error: mapped.markRecorded(), keyName: c.get("keyName"), latencyMs });
     }

@@ -67,6 +67,16 @@ const detokenizeRoute = createRoute({
   responses: routedResponses(detokenizeResponseSchema),
 });
 
+/**
+ * Where clients call with their key, body limit and hostile-input checks: the OpenAI surface and vLLM's
+ * tokenizer pair, which lives outside `/v1` on vLLM too.
+ */
+export const CLIENT_API_PATHS = ["/v1/*", "/tokenize", "/detokenize"] as const;
+
+export function isClientApiPath(path: string): boolean {
+  return path.startsWith("/v1/") || path === "/tokenize" || path === "/detokenize";
+}
+
 /** Answered in one JSON body whatever `stream` says (vLLM ignores it there). */
 const NEVER_STREAMED: ReadonlySet<string> = new Set([tokenizeRoute.path, detokenizeRoute.path]);
 

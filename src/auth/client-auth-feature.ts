@@ -1,11 +1,12 @@
 import { clientAuth } from "../../routes/auth-middleware.ts";
+import { CLIENT_API_PATHS } from "../../routes/proxy-routes.ts";
 import type { GatewayFeature } from "../gateway.ts";
 import { KeyLimits } from "./key-limits.ts";
 import { type KeyStore, keyStoreFor } from "./key-store.ts";
 import type { ClockMs } from "./token-bucket.ts";
 
 /**
- * Client keys on /v1/*: authentication, per-key pools and rate limits, tokens charged from each
+ * Client keys on /v1/* and the tokenizer routes: authentication, per-key pools and rate limits, tokens charged from each
  * finished request's usage. A bad keys file stops start-up, and a reload with one is refused.
  */
 export function clientAuthFeature(options: { now?: ClockMs } = {}): GatewayFeature {
@@ -17,7 +18,10 @@ export function clientAuthFeature(options: { now?: ClockMs } = {}): GatewayFeatu
       keyStoreFor(context.config());
       const keys = (): KeyStore => keyStoreFor(context.config());
       const limits = new KeyLimits(options.now);
-      context.routes((app) => app.use("/v1/*", clientAuth({ keys, limits })));
+      const auth = clientAuth({ keys, limits });
+      context.routes((app) => {
+        for (const path of CLIENT_API_PATHS) app.use(path, auth);
+      });
       context.onFinish((record) => {
         if (record.keyName !== undefined) limits.charge(record.keyName, (record.promptTokens ?? 0) + (record.completionTokens ?? 0));
       });

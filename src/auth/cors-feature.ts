@@ -1,12 +1,16 @@
 import { corsMiddleware } from "../../routes/cors.ts";
+import { CLIENT_API_PATHS } from "../../routes/proxy-routes.ts";
 import type { GatewayFeature } from "../gateway.ts";
 
-/** Browser access to /v1/*; registered before client auth so preflights need no key. */
+/** Browser access to /v1/* and the tokenizer routes; registered before client auth so preflights need no key. */
 export function corsFeature(): GatewayFeature {
   return {
     name: "cors",
     setup(context) {
-      context.routes((app) => app.use("/v1/*", corsMiddleware(context.config)));
+      const cors = corsMiddleware(context.config);
+      context.routes((app) => {
+        for (const path of CLIENT_API_PATHS) app.use(path, cors);
+      });
     },
   };
 }

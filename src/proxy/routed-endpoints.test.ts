@@ -4,8 +4,11 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
-import type { EmulatorHandle } from "../../workers/emulator/server.ts";
+import { type EmulatorHandle, startEmulator } from "../../workers/emulator/server.ts";
+import { clientAuthFeature } from "../auth/client-auth-feature.ts";
+import { inputGuardFeature } from "../auth/input-guard-feature.ts";
 import { type EmulatedGateway, startEmulatedGateway } from "../testing/emulated-gateway.ts";
+import { startGatewayFixture } from "../testing/gateway-fixture.ts";
 import { waitFor } from "../testing/poll.ts";
 
 const open: EmulatedGateway[] = [];
@@ -107,5 +110,43 @@ describe("the Responses API through the openai SDK", () => {
     await expect(consume()).rejects.toThrow("the answer is incomplete");
     await waitFor(() => h.fixture.records.length === 1, 5_000, "the record");
     expect(h.fixture.records[0]?.outcome).toBe("mid_stream_error");
+  });
+});
+
+describe("the tokenizer routes are client routes, like /v1", () => {
+  test("client keys, a key's pools, the body limit and invalid UTF-8 apply to /tokenize and /detokenize", async () => {
+    const worker = await startEmulator({ port: 0, servedModelName: "heavy" });
+    const keys = [
+      { name: "game", key: "game-key-0001" },
+      { name: "light-only", key: "light-key-0001", pools: ["light"] },
+    ];
+    const pools = { heavy: { workers: [worker.url] }, light: { workers: [worker.url] } };
+    const config = { pools, auth: { keys }, limits: { maxBodyBytes: 1_000 } };
+    const fixture = await startGatewayFixture(config, [clientAuthFeature(), inputGuardFeature()]);
+    const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+    const code = async (response: Response) => ((await response.json()) as { error: { code: string } }).error.code;
+    try {
+      const tokenize = { model: "heavy", prompt: "Open the gate" };
+      expect(await code(await fixture.post("/tokenize", tokenize))).toBe("unauthorized");
+      expect((await fixture.post("/tokenize", tokenize, bearer("game-key-0001"))).status).toBe(200);
+      const detokenize = { model: "heavy", tokens: [1, 2] };
+      expect(await code(await fixture.post("/detokenize", detokenize, bearer("light-key-0001")))).toBe("forbidden");
+      const large = { model: "heavy", prompt: "x".repeat(2_000) };
+      expect(await code(await fixture.post("/tokenize", large, bearer("game-key-0001")))).toBe("payload_too_large");
+      const prefix = new TextEncoder().encode('{"model":"heavy","prompt":"');
+      const invalidUtf8 = new Uint8Array([...prefix, 0xff, 0x22, 0x7d]);
+      const response = await fetch(`${fixture.url}/tokenize`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...bearer("game-key-0001") },
+        body: invalidUtf8,
+      });
+      expect(await code(response)).toBe("invalid_request");
+      // Refusals are recorded like /v1's, so error rates see them.
+      await waitFor(() => fixture.records.length === 5, 5_000, "a record per request");
+      expect(fixture.records.map((record) => record.status).sort()).toEqual([200, 400, 401, 403, 413]);
+    } finally {
+      await fixture.stop();
+      await worker.stop();
+    }
   });
 });
