@@ -112,6 +112,12 @@ const CASES: FaultCase[] = [
 ];
 
 describe("fault suite: one emulated fault per row", () => {
+  test("runs on vLLM v0.11.0's wire profile (the emulator's default, the image compose pins)", async () => {
+    const h = await harness({ heavy: 1 });
+    const version = (await (await fetch(`${h.emulators[0]?.url}/version`)).json()) as { version: string };
+    expect(version.version).toBe("0.11.0");
+  });
+
   test.each(CASES.map((c) => [c.name, c] as const))("%s", async (_name, row) => {
     const h = await harness({ heavy: 2 }, {}, row);
     const [faulty, healthy] = h.emulators as [EmulatorHandle, EmulatorHandle];
