@@ -4,8 +4,9 @@ import { SlotState } from "../pool/pool-state.ts";
 import type { Pool, Pools, Worker } from "../pool/pools.ts";
 import { type Schedule, timerSchedule } from "../timing/schedule.ts";
 import type { WorkerEventBus } from "./worker-events.ts";
-import type { FailureKind, WorkerFeedback } from "./worker-feedback.ts";
-import { deriveState, type LastProbe, slotStateFor, type WorkerStateName, WorkerStatus } from "./worker-status.ts";
+import { FAILURE_REASONS, type FailureKind, type ProgressMark, type WorkerFeedback } from "./worker-feedback.ts";
+import { type WorkerSnapshot, snapshotOf } from "./worker-snapshot.ts";
+import { deriveState, slotStateFor, WorkerStatus } from "./worker-status.ts";
 import type { WorkerLoad } from "./vllm-metrics.ts";
 
 /** One probe's result as the prober hands it over. */
@@ -19,20 +20,7 @@ export interface ProbeReport {
   latencyMs: number;
 }
 
-export interface WorkerSnapshot {
-  pool: string;
-  url: string;
-  state: WorkerStateName | "trial";
-  reason: string;
-  /** ISO time of the last state change. */
-  since: string;
-  inFlight: number;
-  ejections: number;
-  ejectedUntil: string | undefined;
-  drainedBy: string | undefined;
-  lastProbe: (Omit<LastProbe, "atMs"> & { at: string }) | undefined;
-  load: WorkerLoad | undefined;
-}
+export type { WorkerSnapshot } from "./worker-snapshot.ts";
 
 export interface WorkerHealthDeps {
   pools: Pools;
@@ -40,19 +28,19 @@ export interface WorkerHealthDeps {
   config: () => GatewayConfig;
   /** Epoch ms. */
   now?: () => number;
+  /** Monotonic ms, the request path's clock: progress marks are written with it. */
+  monotonicNow?: () => number;
   schedule?: Schedule;
+  /**
+   * Probes a worker whose ejection cooldown ended; only a pass lets the half-open trial request through.
+   * Without it the cooldown's end opens the trial at once.
+   */
+  probeBeforeTrial?: (worker: Worker) => Promise<ProbeReport>;
 }
 
-const PASSIVE_REASONS: Readonly<Record<FailureKind, string>> = {
-  connect: "connection failed",
-  status_5xx: "answered 5xx",
-  timeout_connect: "no response headers within the connect budget",
-  timeout_first_token: "no first token within the first-token budget",
-  empty_stream: "closed a stream before its first event",
-  inband_error: "sent an error event before the first token",
-  mid_stream: "broke a stream mid-answer",
-  idle_timeout: "stalled a stream past the idle budget",
-};
+/** Evidence that nothing pending on a worker will be answered; pending attempts abandon it on these events. */
+export type UnresponsiveKind = "frozen" | "hung";
+
 
 /**
  * The live status of every worker and the only writer of routing slot states. It combines the active
@@ -61,13 +49,13 @@ const PASSIVE_REASONS: Readonly<Record<FailureKind, string>> = {
  * on every change.
  */
 export class WorkerHealth implements WorkerFeedback {
-  readonly #deps: Required<WorkerHealthDeps>;
+  readonly #deps: Required<Omit<WorkerHealthDeps, "probeBeforeTrial">> & Pick<WorkerHealthDeps, "probeBeforeTrial">;
   readonly #statuses = new Map<Worker, WorkerStatus>();
   /** Worker URL → the model its probe saw it serve (the `root` of its /v1/models). */
   readonly #servedModels = new Map<string, string>();
 
   constructor(deps: WorkerHealthDeps) {
-    this.#deps = { now: Date.now, schedule: timerSchedule, ...deps };
+    this.#deps = { now: Date.now, monotonicNow: () => performance.now(), schedule: timerSchedule, ...deps };
   }
 
   /** Hot path: a no-op unless the worker is on trial. */
@@ -85,10 +73,27 @@ export class WorkerHealth implements WorkerFeedback {
   failure(worker: Worker, kind: FailureKind): void {
     if (!this.#isMember(worker)) return;
     const status = this.#status(worker);
-    if (status.halfOpen) return this.#eject(worker, status, `trial failed: ${PASSIVE_REASONS[kind]}`);
+    if (status.halfOpen) return this.#eject(worker, status, `trial failed: ${FAILURE_REASONS[kind]}`);
     // Reports from requests that started before the ejection say nothing new.
     if (status.ejectedUntilMs !== undefined || !this.#othersServe(worker)) return;
-    this.#eject(worker, status, PASSIVE_REASONS[kind]);
+    this.#eject(worker, status, FAILURE_REASONS[kind]);
+  }
+
+  /** Hot path, once per attempt. */
+  progressMark(worker: Worker): ProgressMark {
+    return this.#status(worker).progress;
+  }
+
+  /**
+   * The worker answers nothing (`frozen`) or does not generate (`hung`): it is ejected even when it is the
+   * pool's last, because requests sent to it would wait for their whole budget instead of failing over or
+   * failing fast. Already ejected, the event is still emitted so attempts pending on it move.
+   */
+  unresponsive(worker: Worker, kind: UnresponsiveKind, reason: string): void {
+    if (!this.#isMember(worker)) return;
+    const status = this.#status(worker);
+    if (status.ejectedUntilMs !== undefined && !status.halfOpen) return this.#apply(worker, status, "probe", kind);
+    this.#eject(worker, status, `${kind}: ${reason}`, kind);
   }
 
   probed(worker: Worker, report: ProbeReport): void {
@@ -217,7 +222,7 @@ export class WorkerHealth implements WorkerFeedback {
     for (const status of this.#statuses.values()) status.cancelCooldown?.();
   }
 
-  #eject(worker: Worker, status: WorkerStatus, reason: string): void {
+  #eject(worker: Worker, status: WorkerStatus, reason: string, label?: string): void {
     const health = this.#deps.config().health;
     status.ejectionStreak++;
     status.ejectionsTotal++;
@@ -227,12 +232,30 @@ export class WorkerHealth implements WorkerFeedback {
     status.ejectedUntilMs = this.#deps.now() + cooldownMs;
     status.cancelCooldown?.();
     status.cancelCooldown = this.#deps.schedule(() => this.#endCooldown(worker, status), cooldownMs);
-    this.#apply(worker, status, "traffic");
+    this.#apply(worker, status, label === undefined ? "traffic" : "probe", label);
   }
 
+  /** Cooldown over: with a probe configured, the worker must pass it before a client's request is its trial. */
   #endCooldown(worker: Worker, status: WorkerStatus): void {
     status.cancelCooldown = undefined;
     if (!this.#isMember(worker) || status.ejectedUntilMs === undefined) return;
+    const probe = this.#deps.probeBeforeTrial;
+    if (!probe) return this.#openTrial(worker, status);
+    const ejectionsAtStart = status.ejectionsTotal;
+    void probe(worker).then(
+      (report) => this.#trialProbed(worker, status, ejectionsAtStart, report),
+      (error: unknown) => this.#trialProbed(worker, status, ejectionsAtStart, { ok: false, refused: false, detail: String(error), latencyMs: 0 }),
+    );
+  }
+
+  #trialProbed(worker: Worker, status: WorkerStatus, ejectionsAtStart: number, report: ProbeReport): void {
+    // Ejected again meanwhile (a new cooldown runs), recovered or removed: this probe decides nothing.
+    if (!this.#isMember(worker) || status.ejectionsTotal !== ejectionsAtStart || status.ejectedUntilMs === undefined) return;
+    if (report.ok) return this.#openTrial(worker, status);
+    this.#eject(worker, status, `the probe before its trial failed: ${report.detail}`);
+  }
+
+  #openTrial(worker: Worker, status: WorkerStatus): void {
     status.halfOpen = true;
     this.#apply(worker, status, "cooldown");
   }
@@ -262,7 +285,7 @@ export class WorkerHealth implements WorkerFeedback {
 
   #status(worker: Worker): WorkerStatus {
     let status = this.#statuses.get(worker);
-    if (!status) this.#statuses.set(worker, (status = new WorkerStatus(this.#deps.now())));
+    if (!status) this.#statuses.set(worker, (status = this.#newStatus()));
     return status;
   }
 
@@ -271,23 +294,11 @@ export class WorkerHealth implements WorkerFeedback {
   }
 
   #snapshotOf(worker: Worker): WorkerSnapshot {
-    const status = this.#statuses.get(worker) ?? new WorkerStatus(this.#deps.now());
-    const pool = this.#deps.pools.get(worker.pool);
-    const trial = status.state === "probation" && pool?.state.state(worker.slot) === SlotState.Trial;
-    const probe = status.lastProbe;
-    return {
-      pool: worker.pool,
-      url: worker.url,
-      state: trial ? "trial" : status.state,
-      reason: status.reason,
-      since: new Date(status.sinceMs).toISOString(),
-      inFlight: pool?.state.inFlight(worker.slot) ?? 0,
-      ejections: status.ejectionsTotal,
-      ejectedUntil: status.ejectedUntilMs === undefined ? undefined : new Date(status.ejectedUntilMs).toISOString(),
-      drainedBy: status.drainedBy,
-      lastProbe: probe && { at: new Date(probe.atMs).toISOString(), ok: probe.ok, latencyMs: probe.latencyMs, detail: probe.detail },
-      load: status.load,
-    };
+    return snapshotOf(worker, this.#statuses.get(worker) ?? this.#newStatus(), this.#deps.pools.get(worker.pool));
+  }
+
+  #newStatus(): WorkerStatus {
+    return new WorkerStatus(this.#deps.now(), this.#deps.monotonicNow());
   }
 }
 

@@ -1,5 +1,6 @@
 import { SlotState } from "../pool/pool-state.ts";
 import type { WorkerLoad } from "./vllm-metrics.ts";
+import type { ProgressMark } from "./worker-feedback.ts";
 
 /** What operators see for a worker; exactly one applies at a time (see `deriveState` for precedence). */
 export type WorkerStateName = "healthy" | "starting" | "unhealthy" | "stuck" | "ejected" | "probation" | "drained";
@@ -26,6 +27,8 @@ export class WorkerStatus {
   /** A worker that never passed a probe and refuses connections is booting, not failing. */
   everHealthy = false;
   lastProbe: LastProbe | undefined;
+  /** The last byte any request got from the worker (monotonic ms), written by the request path. */
+  readonly progress: ProgressMark;
   /** Epoch ms of the last answer live traffic got from the worker (passive proof of life). */
   lastAnsweredMs: number | undefined;
   /** Passive ejection: set while ejected or half-open; epoch ms when the cooldown ends. */
@@ -47,8 +50,10 @@ export class WorkerStatus {
   reason = "not probed yet";
   sinceMs: number;
 
-  constructor(nowMs: number) {
+  /** `monotonicMs`: a new worker counts as having just progressed, so it is not suspect before its first request. */
+  constructor(nowMs: number, monotonicMs: number) {
     this.sinceMs = nowMs;
+    this.progress = { atMs: monotonicMs };
   }
 }
 

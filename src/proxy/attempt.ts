@@ -1,5 +1,6 @@
 import type { Timeouts } from "../config/schema.ts";
 import type { TimeoutPhase } from "../errors/catalog.ts";
+import type { ProgressMark } from "../health/worker-feedback.ts";
 import type { Worker } from "../pool/pools.ts";
 import { type FetchLike, forward } from "./forward.ts";
 import { type PendingAttempts, WorkerDown } from "./pending-attempts.ts";
@@ -19,8 +20,10 @@ export interface AttemptInput {
   now: () => number;
   fetch: FetchLike;
   relay: Omit<RelayOptions, "abortUpstream">;
-  /** Where health can abort this attempt while it still waits for its answer. */
+  /** Where health can abort this attempt while it waits for its answer or streams it. */
   pending?: PendingAttempts;
+  /** Health's mark of the worker's last byte (frozen detection); written whenever bytes arrive. */
+  progress?: ProgressMark;
 }
 
 /** An attempt that may be answered to the client: its response pieces plus what was learnt. */
@@ -70,8 +73,10 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
   const untrack = input.pending?.track(input.worker, controller);
   try {
     const response = await forward(input.request, input.worker, controller.signal, input.fetch);
+    if (input.progress) input.progress.atMs = input.now();
     if (response.status !== 200 || !input.stream) {
       const body = new Uint8Array(await response.arrayBuffer());
+      if (input.progress) input.progress.atMs = input.now();
       const facts = response.status === 200 ? factsFromBody(body) : undefined;
       return answered(statusResult(response), response, body, facts?.usage, facts?.finishReasons);
     }
@@ -82,8 +87,10 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     const relay = new SseRelay(reader, {
       ...input.relay,
       abortUpstream: () => controller.abort(new AttemptTimeout("idle")),
+      progress: input.progress,
       onEnd: (end) => {
         detach();
+        untrack?.();
         input.relay.onEnd(end);
       },
     });
@@ -105,8 +112,11 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     return { result: failureResult(error, input.clientSignal, controller.signal) };
   } finally {
     clearTimeout(timer);
-    untrack?.();
-    if (!streaming) detach();
+    // A stream stays tracked until it ends: a frozen worker's silent streams are signalled too.
+    if (!streaming) {
+      untrack?.();
+      detach();
+    }
   }
 }
 

@@ -163,6 +163,7 @@ export class Dispatcher {
       fetch: this.#deps.fetch,
       relay: this.#relayOptions(request, timeouts, trace, pool, worker.slot),
       pending: this.#pending,
+      progress: this.#feedback.progressMark(worker),
     };
   }
 

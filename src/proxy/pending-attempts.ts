@@ -5,17 +5,19 @@ import type { Worker } from "../pool/pools.ts";
 export class WorkerDown extends Error {}
 
 /**
- * Health verdicts that mean nothing pending on the worker will ever answer: only a hung engine (`stuck`:
- * requests running, no token generated). Failed probes are not enough: a dead worker fails its requests by
- * itself, and probes that time out may only mean a busy worker, whose queue must not be piled onto others.
+ * Health verdicts that mean nothing pending on the worker will ever answer: a hung engine (`stuck`: requests
+ * running, no token generated; `hung`: a one-token probe got nothing) or a process that answers nothing
+ * (`frozen`: a probe unanswered while no request got a byte). Failed probes alone are not enough: a dead
+ * worker fails its requests by itself, and probes that time out may only mean a busy worker, whose queue
+ * must not be piled onto others.
  */
-const ABANDON_STATES: ReadonlySet<string> = new Set(["stuck"]);
+const ABANDON_STATES: ReadonlySet<string> = new Set(["stuck", "frozen", "hung"]);
 
 /**
- * Attempts still waiting for their worker's headers or first token, per worker. When health declares a
- * worker stuck they are aborted at once and fail over, instead of each waiting out its own
- * budget (for a non-stream request that is the whole `totalMs`). Nothing reached the client yet, so a
- * retry is safe.
+ * Attempts on a worker, per worker: those still waiting for headers or a first token, and streams until
+ * they end. When health declares the worker stuck, frozen or hung they are aborted at once: a waiting one
+ * fails over instead of waiting out its own budget (for a non-stream request the whole `totalMs`; nothing
+ * reached the client, so a retry is safe), a relaying stream ends (its read fails with `WorkerDown`).
  */
 export class PendingAttempts {
   readonly #byWorker = new Map<string, Set<AbortController>>();

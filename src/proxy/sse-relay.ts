@@ -1,3 +1,4 @@
+import type { ProgressMark } from "../health/worker-feedback.ts";
 import type { DeadlineSweeper, Watched } from "./deadline-sweeper.ts";
 import {
   classify,
@@ -44,6 +45,8 @@ export interface RelayOptions {
   sweeper: DeadlineSweeper;
   /** Closes the upstream connection (the worker frees the batch slot). */
   abortUpstream(): void;
+  /** Stamped with the sweeper's clock on every chunk: health's proof the worker still sends. */
+  progress?: ProgressMark;
   onEnd(end: StreamEnd): void;
 }
 
@@ -149,7 +152,9 @@ export class SseRelay implements Watched {
     this.#pending = [];
     for (const bytes of first) if (!(await this.#deliver(sink, bytes))) return;
     while (!this.#end) {
-      this.deadlineMs = this.#options.sweeper.now() + (this.#sawUsage ? this.#options.doneGraceMs : this.#options.idleMs);
+      const nowMs = this.#options.sweeper.now();
+      if (this.#options.progress) this.#options.progress.atMs = nowMs;
+      this.deadlineMs = nowMs + (this.#sawUsage ? this.#options.doneGraceMs : this.#options.idleMs);
       let result: { done: boolean; value?: Uint8Array };
       try {
         result = await this.#reader.read();
