@@ -10,7 +10,13 @@
 import { sleep } from "k6";
 import http from "k6/http";
 import { Counter, Rate, Trend } from "k6/metrics";
-import { historyAfter, NPC_SESSIONS, sessionTurnBody, systemPromptFor, thinkTimeMsFor } from "../scenarios/npc-sessions.js";
+import {
+  historyAfter,
+  NPC_SESSIONS,
+  sessionTurnBody,
+  systemPromptFor,
+  thinkTimeMsFor,
+} from "../scenarios/npc-sessions.js";
 import { hitRate, parsePrefixCacheCounters, sumCounters } from "../scenarios/prefix-cache-counters.js";
 
 /** @import { ChatMessage } from "../scenarios/request-mix.js" */
@@ -63,7 +69,11 @@ export default function conversation(data) {
   for (let turn = 0; turn < workload.turns; turn++) {
     const body = sessionTurnBody(history, systemPrompt, index, turn, workload);
     const headers = { "content-type": "application/json", "x-session-id": sessionId };
-    const res = http.post(`${baseUrl}/v1/chat/completions`, JSON.stringify(body), { headers, timeout: "180s", responseType: "text" });
+    const res = http.post(`${baseUrl}/v1/chat/completions`, JSON.stringify(body), {
+      headers,
+      timeout: "180s",
+      responseType: "text",
+    });
     const ok = res.status === 200 && typeof res.body === "string" && res.body.includes("data: [DONE]");
     const pool = String(res.headers["X-Ringgate-Pool"] ?? workload.model);
     const tags = { pool, turn: turn === 0 ? "first" : "later" };

@@ -14,7 +14,9 @@ let gateway: GatewayHandle;
 beforeAll(async () => {
   workers = await Promise.all([0, 1].map(() => spawnEmulator(["--served-model-name", "heavy", "--speed", "20"])));
   // A loose load bound: this test is about stickiness, the bound's spill has its own test.
-  const config = parseConfig({ pools: { heavy: { workers: workers.map((w) => w.url), affinity: "session", affinityEpsilon: 10 } } });
+  const config = parseConfig({
+    pools: { heavy: { workers: workers.map((w) => w.url), affinity: "session", affinityEpsilon: 10 } },
+  });
   gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1" });
 });
 
@@ -30,7 +32,10 @@ describe("session workload", () => {
     // The emulator, like vLLM, caches 16-token (64-character) blocks: the very first one must differ.
     expect(first.slice(0, 64)).not.toBe(second.slice(0, 64));
     expect(Math.abs(first.length / 4 - NPC_SESSIONS.systemPromptTokens)).toBeLessThan(10);
-    const history = [{ role: "user" as const, content: "earlier" }, { role: "assistant" as const, content: "answer" }];
+    const history = [
+      { role: "user" as const, content: "earlier" },
+      { role: "assistant" as const, content: "answer" },
+    ];
     const body = sessionTurnBody(history, first, 0, 1, NPC_SESSIONS);
     expect(body.messages.map((m) => m.role)).toEqual(["system", "user", "assistant", "user"]);
   });
@@ -50,7 +55,12 @@ describe("session workload", () => {
   });
 
   test.each([
-    { text: 'vllm:prefix_cache_queries_total{engine="0",model_name="heavy"} 320\nvllm:prefix_cache_hits_total{engine="0",model_name="heavy"} 160', rate: 0.5 },
+    {
+      text:
+        'vllm:prefix_cache_queries_total{engine="0",model_name="heavy"} 320\n' +
+        'vllm:prefix_cache_hits_total{engine="0",model_name="heavy"} 160',
+      rate: 0.5,
+    },
     { text: "vllm:prefix_cache_queries_total 100\nvllm:prefix_cache_hits_total 25\n# HELP x\n", rate: 0.25 },
     { text: "vllm:num_requests_running 3", rate: Number.NaN },
   ])("hit rate from counters: $rate", ({ text, rate }) => {

@@ -1,7 +1,13 @@
 // The session workload against a target: every conversation is a closed loop of turns (send the
 // whole history, wait for the answer, think, send the next line), all conversations at once.
 
-import { historyAfter, sessionTurnBody, systemPromptFor, thinkTimeMsFor, type SessionWorkload } from "../scenarios/npc-sessions.js";
+import {
+  historyAfter,
+  sessionTurnBody,
+  systemPromptFor,
+  thinkTimeMsFor,
+  type SessionWorkload,
+} from "../scenarios/npc-sessions.js";
 import type { ChatMessage } from "../scenarios/request-mix.js";
 import { percentile } from "./percentile.ts";
 import { hitRate, readPrefixCacheCounters } from "./prefix-cache-metrics.ts";
@@ -47,7 +53,12 @@ function answerText(result: RequestResult): string {
   return "ok ".repeat(Math.max(1, result.completionTokens)).trim();
 }
 
-async function runConversation(index: number, options: SessionRunOptions, results: RequestResult[], workers: Set<string>[]): Promise<void> {
+async function runConversation(
+  index: number,
+  options: SessionRunOptions,
+  results: RequestResult[],
+  workers: Set<string>[],
+): Promise<void> {
   const { workload } = options;
   const sessionId = `${options.runId}-npc-${index}`;
   const systemPrompt = systemPromptFor(sessionId, index, workload);
@@ -58,7 +69,12 @@ async function runConversation(index: number, options: SessionRunOptions, result
     const body = sessionTurnBody(history, systemPrompt, index, turn, workload);
     const signal = AbortSignal.timeout(options.requestTimeoutS * 1000);
     const headers = { "x-session-id": sessionId };
-    const result = await sendRequest(body, "dialogue_turn", { url: options.url, apiKey: options.apiKey, signal, headers });
+    const result = await sendRequest(body, "dialogue_turn", {
+      url: options.url,
+      apiKey: options.apiKey,
+      signal,
+      headers,
+    });
     results.push(Object.assign(result, { turn }));
     if (result.servedBy?.worker) seen.add(result.servedBy.worker);
     history = historyAfter(body, answerText(result));
@@ -71,12 +87,17 @@ export async function runSessions(options: SessionRunOptions): Promise<SessionRe
   const results: (RequestResult & { turn?: number })[] = [];
   const workers: Set<string>[] = [];
   const startMs = performance.now();
-  await Promise.all(Array.from({ length: options.workload.sessions }, (_, index) => runConversation(index, options, results, workers)));
+  await Promise.all(
+    Array.from({ length: options.workload.sessions }, (_, index) => runConversation(index, options, results, workers)),
+  );
   const wallMs = performance.now() - startMs;
   const after = await readPrefixCacheCounters(options.workerUrls);
   const ok = results.filter((result) => result.error === undefined);
   const ttfts = ok.map((result) => result.ttftMs ?? Number.NaN).filter(Number.isFinite);
-  const later = ok.filter((result) => (result.turn ?? 0) > 0).map((result) => result.ttftMs ?? Number.NaN).filter(Number.isFinite);
+  const later = ok
+    .filter((result) => (result.turn ?? 0) > 0)
+    .map((result) => result.ttftMs ?? Number.NaN)
+    .filter(Number.isFinite);
   return {
     runId: options.runId,
     requests: results.length,
@@ -108,7 +129,8 @@ export function formatSessionReport(label: string, report: SessionReport): strin
   const pools = report.pools.map((p) => `${p.pool} ${p.requests} req ${p.tokensPerS.toFixed(1)} tok/s`).join(", ");
   return [
     `${label}: ${report.requests} requests (${report.errors} errors) in ${(report.wallMs / 1000).toFixed(1)} s`,
-    `  TTFT p50 ${report.ttftP50Ms.toFixed(1)} ms, p95 ${report.ttftP95Ms.toFixed(1)} ms; turns after the first p50 ${report.laterTurnsTtftP50Ms.toFixed(1)} ms`,
+    `  TTFT p50 ${report.ttftP50Ms.toFixed(1)} ms, p95 ${report.ttftP95Ms.toFixed(1)} ms; ` +
+      `turns after the first p50 ${report.laterTurnsTtftP50Ms.toFixed(1)} ms`,
     `  prefix-cache hit rate ${hit}; conversations on more than one worker: ${report.sessionsOnSeveralWorkers}`,
     `  per pool: ${pools}`,
   ].join("\n");

@@ -9,21 +9,57 @@ import { COMPARE_DEFAULTS, compareSessions } from "./sessions-compare.ts";
 
 const OPTIONS = {
   target: { type: "string", value: "URL", description: "gateway base URL (sessions; required there)" },
-  model: { type: "string", value: "heavy|light", description: "the pool the conversations use", default: NPC_SESSIONS.model },
-  sessions: { type: "string", value: "N", description: "conversations at once", default: String(NPC_SESSIONS.sessions) },
+  model: {
+    type: "string",
+    value: "heavy|light",
+    description: "the pool the conversations use",
+    default: NPC_SESSIONS.model,
+  },
+  sessions: {
+    type: "string",
+    value: "N",
+    description: "conversations at once",
+    default: String(NPC_SESSIONS.sessions),
+  },
   turns: { type: "string", value: "N", description: "turns per conversation", default: String(NPC_SESSIONS.turns) },
-  "system-prompt-tokens": { type: "string", value: "N", description: "each NPC's system prompt", default: String(NPC_SESSIONS.systemPromptTokens) },
-  "think-time-ms": { type: "string", value: "N", description: "mean pause between turns", default: String(NPC_SESSIONS.thinkTimeMs) },
-  "worker-metrics": { type: "string", value: "URL,...", description: "workers whose prefix-cache counters give the hit rate", default: "none" },
-  replicas: { type: "string", value: "N", description: "sessions-compare: heavy replicas", default: String(COMPARE_DEFAULTS.replicas) },
-  "kv-cache-tokens": { type: "string", value: "N", description: "sessions-compare: each replica's KV capacity", default: String(COMPARE_DEFAULTS.kvCacheTokensPerReplica) },
+  "system-prompt-tokens": {
+    type: "string",
+    value: "N",
+    description: "each NPC's system prompt",
+    default: String(NPC_SESSIONS.systemPromptTokens),
+  },
+  "think-time-ms": {
+    type: "string",
+    value: "N",
+    description: "mean pause between turns",
+    default: String(NPC_SESSIONS.thinkTimeMs),
+  },
+  "worker-metrics": {
+    type: "string",
+    value: "URL,...",
+    description: "workers whose prefix-cache counters give the hit rate",
+    default: "none",
+  },
+  replicas: {
+    type: "string",
+    value: "N",
+    description: "sessions-compare: heavy replicas",
+    default: String(COMPARE_DEFAULTS.replicas),
+  },
+  "kv-cache-tokens": {
+    type: "string",
+    value: "N",
+    description: "sessions-compare: each replica's KV capacity",
+    default: String(COMPARE_DEFAULTS.kvCacheTokensPerReplica),
+  },
   "api-key": { type: "string", value: "KEY", description: "sent as Authorization: Bearer KEY", default: "none" },
   json: { type: "string", value: "FILE", description: "also write the report(s) as JSON", default: "none" },
 } as const;
 
 export const SESSIONS_CLI: CliSpec<typeof OPTIONS> = {
   usage: "bun run loadtest -- sessions --target URL [options] | bun run loadtest -- sessions-compare [options]",
-  summary: "NPC conversations with long system prompts and growing histories: TTFT, prefix-cache hit rate, tokens/s per pool.",
+  summary:
+    "NPC conversations with long system prompts and growing histories: TTFT, prefix-cache hit rate, tokens/s per pool.",
   options: OPTIONS,
   allowPositionals: true,
 };
@@ -31,7 +67,8 @@ export const SESSIONS_CLI: CliSpec<typeof OPTIONS> = {
 function count(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) exitWithUsage(SESSIONS_CLI, `--${name}: expected a whole number, got "${value}"`);
+  if (!Number.isInteger(parsed) || parsed < 0)
+    exitWithUsage(SESSIONS_CLI, `--${name}: expected a whole number, got "${value}"`);
   return parsed;
 }
 
@@ -39,7 +76,8 @@ function count(value: string | undefined, name: string, fallback: number): numbe
 export async function sessionsMain(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(SESSIONS_CLI, argv);
   const model = values.model ?? NPC_SESSIONS.model;
-  if (model !== "heavy" && model !== "light") exitWithUsage(SESSIONS_CLI, `--model: expected heavy or light, got "${model}"`);
+  if (model !== "heavy" && model !== "light")
+    exitWithUsage(SESSIONS_CLI, `--model: expected heavy or light, got "${model}"`);
   const workload: SessionWorkload = {
     ...NPC_SESSIONS,
     model,

@@ -37,8 +37,17 @@ export const COMPARE_DEFAULTS: CompareOptions = {
 };
 
 async function runPhase(label: string, affinity: "session" | "none", options: CompareOptions): Promise<SessionReport> {
-  const args = ["--profile", "heavy", "--served-model-name", "heavy", "--kv-cache-tokens", String(options.kvCacheTokensPerReplica)];
-  const workers: EmulatorProcess[] = await Promise.all(Array.from({ length: options.replicas }, () => spawnEmulator(args)));
+  const args = [
+    "--profile",
+    "heavy",
+    "--served-model-name",
+    "heavy",
+    "--kv-cache-tokens",
+    String(options.kvCacheTokensPerReplica),
+  ];
+  const workers: EmulatorProcess[] = await Promise.all(
+    Array.from({ length: options.replicas }, () => spawnEmulator(args)),
+  );
   const urls = workers.map((worker) => worker.url);
   const config = parseConfig({ pools: { heavy: { workers: urls, affinity } }, logLevel: "warn" });
   const gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1" });
@@ -58,13 +67,17 @@ async function runPhase(label: string, affinity: "session" | "none", options: Co
   }
 }
 
-export async function compareSessions(options: CompareOptions = COMPARE_DEFAULTS): Promise<{ roundRobin: SessionReport; affinity: SessionReport }> {
+export async function compareSessions(
+  options: CompareOptions = COMPARE_DEFAULTS,
+): Promise<{ roundRobin: SessionReport; affinity: SessionReport }> {
   const { workload } = options;
   const working = workload.sessions * lastTurnPromptTokens(workload);
   console.log(
-    `session workload: ${workload.sessions} conversations × ${workload.turns} turns, ${workload.systemPromptTokens}-token system prompts, ` +
-      `${workload.userTurnTokens}-token lines, ${workload.maxTokens}-token answers, ${workload.thinkTimeMs} ms think time; ` +
-      `${options.replicas} heavy replicas × ${options.kvCacheTokensPerReplica} KV tokens; prefixes ≈ ${working} tokens in all`,
+    `session workload: ${workload.sessions} conversations × ${workload.turns} turns, ` +
+      `${workload.systemPromptTokens}-token system prompts, ${workload.userTurnTokens}-token lines, ` +
+      `${workload.maxTokens}-token answers, ${workload.thinkTimeMs} ms think time; ` +
+      `${options.replicas} heavy replicas × ${options.kvCacheTokensPerReplica} KV tokens; ` +
+      `prefixes ≈ ${working} tokens in all`,
   );
   const roundRobin = await runPhase("round_robin", "none", options);
   const affinity = await runPhase("affinity", "session", options);

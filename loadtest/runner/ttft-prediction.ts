@@ -36,7 +36,9 @@ export interface PredictionErrors {
 }
 
 export function predictionErrors(records: readonly RequestRecord[]): PredictionErrors {
-  const pairs = records.filter((r) => r.outcome === "ok" && r.stream && r.ttftMs !== undefined && r.predictedTtftMs !== undefined);
+  const pairs = records.filter(
+    (r) => r.outcome === "ok" && r.stream && r.ttftMs !== undefined && r.predictedTtftMs !== undefined,
+  );
   const signed = pairs.map((r) => (r.ttftMs ?? 0) - (r.predictedTtftMs ?? 0));
   const byPool: Record<string, number> = {};
   for (const record of pairs) byPool[record.pool] = (byPool[record.pool] ?? 0) + 1;
@@ -45,11 +47,20 @@ export function predictionErrors(records: readonly RequestRecord[]): PredictionE
     absP50Ms: percentile(signed.map(Math.abs), 50),
     absP95Ms: percentile(signed.map(Math.abs), 95),
     signedP50Ms: percentile(signed, 50),
-    relativeP50: percentile(pairs.map((r, i) => Math.abs(signed[i] ?? 0) / Math.max(1, r.ttftMs ?? 1)), 50),
+    relativeP50: percentile(
+      pairs.map((r, i) => Math.abs(signed[i] ?? 0) / Math.max(1, r.ttftMs ?? 1)),
+      50,
+    ),
     byPool,
     queued: pairs.filter((r) => (r.queueAhead ?? 0) > 0).length,
-    observedP50Ms: percentile(pairs.map((r) => r.ttftMs ?? 0), 50),
-    observedP95Ms: percentile(pairs.map((r) => r.ttftMs ?? 0), 95),
+    observedP50Ms: percentile(
+      pairs.map((r) => r.ttftMs ?? 0),
+      50,
+    ),
+    observedP95Ms: percentile(
+      pairs.map((r) => r.ttftMs ?? 0),
+      95,
+    ),
   };
 }
 
@@ -57,7 +68,12 @@ function body(random: () => number, seq: number): string {
   const promptTokens = 50 + Math.floor(random() * 1_950);
   // Unique from the first characters, so no prefix-cache hit blurs the comparison.
   const content = `${seq} ${"word ".repeat(Math.ceil((promptTokens * 4) / 5))}`;
-  return JSON.stringify({ model: "npc-dialogue", stream: true, max_tokens: 24 + Math.floor(random() * 40), messages: [{ role: "user", content }] });
+  return JSON.stringify({
+    model: "npc-dialogue",
+    stream: true,
+    max_tokens: 24 + Math.floor(random() * 40),
+    messages: [{ role: "user", content }],
+  });
 }
 
 async function sendAll(url: string): Promise<void> {
@@ -68,7 +84,11 @@ async function sendAll(url: string): Promise<void> {
     const stageEnd = performance.now() + stage.durationS * 1000;
     while (performance.now() < stageEnd) {
       const text = body(random, seq++);
-      sends.push(fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: text }).then((r) => r.text()).then(() => undefined));
+      sends.push(
+        fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: text })
+          .then((r) => r.text())
+          .then(() => undefined),
+      );
       await Bun.sleep((-Math.log(1 - random()) / stage.ratePerS) * 1000);
     }
   }
@@ -76,8 +96,14 @@ async function sendAll(url: string): Promise<void> {
 }
 
 export async function measureTtftPrediction(): Promise<PredictionErrors> {
-  const spawn = (profile: string) => spawnEmulator(["--profile", profile, "--served-model-name", profile, "--max-num-seqs", "4"]);
-  const workers: EmulatorProcess[] = await Promise.all([spawn("heavy"), spawn("heavy"), spawn("light"), spawn("light")]);
+  const spawn = (profile: string) =>
+    spawnEmulator(["--profile", profile, "--served-model-name", profile, "--max-num-seqs", "4"]);
+  const workers: EmulatorProcess[] = await Promise.all([
+    spawn("heavy"),
+    spawn("heavy"),
+    spawn("light"),
+    spawn("light"),
+  ]);
   const urls = workers.map((worker) => worker.url);
   const config = parseConfig({
     pools: { heavy: { workers: urls.slice(0, 2) }, light: { workers: urls.slice(2) } },
@@ -86,7 +112,11 @@ export async function measureTtftPrediction(): Promise<PredictionErrors> {
     logLevel: "warn",
   });
   const records: RequestRecord[] = [];
-  const recorder = { name: "records", setup: (context: { onFinish(listener: (r: RequestRecord) => void): void }) => context.onFinish((r) => records.push(r)) };
+  const recorder = {
+    name: "records",
+    setup: (context: { onFinish(listener: (r: RequestRecord) => void): void }) =>
+      context.onFinish((r) => records.push(r)),
+  };
   const gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features: [recorder, healthFeature()] });
   try {
     await sendAll(`${gateway.url}/v1/chat/completions`);
@@ -97,7 +127,8 @@ export async function measureTtftPrediction(): Promise<PredictionErrors> {
   const errors = predictionErrors(records);
   console.log(
     `TTFT prediction on emulated replicas (${errors.samples} streamed requests; ${JSON.stringify(errors.byPool)}; ` +
-      `${errors.queued} met a queue; observed TTFT p50 ${errors.observedP50Ms.toFixed(0)} ms, p95 ${errors.observedP95Ms.toFixed(0)} ms): ` +
+      `${errors.queued} met a queue; observed TTFT p50 ${errors.observedP50Ms.toFixed(0)} ms, ` +
+      `p95 ${errors.observedP95Ms.toFixed(0)} ms): ` +
       `|error| p50 ${errors.absP50Ms.toFixed(1)} ms, p95 ${errors.absP95Ms.toFixed(1)} ms; ` +
       `signed p50 ${errors.signedP50Ms.toFixed(1)} ms; relative |error| p50 ${(errors.relativeP50 * 100).toFixed(1)} %`,
   );

@@ -34,8 +34,26 @@ export const NPC_SESSIONS = {
 const CHARS_PER_TOKEN = 4;
 
 const WORDS = [
-  "trader", "nebula", "cargo", "outpost", "faction", "smuggler", "reactor", "beacon", "derelict", "convoy",
-  "tariff", "garrison", "mining", "relay", "pilot", "shipyard", "ration", "contract", "patrol", "rumour",
+  "trader",
+  "nebula",
+  "cargo",
+  "outpost",
+  "faction",
+  "smuggler",
+  "reactor",
+  "beacon",
+  "derelict",
+  "convoy",
+  "tariff",
+  "garrison",
+  "mining",
+  "relay",
+  "pilot",
+  "shipyard",
+  "ration",
+  "contract",
+  "patrol",
+  "rumour",
 ];
 
 /**
@@ -64,7 +82,7 @@ function filler(seed, tokens) {
  * @returns {string}
  */
 export function systemPromptFor(sessionId, index, workload) {
-  const head = `NPC ${sessionId}. You are a station keeper in a galaxy-scale trading game. Stay in character. World state: `;
+  const head = `NPC ${sessionId}. You keep a station in a galaxy-scale trading game. Stay in character. World: `;
   return head + filler(index * 7919 + 1, workload.systemPromptTokens - Math.ceil(head.length / CHARS_PER_TOKEN));
 }
 

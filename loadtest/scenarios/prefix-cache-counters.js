@@ -33,10 +33,16 @@ export function parsePrefixCacheCounters(text) {
  * @returns {PrefixCacheCounters}
  */
 export function sumCounters(readings) {
-  return readings.reduce((sum, next) => ({ queriedTokens: sum.queriedTokens + next.queriedTokens, hitTokens: sum.hitTokens + next.hitTokens }), {
-    queriedTokens: 0,
-    hitTokens: 0,
-  });
+  return readings.reduce(
+    (sum, next) => ({
+      queriedTokens: sum.queriedTokens + next.queriedTokens,
+      hitTokens: sum.hitTokens + next.hitTokens,
+    }),
+    {
+      queriedTokens: 0,
+      hitTokens: 0,
+    },
+  );
 }
 
 /**

@@ -98,13 +98,18 @@ export class PoolState {
     return Atomics.load(this.#slots, slot * SLOT_WORDS + CAPACITY);
   }
 
-  /** The health prober's scrape; selection reads it without locks. `running` = -1 forgets the capacity. */
+  /** The health prober's scrape; selection reads it without locks. */
   setScrapedLoad(slot: number, waiting: number, kvCacheUsage: number, running = 0): void {
-    if (running < 0) Atomics.store(this.#slots, slot * SLOT_WORDS + CAPACITY, 0);
+    const base = slot * SLOT_WORDS;
     // Requests wait only when the batch is full, so `running` then is what the worker can take.
-    else if (waiting > 0 && running > 0) Atomics.store(this.#slots, slot * SLOT_WORDS + CAPACITY, Math.round(running));
-    Atomics.store(this.#slots, slot * SLOT_WORDS + WAITING, Math.max(0, Math.round(waiting)));
-    Atomics.store(this.#slots, slot * SLOT_WORDS + KV_PERMILLE, Math.round(Math.min(1, Math.max(0, kvCacheUsage)) * 1000));
+    if (waiting > 0 && running > 0) Atomics.store(this.#slots, base + CAPACITY, Math.round(running));
+    Atomics.store(this.#slots, base + WAITING, Math.max(0, Math.round(waiting)));
+    Atomics.store(this.#slots, base + KV_PERMILLE, Math.round(Math.min(1, Math.max(0, kvCacheUsage)) * 1000));
+  }
+
+  /** A slot given to a new worker starts with nothing known about its load. */
+  resetScrapedLoad(slot: number): void {
+    for (const word of [WAITING, KV_PERMILLE, CAPACITY]) Atomics.store(this.#slots, slot * SLOT_WORDS + word, 0);
   }
 
   get poolInFlight(): number {

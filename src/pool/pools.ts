@@ -1,7 +1,12 @@
 import { canonicalWorkerUrl, type GatewayConfig, type PoolConfig } from "../config/schema.ts";
 import { policyFor } from "../routing/policy-for.ts";
 import { hashString } from "../routing/rendezvous-hash.ts";
-import { type Candidates, NO_SELECTION_CONTEXT, type SelectionContext, type SelectionPolicy } from "../routing/selection-policy.ts";
+import {
+  type Candidates,
+  NO_SELECTION_CONTEXT,
+  type SelectionContext,
+  type SelectionPolicy,
+} from "../routing/selection-policy.ts";
 import { MAX_WORKERS_PER_POOL, PoolState, SlotState } from "./pool-state.ts";
 
 /** One upstream worker as routing knows it; immutable. Health and load live elsewhere. */
@@ -110,7 +115,7 @@ export class Pool implements Candidates {
     const worker: Worker = Object.freeze({ pool: this.name, url, slot });
     this.#bySlot[slot] = worker;
     this.#hashBySlot[slot] = hashString(url);
-    this.state.setScrapedLoad(slot, 0, 0, -1);
+    this.state.resetScrapedLoad(slot);
     this.state.setState(slot, initialState);
     if (slot >= this.state.size) this.state.size = slot + 1;
     return worker;

@@ -6,7 +6,7 @@ import { type GatewayFixture, startGatewayFixture } from "../testing/gateway-fix
 import { hashString } from "./rendezvous-hash.ts";
 import { rendezvousOrder } from "./session-affinity-policy.ts";
 
-/** The pool policies with real emulator processes behind a real gateway; who answered is read from x-ringgate-worker. */
+/** The pool policies with real emulator processes behind a real gateway; x-ringgate-worker says who answered. */
 
 const FAST = ["--ttft-ms", "5", "--itl-ms", "2", "--output-tokens", "8"];
 const SLOW = ["--ttft-ms", "5", "--itl-ms", "25", "--output-tokens", "8"];
@@ -44,15 +44,28 @@ afterAll(async () => {
   await Promise.all([fast?.stop(), fast2?.stop(), slow?.stop()]);
 });
 
-async function ask(model: string, headers: Record<string, string> = {}, body: Record<string, unknown> = {}): Promise<string> {
-  const response = await gateway.post("/v1/chat/completions", { model, messages: [{ role: "user", content: "hi" }], ...body }, headers);
+async function ask(
+  model: string,
+  headers: Record<string, string> = {},
+  body: Record<string, unknown> = {},
+): Promise<string> {
+  const response = await gateway.post(
+    "/v1/chat/completions",
+    { model, messages: [{ role: "user", content: "hi" }], ...body },
+    headers,
+  );
   expect(response.status).toBe(200);
   await response.arrayBuffer();
   return response.headers.get("x-ringgate-worker") ?? "";
 }
 
 /** `total` requests with `concurrency` in flight at a time; the answering worker of each. */
-async function load(model: string, total: number, concurrency: number, headers: (i: number) => Record<string, string> = () => ({})): Promise<string[]> {
+async function load(
+  model: string,
+  total: number,
+  concurrency: number,
+  headers: (i: number) => Record<string, string> = () => ({}),
+): Promise<string[]> {
   const answered: string[] = [];
   let next = 0;
   const lane = async (): Promise<void> => {
@@ -75,12 +88,15 @@ describe("balance", () => {
   test.each([
     { model: "ring", fastShareAtLeast: 0.45, fastShareAtMost: 0.55 },
     { model: "loaded", fastShareAtLeast: 0.7, fastShareAtMost: 1 },
-  ])("$model: the faster worker's share of 80 requests, 6 in flight", async ({ model, fastShareAtLeast, fastShareAtMost }) => {
-    const answered = await load(model, 80, 6);
-    const share = count(answered, fast.url) / answered.length;
-    expect(share).toBeGreaterThanOrEqual(fastShareAtLeast);
-    expect(share).toBeLessThanOrEqual(fastShareAtMost);
-  });
+  ])(
+    "$model: the faster worker's share of 80 requests, 6 in flight",
+    async ({ model, fastShareAtLeast, fastShareAtMost }) => {
+      const answered = await load(model, 80, 6);
+      const share = count(answered, fast.url) / answered.length;
+      expect(share).toBeGreaterThanOrEqual(fastShareAtLeast);
+      expect(share).toBeLessThanOrEqual(fastShareAtMost);
+    },
+  );
 });
 
 describe("session affinity", () => {
@@ -113,7 +129,8 @@ describe("session affinity", () => {
     } finally {
       health.undrain("sticky", fast2.url, "test");
     }
-    for (const session of sessions) expect(await ask("sticky", { "x-session-id": session })).toBe(home.get(session) ?? "");
+    for (const session of sessions)
+      expect(await ask("sticky", { "x-session-id": session })).toBe(home.get(session) ?? "");
     expect(count([...home.values()], fast2.url)).toBeGreaterThan(0);
   });
 
@@ -121,7 +138,9 @@ describe("session affinity", () => {
     const hot = gateway.gateway.pools.get("hot");
     const slowSlot = hot?.worker(slow.url)?.slot;
     const everyone = Array.from({ length: 200 }, (_, i) => `hot-${i}`);
-    const hotSet = everyone.filter((session) => hot && rendezvousOrder(hot, hashString(session))[0] === slowSlot).slice(0, 8);
+    const hotSet = everyone
+      .filter((session) => hot && rendezvousOrder(hot, hashString(session))[0] === slowSlot)
+      .slice(0, 8);
     expect(await ask("hot", { "x-session-id": hotSet[0] ?? "" })).toBe(slow.url);
     const answered = await load("hot", 48, 8, (i) => ({ "x-session-id": hotSet[i % hotSet.length] ?? "" }));
     expect(count(answered, fast.url)).toBeGreaterThan(0);

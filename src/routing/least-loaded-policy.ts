@@ -32,7 +32,13 @@ export function loadScore(state: PoolState, slot: number): number {
   return state.inFlight(slot) + state.waiting(slot) + state.kvCacheUsage(slot);
 }
 
-function lowestScore(state: PoolState, size: number, start: number, exclude?: ReadonlySet<number>, skipped?: ReadonlySet<number>): number {
+function lowestScore(
+  state: PoolState,
+  size: number,
+  start: number,
+  exclude?: ReadonlySet<number>,
+  skipped?: ReadonlySet<number>,
+): number {
   let best = -1;
   let bestScore = Number.POSITIVE_INFINITY;
   for (let i = 0; i < size; i++) {

@@ -12,17 +12,26 @@ export interface ModelRouting {
 }
 
 /** Every name a client may send as `model` (models first, then pools) with how it routes. */
-export function listModels(config: GatewayConfig, pools: Pools, router: ModelRouter): { id: string; routing: ModelRouting }[] {
+export function listModels(
+  config: GatewayConfig,
+  pools: Pools,
+  router: ModelRouter,
+): { id: string; routing: ModelRouting }[] {
   const models = Object.entries(config.models).map(([id, entry]) => {
     const reachable = router.reachablePools(id);
     if ("route" in entry) return { id, routing: { kind: "alias" as const, pools: reachable, route: entry.route } };
     if ("variants" in entry) {
-      return { id, routing: { kind: "variants" as const, pools: reachable, variants: entry.variants.map((v) => ({ ...v })) } };
+      return {
+        id,
+        routing: { kind: "variants" as const, pools: reachable, variants: entry.variants.map((v) => ({ ...v })) },
+      };
     }
     const tier: ModelRouting = { kind: "tier", pools: reachable, prefer: [...entry.prefer] };
     if (entry.ttftBudgetMs !== undefined) tier.ttftBudgetMs = entry.ttftBudgetMs;
     return { id, routing: tier };
   });
-  const poolEntries = pools.names().map((id) => ({ id, routing: { kind: "pool" as const, pools: router.reachablePools(id) } }));
+  const poolEntries = pools
+    .names()
+    .map((id) => ({ id, routing: { kind: "pool" as const, pools: router.reachablePools(id) } }));
   return [...models, ...poolEntries];
 }

@@ -80,7 +80,10 @@ interface RequestView {
 
 /** Runtime weights over the file's (experiments' VariantWeights): the split a new request uses. */
 export interface VariantSplits {
-  variants(model: string, configured: readonly { pool: string; weight: number }[]): readonly { pool: string; weight: number }[];
+  variants(
+    model: string,
+    configured: readonly { pool: string; weight: number }[],
+  ): readonly { pool: string; weight: number }[];
 }
 
 /** Guards a chain of names; validation rejects cycles, this only keeps a bad runtime state finite. */
@@ -132,7 +135,8 @@ export class ModelRouter {
   resolve(request: RequestView): ResolvedRoute {
     const sessionKey = sessionKeyOf(request.headers, request.body);
     const resolution = this.#resolveName(request.model, request, sessionKey, 0);
-    if (!resolution) throw new GatewayError("model_not_found", `The model \`${request.model}\` does not exist.`, { param: "model" });
+    if (!resolution)
+      throw new GatewayError("model_not_found", `The model \`${request.model}\` does not exist.`, { param: "model" });
     const chain: Pool[] = [];
     const add = (pool: Pool | undefined): void => {
       if (pool && !chain.includes(pool)) chain.push(pool);
@@ -153,7 +157,12 @@ export class ModelRouter {
     this.predictor.observe(record);
   }
 
-  #resolveName(name: string, request: RequestView, sessionKey: string | undefined, depth: number): Resolution | undefined {
+  #resolveName(
+    name: string,
+    request: RequestView,
+    sessionKey: string | undefined,
+    depth: number,
+  ): Resolution | undefined {
     if (depth > MAX_DEPTH) return undefined;
     const entry = this.#config().models[name];
     if (!entry) {
@@ -169,12 +178,24 @@ export class ModelRouter {
     return this.#tier(entry.prefer, entry.ttftBudgetMs, request, sessionKey, depth);
   }
 
-  #step(step: string, target: string, request: RequestView, sessionKey: string | undefined, depth: number): Resolution | undefined {
+  #step(
+    step: string,
+    target: string,
+    request: RequestView,
+    sessionKey: string | undefined,
+    depth: number,
+  ): Resolution | undefined {
     const next = this.#resolveName(target, request, sessionKey, depth + 1);
     return next && { ...next, steps: [step, ...next.steps] };
   }
 
-  #tier(prefer: readonly string[], configuredMs: number | undefined, request: RequestView, sessionKey: string | undefined, depth: number) {
+  #tier(
+    prefer: readonly string[],
+    configuredMs: number | undefined,
+    request: RequestView,
+    sessionKey: string | undefined,
+    depth: number,
+  ) {
     const options = prefer
       .map((name) => this.#resolveName(name, request, sessionKey, depth + 1))
       .filter((option): option is Resolution => option !== undefined);
@@ -182,20 +203,29 @@ export class ModelRouter {
     const budgetMs = ttftBudgetOverrideMs(request.headers) ?? configuredMs;
     const promptTokens = estimatePromptTokens(request.body);
     const predictions = options.map((option) => this.predictor.predict(option.pool, promptTokens));
-    let chosen = budgetMs === undefined ? predictions.findIndex(Number.isFinite) : predictions.findIndex((ms) => ms <= budgetMs);
+    let chosen =
+      budgetMs === undefined ? predictions.findIndex(Number.isFinite) : predictions.findIndex((ms) => ms <= budgetMs);
     const fits = chosen >= 0;
     if (!fits) chosen = predictions.indexOf(Math.min(...predictions));
     const pick = options[chosen] ?? options[0];
     if (!pick) return undefined;
     const predictedMs = predictions[chosen];
-    const shown = predictions.map((ms, i) => `${options[i]?.pool.name} ${Number.isFinite(ms) ? Math.round(ms) : "∞"} ms`).join(", ");
-    const verdict = budgetMs === undefined ? "first that can serve" : fits ? `fits ${budgetMs} ms` : `none fits ${budgetMs} ms, smallest`;
+    const shown = predictions
+      .map((ms, i) => `${options[i]?.pool.name} ${Number.isFinite(ms) ? Math.round(ms) : "∞"} ms`)
+      .join(", ");
+    const verdict =
+      budgetMs === undefined
+        ? "first that can serve"
+        : fits
+          ? `fits ${budgetMs} ms`
+          : `none fits ${budgetMs} ms, smallest`;
     const spill = options.filter((option) => option !== pick).flatMap((option) => [option.pool, ...option.spill]);
     return {
       pool: pick.pool,
       spill: [...pick.spill, ...spill],
       steps: [`tier ${pick.pool.name} (${verdict}; predicted ${shown})`, ...pick.steps],
-      predictedTtftMs: predictedMs !== undefined && Number.isFinite(predictedMs) ? Math.round(predictedMs * 10) / 10 : undefined,
+      predictedTtftMs:
+        predictedMs !== undefined && Number.isFinite(predictedMs) ? Math.round(predictedMs * 10) / 10 : undefined,
       ttftBudgetMs: budgetMs,
     } satisfies Resolution;
   }

@@ -40,7 +40,12 @@ beforeAll(async () => {
     models: {
       "Qwen/Qwen3-8B-AWQ": { route: "fast" },
       fast: { route: "light" },
-      split: { variants: [{ pool: "pool-a", weight: 80 }, { pool: "pool-b", weight: 20 }] },
+      split: {
+        variants: [
+          { pool: "pool-a", weight: 80 },
+          { pool: "pool-b", weight: 20 },
+        ],
+      },
       npc: { prefer: ["heavy", "light"], ttftBudgetMs: TIER_BUDGET_MS },
     },
     health: { intervalMs: 100 },
@@ -54,12 +59,20 @@ afterAll(async () => {
 });
 
 async function ask(model: string, headers: Record<string, string> = {}, stream = false): Promise<Response> {
-  const response = await gateway.post("/v1/chat/completions", { model, stream, messages: [{ role: "user", content: "hello there" }] }, headers);
+  const response = await gateway.post(
+    "/v1/chat/completions",
+    { model, stream, messages: [{ role: "user", content: "hello there" }] },
+    headers,
+  );
   await response.arrayBuffer();
   return response;
 }
 
-async function poolsOf(model: string, total: number, headers: (i: number) => Record<string, string> = () => ({})): Promise<string[]> {
+async function poolsOf(
+  model: string,
+  total: number,
+  headers: (i: number) => Record<string, string> = () => ({}),
+): Promise<string[]> {
   const pools: string[] = [];
   let next = 0;
   const lane = async (): Promise<void> => {
@@ -78,14 +91,18 @@ describe("aliases", () => {
     expect(response.headers.get("x-ringgate-pool")).toBe("light");
     await waitFor(() => gateway.records.some((record) => record.requestId === "alias-1"));
     const record = gateway.records.find((r) => r.requestId === "alias-1");
-    expect(record).toMatchObject({ model: "Qwen/Qwen3-8B-AWQ", pool: "light", route: "alias → fast; alias → light" });
+    const route = "alias → fast; alias → light";
+    expect(record).toMatchObject({ model: "Qwen/Qwen3-8B-AWQ", pool: "light", route });
     expect(record?.fallbackFrom).toBeUndefined();
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
-    expect(metrics).toContain('ringgate_model_requests_total{model="Qwen/Qwen3-8B-AWQ",pool="light",outcome="ok"} 1');
+    const series = 'ringgate_model_requests_total{model="Qwen/Qwen3-8B-AWQ",pool="light",outcome="ok"}';
+    expect(metrics).toContain(`${series} 1`);
   });
 
   test("GET /v1/models lists the models, then the pools, with how each routes", async () => {
-    const body = (await (await fetch(`${gateway.url}/v1/models`)).json()) as { data: { id: string; routing: { kind: string; pools: string[] } }[] };
+    const body = (await (await fetch(`${gateway.url}/v1/models`)).json()) as {
+      data: { id: string; routing: { kind: string; pools: string[] } }[];
+    };
     expect(body.data.map((model) => [model.id, model.routing.kind, model.routing.pools])).toEqual([
       ["Qwen/Qwen3-8B-AWQ", "alias", ["light"]],
       ["fast", "alias", ["light"]],
@@ -104,7 +121,10 @@ describe("aliases", () => {
   });
 
   test("an unknown model is a 404 model_not_found naming the models", async () => {
-    const response = await gateway.post("/v1/chat/completions", { model: "gpt-9", messages: [{ role: "user", content: "x" }] });
+    const response = await gateway.post("/v1/chat/completions", {
+      model: "gpt-9",
+      messages: [{ role: "user", content: "x" }],
+    });
     expect(response.status).toBe(404);
     const error = ((await response.json()) as { error: { code: string; message: string } }).error;
     expect(error.code).toBe("model_not_found");
@@ -116,13 +136,22 @@ describe("contextFallback", () => {
   const long = { messages: [{ role: "user", content: "a long backstory ".repeat(40) }] };
 
   test("a context-length 400 goes on to the contextFallback pool; the record says so", async () => {
-    const response = await gateway.post("/v1/chat/completions", { model: "short", ...long }, { "x-request-id": "ctx-1" });
+    const response = await gateway.post(
+      "/v1/chat/completions",
+      { model: "short", ...long },
+      { "x-request-id": "ctx-1" },
+    );
     expect(response.status).toBe(200);
     expect(response.headers.get("x-ringgate-pool")).toBe("light");
     await response.arrayBuffer();
     await waitFor(() => gateway.records.some((record) => record.requestId === "ctx-1"));
     const record = gateway.records.find((r) => r.requestId === "ctx-1");
-    expect(record).toMatchObject({ model: "short", pool: "light", fallbackFrom: "short", route: "context fallback short → light" });
+    expect(record).toMatchObject({
+      model: "short",
+      pool: "light",
+      fallbackFrom: "short",
+      route: "context fallback short → light",
+    });
     expect(record?.attempts.map((attempt) => attempt.result)).toEqual(["status_400", "ok"]);
   });
 
@@ -148,7 +177,8 @@ describe("variants", () => {
     const again = await poolsOf("split", sessions.length, (i) => ({ "x-session-id": sessions[i] ?? "" }));
     for (const session of sessions.slice(0, 20)) {
       const seen = new Set<string>();
-      for (let turn = 0; turn < 5; turn++) seen.add((await ask("split", { "x-session-id": session })).headers.get("x-ringgate-pool") ?? "");
+      for (let turn = 0; turn < 5; turn++)
+        seen.add((await ask("split", { "x-session-id": session })).headers.get("x-ringgate-pool") ?? "");
       expect(seen.size).toBe(1);
     }
     expect(Math.abs(share(first, "pool-a") - 0.8)).toBeLessThanOrEqual(0.06);

@@ -4,5 +4,6 @@ import type { Candidates, SelectionContext, SelectionPolicy } from "./selection-
 /** The lock-free ring (`balance: "round_robin"`, the default): exact rotation over the available slots. */
 export const roundRobinPolicy: SelectionPolicy = {
   name: "round_robin",
-  select: (candidates: Candidates, _context: SelectionContext, exclude?: ReadonlySet<number>) => selectSlot(candidates.state, exclude),
+  select: (candidates: Candidates, _context: SelectionContext, exclude?: ReadonlySet<number>) =>
+    selectSlot(candidates.state, exclude),
 };

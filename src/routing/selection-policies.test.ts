@@ -40,9 +40,27 @@ interface LoadScenario {
 describe("least_loaded", () => {
   test.each<LoadScenario>([
     { name: "fewest in flight wins", states: [Up, Up, Up], inFlight: [3, 1, 2], waiting: [], expected: [1] },
-    { name: "a scraped queue counts against a worker", states: [Up, Up], inFlight: [1, 2], waiting: [3, 0], expected: [1] },
-    { name: "an unavailable worker is skipped however idle", states: [Down, Up], inFlight: [0, 5], waiting: [], expected: [1] },
-    { name: "ties rotate in ring order", states: [Up, Up, Up], inFlight: [1, 1, 1], waiting: [], expected: [0, 1, 2, 0] },
+    {
+      name: "a scraped queue counts against a worker",
+      states: [Up, Up],
+      inFlight: [1, 2],
+      waiting: [3, 0],
+      expected: [1],
+    },
+    {
+      name: "an unavailable worker is skipped however idle",
+      states: [Down, Up],
+      inFlight: [0, 5],
+      waiting: [],
+      expected: [1],
+    },
+    {
+      name: "ties rotate in ring order",
+      states: [Up, Up, Up],
+      inFlight: [1, 1, 1],
+      waiting: [],
+      expected: [0, 1, 2, 0],
+    },
     { name: "nothing available gives -1", states: [Down, Empty], inFlight: [], waiting: [], expected: [-1] },
   ])("$name", ({ states, inFlight, waiting, expected }) => {
     const pool = candidates(states, inFlight, waiting);

@@ -40,7 +40,8 @@ export function rendezvousOrder(candidates: Candidates, keyHash: number, exclude
   const state = candidates.state;
   const scored: { slot: number; score: number }[] = [];
   for (let slot = 0; slot < state.size; slot++) {
-    if (eligible(state, slot, exclude)) scored.push({ slot, score: rendezvousScore(keyHash, candidates.workerHash(slot)) });
+    if (eligible(state, slot, exclude))
+      scored.push({ slot, score: rendezvousScore(keyHash, candidates.workerHash(slot)) });
   }
   scored.sort((a, b) => b.score - a.score || a.slot - b.slot);
   return scored.map((entry) => entry.slot);

@@ -15,16 +15,34 @@ function pool(balance: "round_robin" | "least_loaded" = "round_robin"): Pool {
 
 function record(promptTokens: number, ttftMs: number, latencyMs: number, queueAhead = 0): RequestRecord {
   return {
-    ts: 0, requestId: "r", model: "heavy", pool: "heavy", worker: "http://w-0:8000", attempts: [], status: 200, outcome: "ok",
-    stream: true, ttftMs, latencyMs, promptTokens, completionTokens: 10, errorCode: undefined, gatewayOverheadMs: 0,
-    keyName: undefined, traceparent: undefined, fallbackFrom: undefined, partial: false, queueAhead,
+    ts: 0,
+    requestId: "r",
+    model: "heavy",
+    pool: "heavy",
+    worker: "http://w-0:8000",
+    attempts: [],
+    status: 200,
+    outcome: "ok",
+    stream: true,
+    ttftMs,
+    latencyMs,
+    promptTokens,
+    completionTokens: 10,
+    errorCode: undefined,
+    gatewayOverheadMs: 0,
+    keyName: undefined,
+    traceparent: undefined,
+    fallbackFrom: undefined,
+    partial: false,
+    queueAhead,
   };
 }
 
 /** TTFT = 20 ms + 0.1 ms per prompt token, 500 ms of decode after it. */
 function trained(): TtftPredictor {
   const predictor = new TtftPredictor();
-  for (const prompt of [100, 1_000, 300, 2_000, 600, 1_500, 200, 800]) predictor.observe(record(prompt, 20 + prompt / 10, 20 + prompt / 10 + 500));
+  for (const prompt of [100, 1_000, 300, 2_000, 600, 1_500, 200, 800])
+    predictor.observe(record(prompt, 20 + prompt / 10, 20 + prompt / 10 + 500));
   predictor.observe(record(5_000, 99_999, 99_999 + 500, 3));
   return predictor;
 }
@@ -45,14 +63,32 @@ describe("TtftPredictor", () => {
   });
 
   test.each([
-    { name: "capacity unknown, no scraped queue: no wait", capacity: 0, inFlight: [9, 9], waiting: [0, 0], expected: 120 },
+    {
+      name: "capacity unknown, no scraped queue: no wait",
+      capacity: 0,
+      inFlight: [9, 9],
+      waiting: [0, 0],
+      expected: 120,
+    },
     { name: "in flight below capacity: no wait", capacity: 4, inFlight: [3, 3], waiting: [0, 0], expected: 120 },
     // k = 1 on both: s = 120 + 500, c = 4 → 155 ms each.
-    { name: "batch full: waits for one to finish", capacity: 4, inFlight: [4, 4], waiting: [0, 0], expected: 120 + 155 },
+    {
+      name: "batch full: waits for one to finish",
+      capacity: 4,
+      inFlight: [4, 4],
+      waiting: [0, 0],
+      expected: 120 + 155,
+    },
     // Worker 0: k = 6 − 4 + 1 = 3 → 465; worker 1: k = 2 + 1 = 3 from the scrape → 465.
     { name: "queued by in-flight or by scrape", capacity: 4, inFlight: [6, 0], waiting: [0, 2], expected: 120 + 465 },
     // Round-robin averages the workers: (0 + 465) / 2.
-    { name: "round-robin averages over workers", capacity: 4, inFlight: [6, 1], waiting: [0, 0], expected: 120 + 232.5 },
+    {
+      name: "round-robin averages over workers",
+      capacity: 4,
+      inFlight: [6, 1],
+      waiting: [0, 0],
+      expected: 120 + 232.5,
+    },
   ])("$name", ({ capacity, inFlight, waiting, expected }) => {
     const heavy = pool();
     const predictor = trained();

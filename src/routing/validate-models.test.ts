@@ -24,7 +24,14 @@ const invalid: Scenario[] = [
   },
   {
     name: "an unknown pool in a variant",
-    models: { ab: { variants: [{ pool: "heavy", weight: 1 }, { pool: "heavy-b", weight: 1 }] } },
+    models: {
+      ab: {
+        variants: [
+          { pool: "heavy", weight: 1 },
+          { pool: "heavy-b", weight: 1 },
+        ],
+      },
+    },
     error: 'models.ab.variants: got "heavy-b", expected a model or pool (ab, heavy, light)',
   },
   {
@@ -44,7 +51,14 @@ const invalid: Scenario[] = [
   },
   {
     name: "weights that sum to 0",
-    models: { ab: { variants: [{ pool: "heavy", weight: 0 }, { pool: "light", weight: 0 }] } },
+    models: {
+      ab: {
+        variants: [
+          { pool: "heavy", weight: 0 },
+          { pool: "light", weight: 0 },
+        ],
+      },
+    },
     error: "models.ab.variants: weights sum to 0, expected a total above 0",
   },
   {
@@ -62,7 +76,9 @@ const invalid: Scenario[] = [
 describe("models validation", () => {
   test("rejects a contextFallback naming no other pool", () => {
     const pools = { ...POOLS, light: { ...POOLS.light, contextFallback: ["huge"] } };
-    expect(() => parseConfig({ pools })).toThrow('pools.light.contextFallback: got "huge", expected another configured pool (heavy)');
+    expect(() => parseConfig({ pools })).toThrow(
+      'pools.light.contextFallback: got "huge", expected another configured pool (heavy)',
+    );
   });
 
   test.each(invalid)("rejects $name in one line", ({ models, error }) => {
@@ -79,7 +95,12 @@ describe("models validation", () => {
       pools: { "heavy-a": POOLS.heavy, "heavy-b": POOLS.heavy, light: POOLS.light },
       models: {
         "Qwen/Qwen2.5-14B-Instruct-AWQ": { route: "heavy" },
-        heavy: { variants: [{ pool: "heavy-a", weight: 90 }, { pool: "heavy-b", weight: 10 }] },
+        heavy: {
+          variants: [
+            { pool: "heavy-a", weight: 90 },
+            { pool: "heavy-b", weight: 10 },
+          ],
+        },
         npc: { prefer: ["heavy", "light"], ttftBudgetMs: 800 },
       },
     });
@@ -89,7 +110,13 @@ describe("models validation", () => {
 
 test("the example tier config parses: real-time intents, interactive dialogue, async storytelling", () => {
   const config = loadConfig({ CONFIG: join(import.meta.dir, "..", "..", "deploy", "routing-tiers.config.json") });
-  expect(Object.keys(config.models)).toEqual(["Qwen/Qwen2.5-14B-Instruct-AWQ", "Qwen/Qwen3-8B-AWQ", "npc-intent", "npc-dialogue", "storytelling"]);
+  expect(Object.keys(config.models)).toEqual([
+    "Qwen/Qwen2.5-14B-Instruct-AWQ",
+    "Qwen/Qwen3-8B-AWQ",
+    "npc-intent",
+    "npc-dialogue",
+    "storytelling",
+  ]);
   expect(config.pools.heavy?.affinity).toBe("session");
 });
 
@@ -100,8 +127,16 @@ describe("admin reload", () => {
 
   beforeAll(async () => {
     const worker = await closedPortUrl();
-    writeFileSync(env.CONFIG, JSON.stringify({ pools: { heavy: { workers: [worker] } }, models: { big: { route: "heavy" } } }));
-    gateway = await startGateway({ config: loadConfig(env), port: 0, hostname: "127.0.0.1", features: [healthFeature(), adminFeature({ env })] });
+    writeFileSync(
+      env.CONFIG,
+      JSON.stringify({ pools: { heavy: { workers: [worker] } }, models: { big: { route: "heavy" } } }),
+    );
+    gateway = await startGateway({
+      config: loadConfig(env),
+      port: 0,
+      hostname: "127.0.0.1",
+      features: [healthFeature(), adminFeature({ env })],
+    });
   });
 
   afterAll(async () => {
@@ -111,8 +146,14 @@ describe("admin reload", () => {
 
   test("a reload with a route cycle is rejected with the one-line reason; the running models stay", async () => {
     const before = gateway.config();
-    writeFileSync(env.CONFIG, JSON.stringify({ pools: before.pools, models: { big: { route: "bigger" }, bigger: { route: "big" } } }));
-    const response = await fetch(`${gateway.url}/admin/reload`, { method: "POST", headers: { authorization: `Bearer ${env.ADMIN_API_KEY}` } });
+    writeFileSync(
+      env.CONFIG,
+      JSON.stringify({ pools: before.pools, models: { big: { route: "bigger" }, bigger: { route: "big" } } }),
+    );
+    const response = await fetch(`${gateway.url}/admin/reload`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${env.ADMIN_API_KEY}` },
+    });
     expect(response.status).toBe(400);
     const error = ((await response.json()) as { error: { message: string } }).error;
     expect(error.message).toContain("models: got a cycle big → bigger → big");

@@ -2,8 +2,9 @@ import type { GatewayConfig } from "../config/schema.ts";
 import { targetsOf } from "./model-router.ts";
 
 /**
- * Cross-checks `models` against itself and the pools, and the pools' `contextFallback`; returns one line naming the field, the value and
- * what was expected, or undefined when the section is sound. Runs at start and on every admin reload.
+ * Cross-checks `models` against itself and the pools, and the pools' `contextFallback`; returns one line
+ * naming the field, the value and what was expected, or undefined when all is sound. Runs at start and on
+ * every admin reload.
  */
 export function routingProblem(config: Pick<GatewayConfig, "models" | "pools">): string | undefined {
   const known = [...Object.keys(config.models), ...Object.keys(config.pools)];
@@ -11,7 +12,8 @@ export function routingProblem(config: Pick<GatewayConfig, "models" | "pools">):
     if (name in config.pools) return `models.${name}: "${name}" is also a pool; a name is either a model or a pool`;
     const field = "route" in entry ? "route" : "variants" in entry ? "variants" : "prefer";
     for (const target of targetsOf(entry)) {
-      if (!known.includes(target)) return `models.${name}.${field}: got "${target}", expected a model or pool (${known.join(", ")})`;
+      if (!known.includes(target))
+        return `models.${name}.${field}: got "${target}", expected a model or pool (${known.join(", ")})`;
     }
     if ("variants" in entry && !(entry.variants.reduce((sum, variant) => sum + variant.weight, 0) > 0)) {
       return `models.${name}.variants: weights sum to 0, expected a total above 0`;
@@ -20,7 +22,9 @@ export function routingProblem(config: Pick<GatewayConfig, "models" | "pools">):
   for (const [name, pool] of Object.entries(config.pools)) {
     for (const target of pool.contextFallback) {
       if (target in config.pools && target !== name) continue;
-      const others = Object.keys(config.pools).filter((other) => other !== name).join(", ");
+      const others = Object.keys(config.pools)
+        .filter((other) => other !== name)
+        .join(", ");
       return `pools.${name}.contextFallback: got "${target}", expected another configured pool (${others})`;
     }
   }
