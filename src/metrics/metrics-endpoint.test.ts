@@ -111,7 +111,7 @@ describe("GET /metrics, worker load from the health prober's scrapes", () => {
     await pollMetrics(new RegExp(`ringgate_worker_requests_running\\{${labels}\\} 0\\n`));
     const after = await pollMetrics(/ringgate_pool_in_flight\{pool="heavy"\} 0\n/);
     expect(after).toContain('ringgate_pool_in_flight{pool="heavy"} 0\n');
-    expect(after).toMatch(/ringgate_requests_total\{pool="heavy",worker="[^"]+",code="200",outcome="client_abort"\} 1/);
+    expect(after).toMatch(/ringgate_requests_total\{pool="heavy",worker="[^"]+",worker_model="unknown",code="200",outcome="client_abort"\} 1/);
   });
 
   test("traceparent and a per-attempt x-request-id reach the worker and the record", async () => {
@@ -134,11 +134,11 @@ describe("GET /metrics, worker load from the health prober's scrapes", () => {
 
   test("latency, token and attempt series follow the records", async () => {
     const text = await metricsText();
-    expect(text).toMatch(/ringgate_request_duration_seconds_count\{pool="light",worker="[^"]+",stream="false"\} 1\n/);
-    expect(text).toMatch(/ringgate_tokens_total\{pool="light",worker="[^"]+",kind="completion"\} [1-9]/);
+    expect(text).toMatch(/ringgate_request_duration_seconds_count\{pool="light",worker="[^"]+",worker_model="unknown",stream="false"\} 1\n/);
+    expect(text).toMatch(/ringgate_tokens_total\{pool="light",worker="[^"]+",worker_model="unknown",kind="completion"\} [1-9]/);
     expect(text).toMatch(/ringgate_finish_reasons_total\{pool="light",reason="stop"\} 1\n/);
     expect(text).toMatch(/ringgate_upstream_attempts_total\{pool="light",worker="[^"]+",result="ok"\} 1\n/);
-    expect(text).toMatch(/ringgate_time_to_first_token_seconds_count\{pool="heavy",worker="[^"]+"\} 1\n/);
+    expect(text).toMatch(/ringgate_time_to_first_token_seconds_count\{pool="heavy",worker="[^"]+",worker_model="unknown"\} 1\n/);
     expect(text).toContain("ringgate_metrics_dropped_total 0\n");
   });
 });

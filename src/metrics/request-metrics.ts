@@ -11,12 +11,12 @@ const OVERHEAD_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
  * observations per request, nothing that grows with the request's size.
  */
 export class RequestMetrics {
-  readonly #requests: Counter<"pool" | "worker" | "code" | "outcome">;
+  readonly #requests: Counter<"pool" | "worker" | "worker_model" | "code" | "outcome">;
   readonly #errors: Counter<"pool" | "error_code">;
-  readonly #latency: Histogram<"pool" | "worker" | "stream">;
-  readonly #ttft: Histogram<"pool" | "worker">;
+  readonly #latency: Histogram<"pool" | "worker" | "worker_model" | "stream">;
+  readonly #ttft: Histogram<"pool" | "worker" | "worker_model">;
   readonly #overhead: Histogram<"pool">;
-  readonly #tokens: Counter<"pool" | "worker" | "kind">;
+  readonly #tokens: Counter<"pool" | "worker" | "worker_model" | "kind">;
   readonly #finishes: Counter<"pool" | "reason">;
   readonly #attempts: Counter<"pool" | "worker" | "result">;
   readonly #failovers: Counter<"pool">;
@@ -26,12 +26,12 @@ export class RequestMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.#requests = new Counter({ name: "ringgate_requests_total", help: "Finished requests by answering pool and worker, HTTP status code and outcome.", labelNames: ["pool", "worker", "code", "outcome"], registers });
+    this.#requests = new Counter({ name: "ringgate_requests_total", help: "Finished requests by answering pool and worker, HTTP status code and outcome.", labelNames: ["pool", "worker", "worker_model", "code", "outcome"], registers });
     this.#errors = new Counter({ name: "ringgate_request_errors_total", help: "Failed requests by stable error code.", labelNames: ["pool", "error_code"], registers });
-    this.#latency = new Histogram({ name: "ringgate_request_duration_seconds", help: "Whole request latency as the gateway saw it.", labelNames: ["pool", "worker", "stream"], buckets: LATENCY_BUCKETS_S, registers });
-    this.#ttft = new Histogram({ name: "ringgate_time_to_first_token_seconds", help: "Time to the first streamed event, streaming requests only.", labelNames: ["pool", "worker"], buckets: TTFT_BUCKETS_S, registers });
+    this.#latency = new Histogram({ name: "ringgate_request_duration_seconds", help: "Whole request latency as the gateway saw it.", labelNames: ["pool", "worker", "worker_model", "stream"], buckets: LATENCY_BUCKETS_S, registers });
+    this.#ttft = new Histogram({ name: "ringgate_time_to_first_token_seconds", help: "Time to the first streamed event, streaming requests only.", labelNames: ["pool", "worker", "worker_model"], buckets: TTFT_BUCKETS_S, registers });
     this.#overhead = new Histogram({ name: "ringgate_gateway_overhead_seconds", help: "Time the gateway itself added: latency minus the time spent waiting on workers.", labelNames: ["pool"], buckets: OVERHEAD_BUCKETS_S, registers });
-    this.#tokens = new Counter({ name: "ringgate_tokens_total", help: "Tokens the workers reported in usage, by kind (prompt, completion).", labelNames: ["pool", "worker", "kind"], registers });
+    this.#tokens = new Counter({ name: "ringgate_tokens_total", help: "Tokens the workers reported in usage, by kind (prompt, completion).", labelNames: ["pool", "worker", "worker_model", "kind"], registers });
     this.#finishes = new Counter({
       name: "ringgate_finish_reasons_total",
       help: "Finished choices by the worker's finish_reason (stop, length, tool_calls, ...).",
@@ -48,13 +48,16 @@ export class RequestMetrics {
   observe(record: RequestRecord): void {
     const pool = record.pool || "none";
     const worker = record.worker || "none";
-    this.#requests.inc({ pool, worker, code: String(record.status), outcome: record.outcome });
+    // The weights that answered (the root of the worker's /v1/models when the request finished): a series
+    // splits when a worker's model is swapped, so an A/B result never mixes two models under one name.
+    const worker_model = record.workerModel ?? (record.worker ? "unknown" : "none");
+    this.#requests.inc({ pool, worker, worker_model, code: String(record.status), outcome: record.outcome });
     if (record.errorCode) this.#errors.inc({ pool, error_code: record.errorCode });
-    this.#latency.observe({ pool, worker, stream: record.stream ? "true" : "false" }, record.latencyMs / 1000);
-    if (record.ttftMs !== undefined && record.stream) this.#ttft.observe({ pool, worker }, record.ttftMs / 1000);
+    this.#latency.observe({ pool, worker, worker_model, stream: record.stream ? "true" : "false" }, record.latencyMs / 1000);
+    if (record.ttftMs !== undefined && record.stream) this.#ttft.observe({ pool, worker, worker_model }, record.ttftMs / 1000);
     if (record.outcome !== "rejected" || record.attempts.length > 0) this.#overhead.observe({ pool }, record.gatewayOverheadMs / 1000);
-    if (record.promptTokens) this.#tokens.inc({ pool, worker, kind: "prompt" }, record.promptTokens);
-    if (record.completionTokens) this.#tokens.inc({ pool, worker, kind: "completion" }, record.completionTokens);
+    if (record.promptTokens) this.#tokens.inc({ pool, worker, worker_model, kind: "prompt" }, record.promptTokens);
+    if (record.completionTokens) this.#tokens.inc({ pool, worker, worker_model, kind: "completion" }, record.completionTokens);
     for (const reason of record.finishReasons ?? []) this.#finishes.inc({ pool, reason });
     for (const attempt of record.attempts) this.#attempts.inc({ pool: attempt.pool, worker: attempt.worker, result: attempt.result });
     if (record.attempts.length > 1) this.#failovers.inc({ pool: record.model || pool }, record.attempts.length - 1);
