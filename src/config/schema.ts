@@ -53,7 +53,10 @@ export const healthSchema = z.strictObject({
   silentProbeAfterMs: positiveMs.default(1_000),
   /** That check's /health must answer within this; if not, and no request got a byte meanwhile: "frozen". */
   frozenAfterMs: positiveMs.default(2_000),
-  /** A serving worker that served nothing for this long gets a one-token generation (deep probe); 0 = off. */
+  /**
+   * A serving worker that served nothing for this long gets a one-token generation (deep probe); 0 = never
+   * when idle (a busy worker gone silent with nothing queued is deep-probed regardless).
+   */
   deepProbeIdleMs: z.number().int().min(0).default(30_000),
   /** A deep probe unanswered this long, while no request got a byte meanwhile, means the engine is "hung". */
   deepProbeTimeoutMs: positiveMs.default(5_000),

@@ -128,7 +128,7 @@ export class LivenessWatch {
       return;
     }
     // A refused connection or an error status is the probe's and the request path's business.
-    if (answer.kind !== "answered" || health.deepProbeIdleMs <= 0) return;
+    if (answer.kind !== "answered") return;
     if (watched.lastDeepPassMs >= silentSinceMs || this.#progressedSince(worker, startedMs)) return;
     const waiting = await waitingRequests(this.#deps.fetch, pool, worker, health.frozenAfterMs);
     if (waiting === 0 && !this.#stopped) await this.#deepProbe(pool, worker, watched);
