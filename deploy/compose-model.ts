@@ -105,3 +105,22 @@ function interpolateDeep(value: unknown, env: Env): unknown {
   }
   return value;
 }
+
+/**
+ * `docker-compose -f base -f override` for the keys this repo's overrides use: per service, `environment`
+ * merges, `volumes` merge by container path (the override's wins), any other key is replaced.
+ */
+export function mergeCompose(base: ComposeFile, override: ComposeFile): ComposeFile {
+  const services = { ...base.services };
+  for (const [name, patch] of Object.entries(override.services)) {
+    const current = services[name] ?? {};
+    const hasEnvironment = current.environment !== undefined || patch.environment !== undefined;
+    const environment = hasEnvironment ? { ...current.environment, ...patch.environment } : undefined;
+    const target = (volume: string) => volume.split(":")[1];
+    const overridden = new Set((patch.volumes ?? []).map(target));
+    const kept = (current.volumes ?? []).filter((volume) => !overridden.has(target(volume)));
+    const volumes = current.volumes || patch.volumes ? [...kept, ...(patch.volumes ?? [])] : undefined;
+    services[name] = { ...current, ...patch, ...(environment && { environment }), ...(volumes && { volumes }) };
+  }
+  return { ...base, services };
+}

@@ -42,6 +42,11 @@ describe("loadConfig", () => {
     expect(config.pools.light?.workers).toEqual(["http://light-0:8000"]);
   });
 
+  test("an empty POOL_<NAME> defines no pool, so a Compose override can take one out", () => {
+    const config = loadConfig({ POOL_HEAVY: " ", POOL_LIGHT: "http://c:3" });
+    expect(Object.keys(config.pools)).toEqual(["light"]);
+  });
+
   test("the result is deeply frozen", () => {
     const config = loadConfig({ POOL_HEAVY: "http://a:1" });
     expect(Object.isFrozen(config)).toBe(true);

@@ -53,7 +53,8 @@ function applyEnv(file: Record<string, unknown>, env: Env): Record<string, unkno
   if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
   const pools: Record<string, unknown> = isRecord(out.pools) ? { ...out.pools } : {};
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith("POOL_") || value === undefined) continue;
+    // Empty defines no pool: a Compose override cannot unset a variable (compose.ab.yaml renames heavy).
+    if (!name.startsWith("POOL_") || value === undefined || value.trim() === "") continue;
     const pool = name.slice("POOL_".length).toLowerCase();
     const workers = value.split(",").map((url) => url.trim()).filter(Boolean);
     pools[pool] = { ...(isRecord(pools[pool]) ? pools[pool] : {}), workers };
