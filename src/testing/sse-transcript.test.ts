@@ -101,7 +101,17 @@ describe("readSse", () => {
   const transcriptOf = async (body: string) => readSse(await fetch(`${server.url}?body=${body}`));
 
   test("joins content from events split across reads and sees [DONE]", async () => {
-    expect(await transcriptOf("whole")).toEqual({ status: 200, content: "Hello", finishReason: "stop", done: true, error: undefined, eventsAfterEnd: 0, malformed: 0, broken: undefined });
+    expect(await transcriptOf("whole")).toEqual({
+      status: 200,
+      content: "Hello",
+      finishReason: "stop",
+      choices: [{ content: "Hello", finishReason: "stop" }],
+      done: true,
+      error: undefined,
+      eventsAfterEnd: 0,
+      malformed: 0,
+      broken: undefined,
+    });
   });
 
   test("keeps the in-band error and counts events after it", async () => {
