@@ -9,7 +9,7 @@ import { type ProbeReport, WorkerHealth } from "./worker-health.ts";
 
 const URLS = ["http://w0:8000", "http://w1:8000", "http://w2:8000"];
 
-function setup(workers: readonly string[] = URLS) {
+function setup(workers: readonly string[] = URLS, probeBeforeTrial?: (worker: Worker) => Promise<ProbeReport>) {
   const config = parseConfig({
     pools: { heavy: { workers: [...workers] } },
     health: { ejectBaseMs: 1_000, ejectMaxMs: 3_000, healthyThreshold: 2, unhealthyThreshold: 2, stuckAfterMs: 500 },
@@ -19,7 +19,7 @@ function setup(workers: readonly string[] = URLS) {
   const bus = new WorkerEventBus();
   bus.on((event) => events.push(event));
   const clock = new ManualSchedule(1_000_000);
-  const health = new WorkerHealth({ pools, events: bus, config: () => config, now: clock.now, schedule: clock.schedule });
+  const health = new WorkerHealth({ pools, events: bus, config: () => config, now: clock.now, schedule: clock.schedule, probeBeforeTrial });
   const pool = pools.get("heavy");
   if (!pool) throw new Error("no pool");
   const worker = (index: number): Worker => pool.workers()[index] as Worker;
@@ -185,5 +185,41 @@ describe("operator and stuck", () => {
     }
     expect(slot(2)).toBe(SlotState.Up);
     expect(health.workerLoad("http://w2:8000")?.generationTokensTotal).toBe(130);
+  });
+});
+
+describe("frozen, hung and the probe before a trial", () => {
+  test("unresponsive ejects even a pool's last worker, evented as its kind; while ejected it only re-emits", () => {
+    const { health, worker, state, slot, events } = setup(["http://only:8000"]);
+    health.unresponsive(worker(0), "frozen", "no answer to /health");
+    expect([state(0), slot(0)]).toEqual(["ejected", SlotState.Down]);
+    expect(health.snapshot().heavy?.[0]?.reason).toMatch(/^frozen: no answer to \/health; cooldown until /);
+    health.unresponsive(worker(0), "hung", "no token");
+    expect(events.map((event) => `${event.state}/${event.actor}`)).toEqual(["frozen/probe", "hung/probe"]);
+    expect(health.snapshot().heavy?.[0]?.ejections).toBe(1);
+  });
+
+  test("a cooldown's end probes first: a failure re-ejects (cooldown doubled, no trial), a pass opens the trial", async () => {
+    const answers = [refused, pass];
+    const probed: string[] = [];
+    const probe = async (target: Worker): Promise<ProbeReport> => {
+      probed.push(target.url);
+      return answers.shift() ?? broken;
+    };
+    const { health, pool, clock, worker, state, slot, events } = setup(URLS, probe);
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    health.failure(worker(0), "connect");
+    clock.advance(1_000);
+    await settle();
+    expect([state(0), slot(0), probed.length]).toEqual(["ejected", SlotState.Down, 1]);
+    expect(health.snapshot().heavy?.[0]?.reason).toContain("the probe before its trial failed: ECONNREFUSED");
+    expect(Array.from({ length: 6 }, () => selectSlot(pool.state))).not.toContain(worker(0).slot);
+    clock.advance(1_999);
+    await settle();
+    expect(probed.length).toBe(1);
+    clock.advance(1);
+    await settle();
+    expect([state(0), slot(0), probed.length]).toEqual(["probation", SlotState.Probation, 2]);
+    expect(events.map((event) => `${event.state}/${event.actor}`)).toEqual(["ejected/traffic", "ejected/probe", "probation/cooldown"]);
   });
 });

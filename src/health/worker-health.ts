@@ -252,7 +252,8 @@ export class WorkerHealth implements WorkerFeedback {
     // Ejected again meanwhile (a new cooldown runs), recovered or removed: this probe decides nothing.
     if (!this.#isMember(worker) || status.ejectionsTotal !== ejectionsAtStart || status.ejectedUntilMs === undefined) return;
     if (report.ok) return this.#openTrial(worker, status);
-    this.#eject(worker, status, `the probe before its trial failed: ${report.detail}`);
+    // Labelled, so each failed probe is logged although the state stays `ejected`.
+    this.#eject(worker, status, `the probe before its trial failed: ${report.detail}`, "ejected");
   }
 
   #openTrial(worker: Worker, status: WorkerStatus): void {
