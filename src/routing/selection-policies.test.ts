@@ -8,12 +8,17 @@ import { SessionAffinityPolicy } from "./session-affinity-policy.ts";
 
 const { Up, Down, Probation, Empty } = SlotState;
 
-function candidates(states: SlotState[], inFlight: number[] = [], waiting: number[] = []): Candidates {
+function candidates(
+  states: SlotState[],
+  inFlight: number[] = [],
+  waiting: number[] = [],
+  kv: number[] = [],
+): Candidates {
   const state = new PoolState();
   states.forEach((slotState, slot) => {
     state.setState(slot, slotState);
     for (let i = 0; i < (inFlight[slot] ?? 0); i++) state.acquire(slot);
-    state.setScrapedLoad(slot, waiting[slot] ?? 0, 0);
+    state.setScrapedLoad(slot, waiting[slot] ?? 0, kv[slot] ?? 0);
   });
   state.size = states.length;
   return { state, workerHash: (slot) => hashString(`http://worker-${slot}:8000`) };
@@ -34,6 +39,7 @@ interface LoadScenario {
   states: SlotState[];
   inFlight: number[];
   waiting: number[];
+  kv?: number[];
   expected: number[];
 }
 
@@ -62,8 +68,24 @@ describe("least_loaded", () => {
       expected: [0, 1, 2, 0],
     },
     { name: "nothing available gives -1", states: [Down, Empty], inFlight: [], waiting: [], expected: [-1] },
-  ])("$name", ({ states, inFlight, waiting, expected }) => {
-    const pool = candidates(states, inFlight, waiting);
+    {
+      name: "a fuller KV cache loses a tie",
+      states: [Up, Up],
+      inFlight: [2, 2],
+      waiting: [],
+      kv: [0.9, 0.2],
+      expected: [1, 1],
+    },
+    {
+      name: "KV use never outweighs a whole request",
+      states: [Up, Up],
+      inFlight: [1, 2],
+      waiting: [],
+      kv: [0.95, 0],
+      expected: [0],
+    },
+  ])("$name", ({ states, inFlight, waiting, kv, expected }) => {
+    const pool = candidates(states, inFlight, waiting, kv);
     expect(expected.map(() => leastLoadedPolicy.select(pool, none))).toEqual(expected);
   });
 
