@@ -6,7 +6,9 @@ import OpenAI from "openai";
 import { zodResponseFormat } from "openai/helpers/zod";
 import { z } from "zod";
 import type { EmulatorHandle } from "../../workers/emulator/server.ts";
-import { type EmulatedGateway, startEmulatedGateway } from "../testing/emulated-gateway.ts";
+import { healthFeature } from "../health/health-feature.ts";
+import { type EmulatedGateway, startEmulatedGateway, TEST_TIMEOUTS } from "../testing/emulated-gateway.ts";
+import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";
 import { startGatewayFixture } from "../testing/gateway-fixture.ts";
 import { waitFor } from "../testing/poll.ts";
 import { readSse } from "../testing/sse-transcript.ts";
@@ -50,7 +52,7 @@ describe("client request ids", () => {
 });
 
 describe("uvicorn's keep-alive race", () => {
-  test("a pooled connection the worker closes for idleness as it is reused costs no request, even on one worker", async () => {
+  test("a pooled connection the worker closes for idleness as it is reused costs no request", async () => {
     // The emulator closes idle connections like uvicorn (here after 100 ms instead of 5 s), without a
     // Keep-Alive header; requests spaced around that moment meet the race within a few dozen tries.
     const h = await startEmulatedGateway({ pools: { heavy: 1 }, emulator: { keepAliveTimeoutS: 0.1 } });
@@ -68,6 +70,55 @@ describe("uvicorn's keep-alive race", () => {
     expect(reset?.attempts.map((attempt) => attempt.result)).toEqual(["connection_reset", "ok"]);
     const worker = h.services.health?.snapshot().heavy?.[0];
     expect(worker?.ejections).toBe(0);
+  });
+});
+
+describe("engine death on a real emulator process (vLLM v0.11.0: JSON 500 or in-band 400 + [DONE], then exit)", () => {
+  const TIMING = ["--served-model-name", "heavy", "--ttft-ms", "20", "--itl-ms", "15", "--output-tokens", "12"];
+  const name = "stream $stream: the dying worker's answer, then the survivor serves and the dead one is ejected";
+  test.each([{ stream: false }, { stream: true }])(name, async ({ stream }) => {
+    const processes: EmulatorProcess[] = await Promise.all([
+      spawnEmulator([...TIMING, "--die-after", "1", "--death-exit-ms", "300"]),
+      spawnEmulator(TIMING),
+    ]);
+    const [dying, survivor] = processes as [EmulatorProcess, EmulatorProcess];
+    const config = {
+      pools: { heavy: { workers: [dying.url, survivor.url] } },
+      timeouts: TEST_TIMEOUTS,
+      health: { intervalMs: 60_000, timeoutMs: 1_000, ejectBaseMs: 30_000 },
+    };
+    const fixture = await startGatewayFixture(config, [healthFeature()]);
+    try {
+      const health = () => fixture.gateway.services.health?.snapshot().heavy ?? [];
+      await waitFor(() => health().every((worker) => worker.lastProbe !== undefined), 10_000, "the first probe round");
+      const body = { model: "heavy", messages: MESSAGES, stream };
+      const first = await fixture.post("/v1/chat/completions", body);
+      expect(first.status).toBe(200);
+      if (stream) {
+        // Death right after the first token: too late to fail over; the worker's error ends it, no [DONE].
+        const transcript = await readSse(first);
+        expect([transcript.done, transcript.error?.code]).toEqual([false, 400]);
+      } else {
+        // The JSON 500 of a dead engine, before any byte: the survivor answers instead.
+        expect(first.headers.get("x-ringgate-worker")).toBe(survivor.url);
+        expect(((await first.json()) as { choices: unknown[] }).choices.length).toBe(1);
+      }
+      await dying.proc.exited;
+      const next = await fixture.post("/v1/chat/completions", body);
+      expect([next.status, next.headers.get("x-ringgate-worker"), next.headers.get("x-ringgate-attempts")]).toEqual([
+        200,
+        survivor.url,
+        "1",
+      ]);
+      await next.arrayBuffer();
+      expect(health().find((worker) => worker.url === dying.url)?.ejections).toBe(1);
+      await waitFor(() => fixture.records.length === 2, 5_000, "both records");
+      const outcomes = fixture.records.map((r) => `${r.outcome}: ${r.attempts.map((a) => a.result).join(", ")}`);
+      expect(outcomes).toEqual([stream ? "mid_stream_error: ok" : "ok: status_500, ok", "ok: ok"]);
+    } finally {
+      await fixture.stop();
+      await Promise.all(processes.map((process) => process.stop()));
+    }
   });
 });
 
