@@ -37,6 +37,10 @@ export const retrySchema = z.strictObject({
   budgetMs: positiveMs.default(30_000),
   /** Longest `Retry-After` from a worker the gateway will honour by waiting before the next attempt. */
   maxRetryAfterMs: z.number().int().min(0).default(2_000),
+  /** How often one stream that broke mid-answer may move on to another worker (0: a break ends it). */
+  maxContinuations: z.number().int().min(0).max(8).default(2),
+  /** Per continuation: time to find a worker that continues a broken stream before it ends with an error. */
+  continuationBudgetMs: positiveMs.default(10_000),
 });
 
 export const healthSchema = z.strictObject({

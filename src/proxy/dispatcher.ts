@@ -9,11 +9,12 @@ import { type DeadlineSweeper, sharedSweeper } from "./deadline-sweeper.ts";
 import type { FetchLike } from "./forward.ts";
 import { downstreamHeaders, upstreamHeaders } from "./headers.ts";
 import { RequestTrace } from "./request-trace.ts";
-import { bodyForPool, clientWantsUsage, type JsonObject, RESPONSES_PATH } from "./request-body.ts";
+import { bodyForPool, CHAT_PATH, clientWantsUsage, type JsonObject, RESPONSES_PATH } from "./request-body.ts";
 import { PendingAttempts } from "./pending-attempts.ts";
 import type { RequestRecord } from "./request-record.ts";
 import { type AttemptResult, decide } from "./retry-policy.ts";
-import { SseRelay } from "./sse-relay.ts";
+import { SseRelay, type StreamEnd } from "./sse-relay.ts";
+import { type Leg, StreamContinuation } from "./stream-continuation.ts";
 import { upstreamRequestId } from "./upstream-request-id.ts";
 
 /** A validated client request, as the routes hand it over. */
@@ -91,7 +92,6 @@ export class Dispatcher {
 
   /** Attempts on one pool; a Response once one may go to the client, undefined to move on. */
   async #tryPool(pool: Pool, request: ProxyRequest, trace: RequestTrace, config: GatewayConfig): Promise<Response | undefined> {
-    const timeouts: Timeouts = { ...config.timeouts, ...pool.config.timeouts };
     const bodyText = JSON.stringify(bodyForPool(request.body, pool, request.stream, request.path));
     const excluded = new Set<number>();
     const maxAttempts = Math.min(config.retry.maxAttempts, Math.max(1, pool.workers().length));
@@ -109,7 +109,7 @@ export class Dispatcher {
       excluded.add(worker.slot);
       pool.state.acquire(worker.slot);
       const startedMs = this.#deps.now();
-      const outcome = await runAttempt(this.#attemptInput(worker, pool, request, trace, timeouts, bodyText));
+      const outcome = await runAttempt(this.#attemptInput(worker, pool, request, trace, config, bodyText));
       trace.attempt(worker, outcome.result, startedMs);
       const kind = outcome.result.kind;
       if (kind === "connection_reset" && !resetOnce.has(worker.slot) && this.#deps.now() < budgetEndMs) {
@@ -149,9 +149,10 @@ export class Dispatcher {
     pool: Pool,
     request: ProxyRequest,
     trace: RequestTrace,
-    timeouts: Timeouts,
+    config: GatewayConfig,
     body: string,
   ): AttemptInput {
+    const timeouts: Timeouts = { ...config.timeouts, ...pool.config.timeouts };
     return {
       worker,
       request: this.#upstreamRequest(request, pool, body),
@@ -161,7 +162,7 @@ export class Dispatcher {
       totalEndMs: trace.startMs + timeouts.totalMs,
       now: this.#deps.now,
       fetch: this.#deps.fetch,
-      relay: this.#relayOptions(request, timeouts, trace, pool, worker.slot),
+      relay: this.#relayOptions(request, timeouts, trace, { pool, worker }, config),
       pending: this.#pending,
       progress: this.#feedback.progressMark(worker),
     };
@@ -176,23 +177,62 @@ export class Dispatcher {
     return new Request(`http://ringgate${request.path}`, { method: "POST", headers: upstreamHeaders(request.headers, extra), body });
   }
 
-  #relayOptions(request: ProxyRequest, timeouts: Timeouts, trace: RequestTrace, pool: Pool, slot: number) {
+  #relayOptions(request: ProxyRequest, timeouts: Timeouts, trace: RequestTrace, first: Leg, config: GatewayConfig) {
+    const pool = first.pool;
+    const resumer = this.#continuation(request, trace, first, config, timeouts);
     return {
       idleMs: timeouts.idleMs,
       doneGraceMs: this.#deps.doneGraceMs,
       stripUsage: !clientWantsUsage(request.body),
       framing: request.path === RESPONSES_PATH ? ("responses" as const) : ("chunks" as const),
       sweeper: this.#deps.sweeper,
-      onEnd: (end: Parameters<typeof trace.streamEnded>[0]) => {
-        pool.state.release(slot);
+      resumer,
+      onEnd: (end: StreamEnd) => {
+        // After a continuation the stream ends on another worker than the one that started it.
+        const { pool: last, worker } = resumer?.finish() ?? first;
+        last.state.release(worker.slot);
         this.#admission.leave(pool);
-        const worker = trace.answeredBy;
         const workerFault = end.outcome === "mid_stream_error" && !end.requestFault;
-        if (worker && workerFault) this.#feedback.failure(worker, "mid_stream");
-        if (worker && end.outcome === "timeout") this.#feedback.failure(worker, "idle_timeout");
+        if (workerFault) this.#feedback.failure(worker, "mid_stream");
+        if (end.outcome === "timeout") this.#feedback.failure(worker, "idle_timeout");
         trace.streamEnded(end);
       },
     };
+  }
+
+  /** What continues a chat stream that breaks mid-answer; none where the client cannot get one answer back. */
+  #continuation(request: ProxyRequest, trace: RequestTrace, first: Leg, config: GatewayConfig, timeouts: Timeouts) {
+    if (!request.stream || request.path !== CHAT_PATH || config.retry.maxContinuations === 0) return undefined;
+    if (typeof request.body.n === "number" && request.body.n > 1) return undefined;
+    const chain = trace.route?.chain ?? [first.pool];
+    return new StreamContinuation({
+      client: request.body,
+      chain: [first.pool, ...chain.slice(chain.indexOf(first.pool) + 1)],
+      first,
+      maxContinuations: config.retry.maxContinuations,
+      budgetMs: config.retry.continuationBudgetMs,
+      totalEndMs: trace.startMs + timeouts.totalMs,
+      now: this.#deps.now,
+      attempt: (leg, body) => this.#continuationAttempt(leg, body, request, trace, config),
+      retire: (leg, end) => {
+        leg.pool.state.release(leg.worker.slot);
+        this.#feedback.failure(leg.worker, end.outcome === "timeout" ? "idle_timeout" : "mid_stream");
+      },
+      noted: (result, from, to) => trace.continuation(result, from.worker, to?.worker),
+    });
+  }
+
+  /** One try to continue a broken stream on `leg` (its slot acquired): started, or why not. */
+  async #continuationAttempt(leg: Leg, body: JsonObject, request: ProxyRequest, trace: RequestTrace, config: GatewayConfig) {
+    const bodyText = JSON.stringify(bodyForPool(body, leg.pool, true, request.path));
+    const startedMs = this.#deps.now();
+    const input = this.#attemptInput(leg.worker, leg.pool, request, trace, config, bodyText);
+    // The relay it starts is handed over to the client's stream, which frees slots and records the end.
+    const relay = { ...input.relay, resumer: undefined, keepFirstBytes: true, onEnd: () => undefined };
+    const outcome = await runAttempt({ ...input, relay });
+    trace.continuationAttempt(leg.worker, outcome.result, startedMs);
+    this.#report(leg.worker, outcome.result);
+    return outcome;
   }
 
   #respond(pool: Pool, slot: number, outcome: AnsweredAttempt, trace: RequestTrace): Response {

@@ -42,6 +42,12 @@ export interface RequestRecord {
   workerModel?: string;
   /** One per finished choice, as the worker wrote it (`stop`, `length`, `tool_calls`, …). */
   finishReasons?: string[];
+  /** Per stream break, how its continuation went (`continued`, `restarted`, `tool_call`, `no_worker`, …). */
+  continuations?: string[];
+  /** Workers whose streams broke and whose answers another worker continued, in order (`worker` ends it). */
+  continuedFrom?: string[];
+  /** Malformed stream events dropped. */
+  malformedEvents?: number;
   /** How the `model` became a pool (alias, variant, tier decision with its predictions); absent for a pool name. */
   route?: string;
   /** A tier's predicted TTFT for the pool it chose. */

@@ -34,6 +34,10 @@ export class RequestTrace {
   #ttftMs: number | undefined;
   #overheadMs = 0;
   #finishReasons: string[] | undefined;
+  /** Per broken stream, how its continuation went; and the workers the answer moved away from. */
+  readonly #continuations: string[] = [];
+  readonly #continuedFrom: string[] = [];
+  #malformedEvents: number | undefined;
 
   constructor(request: ProxyRequest, now: () => number, onFinish: ((record: RequestRecord) => void) | undefined) {
     this.#request = request;
@@ -52,6 +56,20 @@ export class RequestTrace {
     this.#lastResult = result;
     this.answeredBy = worker;
     this.attempts.push({ worker: worker.url, pool: worker.pool, result: resultLabel(result), durationMs: round(durationMs), startOffsetMs: round(startedMs - this.startMs) });
+  }
+
+  /** An attempt to continue a broken stream: recorded, but the answering worker changes only if it starts. */
+  continuationAttempt(worker: Worker, result: AttemptResult, startedMs: number): void {
+    const durationMs = this.#now() - startedMs;
+    this.attempts.push({ worker: worker.url, pool: worker.pool, result: resultLabel(result), durationMs: round(durationMs), startOffsetMs: round(startedMs - this.startMs) });
+  }
+
+  /** A broken stream's continuation: `to` is the worker that took the answer over, if one did. */
+  continuation(result: string, from: Worker, to: Worker | undefined): void {
+    this.#continuations.push(result);
+    if (!to) return;
+    this.#continuedFrom.push(from.url);
+    this.answeredBy = to;
   }
 
   /** A worker answer that was retried; passed through unchanged if no later attempt does better. */
@@ -79,6 +97,7 @@ export class RequestTrace {
     // A request the worker refused in-band for its own fault is the client's error, like a 400.
     const outcome: RequestOutcome = end.requestFault ? "rejected" : end.outcome;
     this.#finishReasons = end.finishReasons;
+    this.#malformedEvents = end.malformedDropped || undefined;
     this.#write(outcome, end.errorCode, end.usage?.promptTokens, end.usage?.completionTokens, end.outcome === "client_abort");
   }
 
@@ -169,6 +188,9 @@ export class RequestTrace {
       fallbackFrom: this.#fallbackFrom(),
       partial,
       finishReasons: this.#finishReasons?.length ? this.#finishReasons : undefined,
+      continuations: this.#continuations.length > 0 ? this.#continuations : undefined,
+      continuedFrom: this.#continuedFrom.length > 0 ? this.#continuedFrom : undefined,
+      malformedEvents: this.#malformedEvents,
       ...this.route?.note,
     });
   }

@@ -32,6 +32,35 @@ export interface StreamEnd {
    * (e.g. a prompt the engine refuses): the client's error, which says nothing against the worker.
    */
   requestFault?: boolean;
+  /** Malformed events dropped (each alone is skipped; several in a row end the stream). */
+  malformedDropped?: number;
+}
+
+/** A started stream of another worker, handed over to the relay it continues. */
+export interface Upstream {
+  /** Bytes read while waiting for its first event, not yet looked at. */
+  raw: Uint8Array[];
+  reader: ChunkReader;
+  abort(): void;
+  /** Ends that stream's attempt (detaches it from the client and health). */
+  end(end: StreamEnd): void;
+}
+
+/** Turns a continuation's events into the client's stream (continuation-request.ts). */
+export interface Rewriter {
+  rewrite(bytes: Uint8Array): Uint8Array | undefined;
+  usage(continued: Usage | undefined): Usage | undefined;
+}
+
+export interface Resumed {
+  upstream: Upstream;
+  rewriter: Rewriter;
+}
+
+/** Continues a stream that broke after bytes reached the client (stream-continuation.ts). */
+export interface StreamResumer {
+  /** `delivered`: every byte the client got; undefined when the stream must end as it is. */
+  resume(delivered: readonly Uint8Array[], failure: StreamEnd): Promise<Resumed | undefined>;
 }
 
 export interface RelayOptions {
@@ -47,6 +76,10 @@ export interface RelayOptions {
   abortUpstream(): void;
   /** Stamped with the sweeper's clock on every chunk: health's proof the worker still sends. */
   progress?: ProgressMark;
+  /** Continues a broken stream on another worker; without one a break ends the stream with an error. */
+  resumer?: StreamResumer;
+  /** Keep the bytes read before the first event for `handOver` (a continuation's own attempt). */
+  keepFirstBytes?: boolean;
   onEnd(end: StreamEnd): void;
 }
 
@@ -66,6 +99,8 @@ const MAX_PARTIAL_EVENT_BYTES = 1024 * 1024;
 const MALFORMED = "the worker sent a malformed stream event; the answer is incomplete";
 const CUT = "the worker closed the stream before the answer was complete";
 const BROKEN = "the connection to the worker failed mid-stream; the answer is incomplete";
+/** Malformed events in a row that mean a broken worker rather than a glitch. */
+const MALFORMED_IN_A_ROW = 3;
 
 /**
  * Relays a worker's SSE body to the client as whole events, byte for byte. It holds back only a partial
@@ -75,7 +110,8 @@ const BROKEN = "the connection to the worker failed mid-stream; the answer is in
  */
 export class SseRelay implements Watched {
   deadlineMs = Number.POSITIVE_INFINITY;
-  readonly #reader: ChunkReader;
+  #reader: ChunkReader;
+  #abortUpstream: () => void;
   readonly #options: RelayOptions;
   readonly #ends: number[] = [];
   #pending: Uint8Array[] = [];
@@ -95,6 +131,19 @@ export class SseRelay implements Watched {
   #expired: "idle" | "done_grace" | undefined;
   /** Set once the stream's fate is known; no more upstream events are relayed after it. */
   #end: StreamEnd | undefined;
+  /** The error event a failure writes when the stream is not continued. */
+  #failEvent: Uint8Array | undefined;
+  /** The worker's mid-stream error event was held back from the client (a continuation may follow). */
+  #heldError = false;
+  #malformedRun = 0;
+  #malformedDropped = 0;
+  /** What the client got (references, not copies), kept only when a continuation is possible. */
+  readonly #delivered: Uint8Array[] | undefined;
+  readonly #firstBytes: Uint8Array[] | undefined;
+  /** Set once continued: the continuing worker's events go through it. */
+  #rewriter: Rewriter | undefined;
+  /** Ends a continuing worker's attempt (the original's ends with `onEnd`). */
+  #endUpstream: ((end: StreamEnd) => void) | undefined;
   #reported = false;
 
   readonly #classify: (bytes: Uint8Array, start: number, end: number, afterFinish: boolean) => EventKind;
@@ -104,6 +153,9 @@ export class SseRelay implements Watched {
   constructor(reader: ChunkReader, options: RelayOptions) {
     this.#reader = reader;
     this.#options = options;
+    this.#abortUpstream = () => options.abortUpstream();
+    this.#delivered = options.resumer ? [] : undefined;
+    this.#firstBytes = options.keepFirstBytes ? [] : undefined;
     const responses = options.framing === "responses";
     this.#classify = responses ? classifyResponsesEvent : classify;
     this.#closing = responses ? undefined : DONE_EVENT;
@@ -114,10 +166,21 @@ export class SseRelay implements Watched {
     while (this.#pending.length === 0 && !this.#end) {
       const { done, value } = await this.#reader.read();
       if (done || !value) return "eof";
+      this.#firstBytes?.push(value);
       const out = this.#process(value);
       if (out) this.#pending.push(out);
     }
     return this.#workerError !== undefined || this.#end?.outcome === "mid_stream_error" ? "error" : "chunk";
+  }
+
+  /** Gives this attempt's stream to the relay it continues; call once, instead of `stream()`. */
+  handOver(): Upstream {
+    return {
+      raw: this.#firstBytes ?? [],
+      reader: this.#reader,
+      abort: this.#abortUpstream,
+      end: (end) => this.#report(end),
+    };
   }
 
   /** What the worker's first error event says, if it sent one. */
@@ -142,7 +205,7 @@ export class SseRelay implements Watched {
   /** Called by the sweeper when the idle or done-grace deadline passed during a read. */
   expire(): void {
     this.#expired = this.#sawUsage ? "done_grace" : "idle";
-    this.#options.abortUpstream();
+    this.#abortUpstream();
   }
 
   /** Relays until the stream's fate is known; Bun calls it once for a whole-body consumer like Bun.serve. */
@@ -151,6 +214,14 @@ export class SseRelay implements Watched {
     const first = this.#pending;
     this.#pending = [];
     for (const bytes of first) if (!(await this.#deliver(sink, bytes))) return;
+    do {
+      if (!(await this.#relayUpstream(sink))) return;
+    } while (await this.#resumed(sink));
+    this.#close(sink);
+  }
+
+  /** Relays the current worker's events until its stream ends; false when the client is gone. */
+  async #relayUpstream(sink: Sink): Promise<boolean> {
     while (!this.#end) {
       const nowMs = this.#options.sweeper.now();
       if (this.#options.progress) this.#options.progress.atMs = nowMs;
@@ -168,12 +239,58 @@ export class SseRelay implements Watched {
         this.#onEof(sink);
         break;
       }
-      const out = this.#process(result.value);
+      let out = this.#process(result.value);
+      if (out && this.#rewriter) out = this.#rewriter.rewrite(out);
       if (!out) continue;
       const delivered = this.#deliver(sink, out);
-      if (delivered === false || (delivered !== true && !(await delivered))) return;
+      if (delivered === false || (delivered !== true && !(await delivered))) return false;
     }
-    this.#close(sink);
+    return true;
+  }
+
+  /** After a worker's failure: whether another worker continues the answer (its first events delivered). */
+  async #resumed(sink: Sink): Promise<boolean> {
+    const failure = this.#end;
+    const resumer = this.#options.resumer;
+    if (!resumer || !failure || failure.outcome === "ok" || this.#reported) return false;
+    const next = await resumer.resume(this.#delivered ?? [], failure);
+    if (!next) return false;
+    if (this.#reported) {
+      next.upstream.end({ outcome: "client_abort", completedDone: false });
+      return false;
+    }
+    this.#retireUpstream(failure);
+    this.#adopt(next);
+    for (const raw of next.upstream.raw) {
+      const out = this.#process(raw);
+      const bytes = out && next.rewriter.rewrite(out);
+      if (bytes && !(await this.#deliver(sink, bytes))) return false;
+    }
+    return true;
+  }
+
+  /** The broken worker's stream is closed for good (its slot and health are the resumer's business). */
+  #retireUpstream(failure: StreamEnd): void {
+    if (this.#endUpstream) {
+      this.#endUpstream(failure);
+    } else {
+      this.#abortUpstream();
+      this.#reader.cancel().catch(() => undefined);
+    }
+  }
+
+  #adopt(next: Resumed): void {
+    this.#reader = next.upstream.reader;
+    this.#abortUpstream = next.upstream.abort;
+    this.#endUpstream = next.upstream.end;
+    this.#rewriter = next.rewriter;
+    this.#end = undefined;
+    this.#failEvent = undefined;
+    this.#heldError = false;
+    this.#workerError = undefined;
+    this.#expired = undefined;
+    this.#carry = undefined;
+    this.#malformedRun = 0;
   }
 
   /**
@@ -182,6 +299,7 @@ export class SseRelay implements Watched {
    * False when the client is gone; the stream then ends as a client abort.
    */
   #deliver(sink: Sink, bytes: Uint8Array): boolean | Promise<boolean> {
+    this.#delivered?.push(bytes);
     try {
       const written = sink.write(bytes);
       if (typeof written === "number") return !this.#reported;
@@ -219,13 +337,12 @@ export class SseRelay implements Watched {
     if (!this.#end && this.#carry && this.#carry.length > MAX_PARTIAL_EVENT_BYTES) {
       // No vLLM chunk is this long: the worker is not framing events, and holding more only costs memory.
       this.#carry = undefined;
-      this.#end = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "malformed event", completedDone: false };
+      this.#fail(MALFORMED_END, errorEvent("upstream_error", MALFORMED));
       parts ??= [];
     }
     // The usual case: whole events only, none dropped — the chunk goes on as it came.
     if (!parts) return start === bytes.length ? bytes : start > 0 ? bytes.subarray(0, start) : undefined;
     if (start > keepFrom) parts.push(bytes.subarray(keepFrom, start));
-    if (this.#end?.detail === "malformed event") parts.push(errorEvent("upstream_error", MALFORMED));
     return parts.length > 0 ? Buffer.concat(parts) : undefined;
   }
 
@@ -234,6 +351,7 @@ export class SseRelay implements Watched {
     switch (this.#classify(bytes, start, end, this.#finishReasons.length > 0)) {
       case "chunk":
         this.#sawChunk = true;
+        this.#malformedRun = 0;
         readFinishReasons(bytes, start, end, this.#finishReasons);
         return false;
       case "usage":
@@ -246,13 +364,18 @@ export class SseRelay implements Watched {
         return false;
       case "done":
         // After an error event the answer is not whole, and [DONE] would tell the client it is.
-        this.#end = this.#workerError !== undefined ? this.#workerErrorEnd() : { outcome: "ok", completedDone: false };
+        if (this.#workerError !== undefined) this.#fail(this.#workerErrorEnd(), undefined);
+        else this.#end = { outcome: "ok", completedDone: false };
         return this.#workerError !== undefined;
       case "error":
         this.#workerError ??= Buffer.from(bytes.subarray(start, end));
-        return false;
+        // Mid-stream (engine death): held back while another worker may still continue the answer.
+        this.#heldError = this.#sawChunk && this.#options.resumer !== undefined;
+        return this.#heldError;
       case "malformed":
-        this.#end = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "malformed event", completedDone: false };
+        // One garbled event is dropped; several in a row mean the worker is broken.
+        this.#malformedDropped++;
+        if (++this.#malformedRun >= MALFORMED_IN_A_ROW) this.#fail(MALFORMED_END, errorEvent("upstream_error", MALFORMED));
         return true;
     }
   }
@@ -266,13 +389,22 @@ export class SseRelay implements Watched {
 
   #onEof(sink: Sink): void {
     if (this.#workerError !== undefined) {
-      this.#end = this.#workerErrorEnd();
+      this.#fail(this.#workerErrorEnd(), undefined);
     } else if (this.#sawUsage) {
       this.#end = this.#completeWhole(sink);
     } else {
-      sink.write(errorEvent("upstream_error", CUT));
-      this.#end = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "stream cut", completedDone: false };
+      const end: StreamEnd = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "stream cut", completedDone: false };
+      this.#fail(end, errorEvent("upstream_error", CUT));
     }
+  }
+
+  /**
+   * The stream broke: `event` is what tells the client, unless the worker's own error event already
+   * did (or was held back, and then it is the one).
+   */
+  #fail(end: StreamEnd, event: Uint8Array | undefined): void {
+    this.#end = end;
+    this.#failEvent = this.#workerError === undefined ? event : this.#heldError ? this.#workerError : undefined;
   }
 
   #onReadError(sink: Sink, error: unknown): void {
@@ -280,11 +412,11 @@ export class SseRelay implements Watched {
     if (this.#expired === "done_grace" && this.#workerError === undefined) {
       this.#end = this.#completeWhole(sink);
     } else if (this.#expired === "idle") {
-      sink.write(errorEvent("upstream_timeout", `the worker sent nothing for ${this.#options.idleMs} ms (idle timeout); the answer is incomplete`));
-      this.#end = { outcome: "timeout", errorCode: "upstream_timeout", detail: "idle", completedDone: false };
+      const idle = `the worker sent nothing for ${this.#options.idleMs} ms (idle timeout); the answer is incomplete`;
+      this.#fail({ outcome: "timeout", errorCode: "upstream_timeout", detail: "idle", completedDone: false }, errorEvent("upstream_timeout", idle));
     } else {
-      if (this.#workerError === undefined) sink.write(errorEvent("upstream_error", BROKEN));
-      this.#end = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: errorMessage(error), completedDone: false };
+      const end: StreamEnd = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: errorMessage(error), completedDone: false };
+      this.#fail(end, errorEvent("upstream_error", BROKEN));
     }
   }
 
@@ -297,6 +429,7 @@ export class SseRelay implements Watched {
 
   #close(sink: Sink): void {
     if (this.#reported) return;
+    if (this.#failEvent) sink.write(this.#failEvent);
     sink.close();
     this.#report(this.#end ?? { outcome: "ok", completedDone: false });
   }
@@ -306,12 +439,17 @@ export class SseRelay implements Watched {
     this.#reported = true;
     this.#options.sweeper.unwatch(this);
     if (end.outcome !== "ok" || end.completedDone) {
-      this.#options.abortUpstream();
+      this.#abortUpstream();
       this.#reader.cancel().catch(() => undefined);
     }
-    this.#options.onEnd({ ...end, usage: this.#usage, finishReasons: this.#finishReasons });
+    const usage = this.#rewriter ? this.#rewriter.usage(this.#usage) : this.#usage;
+    this.#endUpstream?.(end);
+    const malformed = this.#malformedDropped > 0 ? { malformedDropped: this.#malformedDropped } : undefined;
+    this.#options.onEnd({ ...end, usage, finishReasons: this.#finishReasons, ...malformed });
   }
 }
+
+const MALFORMED_END: StreamEnd = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "malformed event", completedDone: false };
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

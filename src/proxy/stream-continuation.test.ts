@@ -1,0 +1,169 @@
+// A stream that breaks after bytes reached the client goes on from another worker, one fault per row:
+// the client sees the uninterrupted answer (one id, one role chunk, one finish, one [DONE]) or, where a
+// continuation cannot be honest, one in-band error and no [DONE]. Worker 0 carries the fault and is the
+// ring's first pick; every row gets fresh emulators and a fresh gateway.
+
+import { afterEach, describe, expect, test } from "bun:test";
+import type { EmulatorHandle } from "../../workers/emulator/server.ts";
+import { type EmulatedGateway, type EmulatedGatewayOptions, startEmulatedGateway } from "../testing/emulated-gateway.ts";
+import { waitFor } from "../testing/poll.ts";
+import { readSseEvents } from "../testing/sse-transcript.ts";
+
+const MESSAGES = [{ role: "user", content: "Which way to the castle?" }];
+const NAMED_TOOL = {
+  tools: [{ type: "function", function: { name: "open_gate", parameters: { type: "object", properties: { gate: { type: "string" } } } } }],
+  tool_choice: { type: "function", function: { name: "open_gate" } },
+};
+
+const open: EmulatedGateway[] = [];
+
+afterEach(async () => {
+  for (const harness of open.splice(0)) await harness.stop();
+});
+
+interface Chunk {
+  id?: string;
+  created?: number;
+  model?: string;
+  choices?: { index: number; delta?: { role?: string; content?: string }; finish_reason?: string | null }[];
+  usage?: { prompt_tokens: number; completion_tokens: number } | null;
+  error?: { code?: string; message?: string };
+}
+
+/** Everything a client saw, chunk by chunk. */
+interface Seen {
+  chunks: Chunk[];
+  content: string;
+  roles: number;
+  finishes: string[];
+  done: boolean;
+  error: Chunk["error"];
+  usage: Chunk["usage"];
+}
+
+async function read(response: Response): Promise<Seen> {
+  const seen: Seen = { chunks: [], content: "", roles: 0, finishes: [], done: false, error: undefined, usage: undefined };
+  if (!response.body) return seen;
+  for await (const event of readSseEvents(response.body)) {
+    if (event.data === "[DONE]") {
+      seen.done = true;
+      continue;
+    }
+    const chunk = JSON.parse(event.data) as Chunk;
+    if (chunk.error) seen.error = chunk.error;
+    else seen.chunks.push(chunk);
+    seen.usage = chunk.usage ?? seen.usage;
+    for (const choice of chunk.choices ?? []) {
+      if (choice.delta?.role) seen.roles++;
+      seen.content += choice.delta?.content ?? "";
+      if (choice.finish_reason) seen.finishes.push(choice.finish_reason);
+    }
+  }
+  return seen;
+}
+
+/** The answer a healthy worker gives the same request uninterrupted (the emulator is deterministic). */
+async function reference(worker: EmulatorHandle, body: Record<string, unknown>): Promise<Seen> {
+  const response = await fetch(`${worker.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
+  });
+  return read(response);
+}
+
+interface ContinuationCase {
+  name: string;
+  /** Fault on worker 0 (the first pick); `other` on every other worker. */
+  fault?: string;
+  other?: string;
+  body?: Record<string, unknown>;
+  options?: Partial<EmulatedGatewayOptions>;
+  during?: (emulators: EmulatorHandle[]) => Promise<void>;
+  expect: {
+    /** `whole`: one answer equal to the uninterrupted one; `inband_error`: one error event, no [DONE]. */
+    end: "whole" | "inband_error";
+    /** The record's per-break continuation results. */
+    continuations: string[];
+    attempts: number;
+    messageIncludes?: string;
+    malformed?: number;
+  };
+}
+
+/** Engine death on worker 0 once its stream has sent three tokens: in-band 400 + [DONE] (v0.11.0). */
+async function dieAfterTokens(emulators: EmulatorHandle[]): Promise<void> {
+  await waitFor(() => emulators[0]?.state().running === 1, 5_000, "the stream running on worker 0");
+  await Bun.sleep(80);
+  emulators[0]?.die();
+}
+
+const CASES: ContinuationCase[] = [
+  { name: "cut after 3 tokens", fault: "cut-after:3", expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
+  { name: "stall after 3 tokens (idle budget)", fault: "stall-after:3", expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
+  { name: "in-band engine error after 2 tokens (+ [DONE])", fault: "inband-error-after:2", expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
+  { name: "engine death mid-stream", during: dieAfterTokens, options: { emulator: { stayAfterDeath: true } }, expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
+  { name: "malformed event once: dropped and counted, no continuation", fault: "malformed-after:3", expect: { end: "whole", continuations: [], attempts: 1, malformed: 1 } },
+  { name: "max_tokens: the continuation asks only for what is left", fault: "cut-after:4", body: { max_tokens: 9 }, expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
+  { name: "cut again on the continuing worker: continued twice", fault: "cut-after:3", other: "cut-after:6", options: { pools: { heavy: 3 } }, expect: { end: "whole", continuations: ["continued", "continued"], attempts: 3 } },
+  { name: "prefill refused (400): ends as a cut, the 400 never shown", fault: "cut-after:3", other: "status:400", expect: { end: "inband_error", continuations: ["prefill_refused"], attempts: 2, messageIncludes: "the answer is incomplete" } },
+  { name: "tool-call delta already sent: no continuation", fault: "cut-after:3", body: NAMED_TOOL, expect: { end: "inband_error", continuations: ["tool_call"], attempts: 1 } },
+  { name: "n = 2: no continuation", fault: "cut-after:3", body: { n: 2, temperature: 1 }, expect: { end: "inband_error", continuations: [], attempts: 1 } },
+  { name: "no other worker: ends as a cut", fault: "cut-after:3", options: { pools: { heavy: 1 } }, expect: { end: "inband_error", continuations: ["no_worker"], attempts: 1 } },
+  { name: "continuations off (retry.maxContinuations 0)", fault: "cut-after:3", options: { retry: { maxContinuations: 0 } }, expect: { end: "inband_error", continuations: [], attempts: 1 } },
+];
+
+describe("stream continuation: one fault per row", () => {
+  test.each(CASES.map((c) => [c.name, c] as const))("%s", async (_name, row) => {
+    const h = await startEmulatedGateway({ pools: { heavy: 2 }, ...row.options });
+    open.push(h);
+    const faulty = h.emulators[0] as EmulatorHandle;
+    if (row.fault) faulty.setFault(row.fault);
+    for (const other of h.emulators.slice(1)) if (row.other) other.setFault(row.other);
+    const body = { model: "heavy", messages: MESSAGES, stream: true, ...row.body };
+    const [response] = await Promise.all([h.fixture.post("/v1/chat/completions", body), row.during?.(h.emulators)]);
+    expect(response.status).toBe(200);
+    const seen = await read(response);
+    await waitFor(() => h.fixture.records.length === 1, 5_000, "the request record");
+    const record = h.fixture.records[0];
+    expect(record?.attempts[0]?.worker).toBe(faulty.url);
+    expect(record?.attempts.length).toBe(row.expect.attempts);
+    expect(record?.continuations ?? []).toEqual(row.expect.continuations);
+    if (row.expect.malformed) expect(record?.malformedEvents).toBe(row.expect.malformed);
+    if (row.expect.end === "inband_error") {
+      expect([seen.done, seen.error === undefined]).toEqual([false, false]);
+      if (row.expect.messageIncludes) expect(seen.error?.message).toContain(row.expect.messageIncludes);
+      return;
+    }
+    const healthy = h.emulators.at(-1) as EmulatorHandle;
+    healthy.setFault(undefined);
+    const whole = await reference(healthy, body);
+    expect([seen.done, seen.error, seen.roles, seen.finishes]).toEqual([true, undefined, 1, whole.finishes]);
+    expect(seen.content).toBe(whole.content);
+    // One answer: every chunk under the first one's id, created and model.
+    const first = seen.chunks[0];
+    expect(seen.chunks.filter((c) => c.id !== first?.id || c.created !== first?.created || c.model !== first?.model)).toEqual([]);
+    expect(record?.outcome).toBe("ok");
+    expect(record?.completionTokens).toBe(whole.usage?.completion_tokens);
+    expect(record?.finishReasons).toEqual(whole.finishes);
+    const continued = row.expect.continuations.filter((result) => result === "continued").length;
+    expect(record?.continuedFrom?.length ?? 0).toBe(continued);
+    if (continued > 0) expect(record?.continuedFrom?.[0]).toBe(faulty.url);
+  });
+});
+
+describe("stream continuation: usage", () => {
+  test("the client's usage chunk adds both parts: the original prompt, completion tokens summed", async () => {
+    const h = await startEmulatedGateway({ pools: { heavy: 2 } });
+    open.push(h);
+    const [faulty, healthy] = h.emulators as [EmulatorHandle, EmulatorHandle];
+    const body = { model: "heavy", messages: MESSAGES, stream: true, stream_options: { include_usage: true } };
+    const whole = await reference(healthy, body);
+    faulty.setFault("cut-after:4");
+    const seen = await read(await h.fixture.post("/v1/chat/completions", body));
+    expect([seen.done, seen.content]).toEqual([true, whole.content]);
+    expect(seen.usage?.completion_tokens).toBe(whole.usage?.completion_tokens);
+    // The continuation's prompt holds the answer so far: the emulator counts it as ceil(chars / 4) tokens.
+    expect(Math.abs((seen.usage?.prompt_tokens ?? 0) - (whole.usage?.prompt_tokens ?? 0))).toBeLessThanOrEqual(4);
+  });
+});
