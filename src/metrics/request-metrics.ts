@@ -23,6 +23,8 @@ export class RequestMetrics {
   readonly #fallbacks: Counter<"from" | "to">;
   readonly #models: Counter<"model" | "pool" | "outcome">;
   readonly #predictionError: Histogram<"pool">;
+  readonly #continuations: Counter<"pool" | "result">;
+  readonly #malformed: Counter<"pool">;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -42,6 +44,13 @@ export class RequestMetrics {
     this.#failovers = new Counter({ name: "ringgate_failovers_total", help: "Attempts beyond the first: a request moved on to another worker.", labelNames: ["pool"], registers });
     this.#models = new Counter({ name: "ringgate_model_requests_total", help: "Finished requests by the model the client sent and the pool that answered (aliases, variants, tiers).", labelNames: ["model", "pool", "outcome"], registers });
     this.#predictionError = new Histogram({ name: "ringgate_ttft_prediction_error_seconds", help: "Tier routing: observed minus predicted time to first token (negative = faster than predicted).", labelNames: ["pool"], buckets: PREDICTION_ERROR_BUCKETS_S, registers });
+    this.#continuations = new Counter({
+      name: "ringgate_stream_continuations_total",
+      help: "Streams that broke after bytes reached the client, by what followed (continued, restarted, tool_call, prefill_refused, no_worker, ...).",
+      labelNames: ["pool", "result"],
+      registers,
+    });
+    this.#malformed = new Counter({ name: "ringgate_malformed_events_dropped_total", help: "Malformed stream events from workers, dropped instead of relayed.", labelNames: ["pool"], registers });
     this.#fallbacks = new Counter({ name: "ringgate_fallbacks_total", help: "Requests answered by a fallback pool.", labelNames: ["from", "to"], registers });
   }
 
@@ -61,6 +70,8 @@ export class RequestMetrics {
     for (const reason of record.finishReasons ?? []) this.#finishes.inc({ pool, reason });
     for (const attempt of record.attempts) this.#attempts.inc({ pool: attempt.pool, worker: attempt.worker, result: attempt.result });
     if (record.attempts.length > 1) this.#failovers.inc({ pool: record.model || pool }, record.attempts.length - 1);
+    for (const result of record.continuations ?? []) this.#continuations.inc({ pool, result });
+    if (record.malformedEvents) this.#malformed.inc({ pool }, record.malformedEvents);
     if (record.fallbackFrom) this.#fallbacks.inc({ from: record.fallbackFrom, to: pool });
     if (record.model) this.#models.inc({ model: record.model, pool, outcome: record.outcome });
     if (record.predictedTtftMs !== undefined && record.ttftMs !== undefined && record.stream) {

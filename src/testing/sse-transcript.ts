@@ -52,6 +52,8 @@ function dataOf(block: string): string | undefined {
 export interface SseTranscript {
   status: number;
   content: string;
+  /** Chunks whose first choice carried content: one per token for vLLM (a continued answer's count adds up). */
+  contentChunks?: number;
   finishReason: string | undefined;
   /** The chunks' `id` (vLLM: `chatcmpl-` + the request id it was sent). */
   id?: string;
@@ -115,6 +117,7 @@ function readEvent(transcript: SseTranscript, data: string): void {
   transcript.id ??= parsed.id;
   const choice = parsed.choices?.[0];
   transcript.content += choice?.delta?.content ?? "";
+  if (choice?.delta?.content) transcript.contentChunks = (transcript.contentChunks ?? 0) + 1;
   if (choice?.finish_reason) transcript.finishReason = choice.finish_reason;
   for (const each of parsed.choices ?? []) {
     const slot = (transcript.choices ??= [])[each.index ?? 0] ??= { content: "", finishReason: undefined };

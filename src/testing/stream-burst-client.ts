@@ -2,9 +2,9 @@ import { readSse, type SseTranscript } from "./sse-transcript.ts";
 
 /**
  * Test harness, run as a child process with BUN_CONFIG_MAX_HTTP_REQUESTS raised (Bun's fetch silently
- * queues past 256 per process): `bun stream-burst-client.ts URL COUNT SPREAD_MS DEADLINE_MS` opens COUNT
- * chat streams spread evenly over SPREAD_MS, reads each to its end, and prints one JSON array of
- * `BurstResult` on stdout. A stream not over after DEADLINE_MS is reported as hung.
+ * queues past 256 per process): `bun stream-burst-client.ts URL COUNT SPREAD_MS DEADLINE_MS [MAX_TOKENS]`
+ * opens COUNT chat streams spread evenly over SPREAD_MS, reads each to its end, and prints one JSON array
+ * of `BurstResult` on stdout. A stream not over after DEADLINE_MS is reported as hung.
  */
 export interface BurstResult extends Omit<SseTranscript, "status"> {
   status: number;
@@ -14,14 +14,19 @@ export interface BurstResult extends Omit<SseTranscript, "status"> {
   durationMs: number;
 }
 
-async function one(url: string, deadlineMs: number): Promise<BurstResult> {
+async function one(url: string, deadlineMs: number, maxTokens: number | undefined): Promise<BurstResult> {
   const startedMs = performance.now();
   const signal = AbortSignal.timeout(deadlineMs);
   try {
     const response = await fetch(`${url}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "heavy", stream: true, messages: [{ role: "user", content: "a quest for the burst" }] }),
+      body: JSON.stringify({
+        model: "heavy",
+        stream: true,
+        messages: [{ role: "user", content: "a quest for the burst" }],
+        ...(maxTokens === undefined ? {} : { max_tokens: maxTokens }),
+      }),
       signal,
     });
     const transcript = await readSse(response);
@@ -37,7 +42,7 @@ async function one(url: string, deadlineMs: number): Promise<BurstResult> {
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  const [url = "", count = "0", spreadMs = "0", deadlineMs = "30000"] = argv;
+  const [url = "", count = "0", spreadMs = "0", deadlineMs = "30000", maxTokens] = argv;
   const total = Number(count);
   const gapMs = total > 1 ? Number(spreadMs) / (total - 1) : 0;
   const startMs = performance.now();
@@ -46,7 +51,7 @@ async function main(argv: readonly string[]): Promise<void> {
     const dueMs = startMs + index * gapMs;
     const waitMs = dueMs - performance.now();
     if (waitMs > 1) await Bun.sleep(waitMs);
-    pending.push(one(url, Number(deadlineMs)));
+    pending.push(one(url, Number(deadlineMs), maxTokens === undefined ? undefined : Number(maxTokens)));
   }
   process.stdout.write(JSON.stringify(await Promise.all(pending)));
 }
