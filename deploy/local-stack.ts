@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "../src/testing/free-port.ts";
@@ -35,12 +35,13 @@ export async function pollUntil(what: string, check: () => Promise<boolean>, tim
 }
 
 export class LocalStack {
-  readonly #compose: ComposeFile;
+  #compose: ComposeFile;
   readonly #services = new Map<string, Service>();
   /** compose address (`http://heavy-0:8000`, `redis://redis:6379`) → local address. */
   readonly #addresses = new Map<string, string>();
   #gatewayUrl = "";
   #redisDir: string | undefined;
+  readonly #scratch = mkdtempSync(join(tmpdir(), "ringgate-stack-"));
 
   private constructor(compose: ComposeFile) {
     this.#compose = compose;
@@ -99,6 +100,30 @@ export class LocalStack {
     await this.#run(service, launch);
   }
 
+  /**
+   * Like `docker-compose -f base -f override up -d <worker>`: stops the worker (SIGTERM, as compose's
+   * recreate does) and starts it with `command` on the same address.
+   */
+  async replaceWorker(name: string, command: string[]): Promise<void> {
+    const url = this.local(`http://${name}:${flagValue(command, "--port")}`);
+    await this.#terminate(name);
+    await this.#startWorker(name, command, Number(new URL(url).port));
+  }
+
+  /** Like `up -d gateway` after its service changed: SIGTERM (it drains), then the new one on the same port. */
+  async recreateGateway(compose: ComposeFile): Promise<void> {
+    this.#compose = compose;
+    await this.#terminate("gateway");
+    await this.#startGateway(Number(new URL(this.#gatewayUrl).port));
+  }
+
+  async #terminate(name: string): Promise<void> {
+    const child = this.#services.get(name)?.process;
+    if (!child) throw new Error(`no service ${name}`);
+    child.kill("SIGTERM");
+    await child.exited;
+  }
+
   /** SIGTERM everything, SIGKILL what is still alive after 5 s. */
   async stop(): Promise<void> {
     await Promise.all(
@@ -109,6 +134,7 @@ export class LocalStack {
       }),
     );
     if (this.#redisDir) rmSync(this.#redisDir, { recursive: true, force: true });
+    rmSync(this.#scratch, { recursive: true, force: true });
   }
 
   async #run(name: string, launch: Launch): Promise<void> {
@@ -122,9 +148,9 @@ export class LocalStack {
   }
 
   /** A worker service's command verbatim except --host/--port. */
-  async #startWorker(name: string, command: string[]): Promise<void> {
+  async #startWorker(name: string, command: string[], reusedPort?: number): Promise<void> {
     if (command[0] !== "bun") throw new Error(`${name}: only bun commands run locally, got ${command[0]}`);
-    const port = await freePort();
+    const port = reusedPort ?? (await freePort());
     const args = command.map((arg, index) => {
       if (command[index - 1] === "--host") return "127.0.0.1";
       if (command[index - 1] === "--port") return String(port);
@@ -147,23 +173,25 @@ export class LocalStack {
   }
 
   /** The image's CMD with the service environment layered over the image's ENV, as compose does. */
-  async #startGateway(): Promise<void> {
+  async #startGateway(reusedPort?: number): Promise<void> {
     const command = imageCmd();
     if (command[0] !== "bun") throw new Error(`gateway: expected a bun CMD, got ${command.join(" ")}`);
-    const port = await freePort();
+    const port = reusedPort ?? (await freePort());
     this.#gatewayUrl = `http://127.0.0.1:${port}`;
     const env = { ...imageEnv(), ...this.#gatewayEnv(), HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "warn" };
     const ready = async () => (await fetch(`${this.#gatewayUrl}/health`)).ok;
     await this.#run("gateway", { cmd: [process.execPath, ...command.slice(1)], env, ready });
   }
 
-  /** The gateway service's environment with addresses and the mounted config made local. */
+  /** The gateway service's environment with addresses made local, in it and in the mounted config. */
   #gatewayEnv(): Env {
     const service = this.#compose.services.gateway;
     const rewrite = (value: string) => value.split(",").map((url) => this.#addresses.get(url) ?? url).join(",");
     const env: Env = Object.fromEntries(Object.entries(service?.environment ?? {}).map(([key, value]) => [key, rewrite(value)]));
     const mount = service?.volumes?.find((volume) => volume.split(":")[1] === env.CONFIG);
-    env.CONFIG = resolve(REPO_ROOT, mount?.split(":")[0] ?? "missing-config-mount");
+    const config = readFileSync(resolve(REPO_ROOT, mount?.split(":")[0] ?? "missing-config-mount"), "utf8");
+    env.CONFIG = join(this.#scratch, "gateway.config.json");
+    writeFileSync(env.CONFIG, [...this.#addresses].reduce((text, [from, to]) => text.replaceAll(from, to), config));
     return env;
   }
 }
