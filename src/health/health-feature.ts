@@ -18,7 +18,12 @@ export function healthFeature(): GatewayFeature {
         if (!pool) return { ok: false, refused: false, detail: "no longer in its pool", latencyMs: 0 };
         return (await probeWorker(pool, worker, context.fetch, context.config(), Date.now)).report;
       };
-      const health = new WorkerHealth({ pools: context.pools, events: context.events, config: context.config, probeBeforeTrial });
+      const health = new WorkerHealth({
+        pools: context.pools,
+        events: context.events,
+        config: context.config,
+        probeBeforeTrial,
+      });
       const prober = new Prober({ pools: context.pools, health, config: context.config, fetch: context.fetch });
       const watch = new LivenessWatch({ pools: context.pools, health, config: context.config, fetch: context.fetch });
       context.services.health = health;

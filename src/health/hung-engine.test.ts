@@ -25,7 +25,10 @@ function config(deepProbeIdleMs: number): Partial<ConfigInput> {
 }
 
 async function hangGeneration(url: string): Promise<void> {
-  const response = await fetch(`${url}/_emulator/fault`, { method: "POST", body: JSON.stringify({ mode: "stall-after:0" }) });
+  const response = await fetch(`${url}/_emulator/fault`, {
+    method: "POST",
+    body: JSON.stringify({ mode: "stall-after:0" }),
+  });
   expect(response.status).toBe(200);
   expect((await fetch(`${url}/health`)).status).toBe(200);
 }
@@ -36,8 +39,15 @@ function mixed(h: ProcessGateway, count: number): Promise<{ ok: boolean; worker:
     Array.from({ length: count }, async (_, index) => {
       const startedMs = performance.now();
       const stream = index % 2 === 0;
-      const response = await h.post({ model: "heavy", stream, max_tokens: 16, messages: [{ role: "user", content: `intent ${index}` }] });
-      const ok = stream ? (await readSse(response)).done : response.status === 200 && (await response.json()) !== undefined;
+      const response = await h.post({
+        model: "heavy",
+        stream,
+        max_tokens: 16,
+        messages: [{ role: "user", content: `intent ${index}` }],
+      });
+      const ok = stream
+        ? (await readSse(response)).done
+        : response.status === 200 && (await response.json()) !== undefined;
       return { ok, worker: response.headers.get("x-ringgate-worker") ?? "", ms: performance.now() - startedMs };
     }),
   );
@@ -53,7 +63,9 @@ test("an idle worker whose engine hangs is found by the deep probe and gets no r
   await waitFor(() => h.events.some(({ event }) => event.state === "hung"), 10_000, "the hung event");
   const event = h.events.find(({ event: e }) => e.state === "hung");
   expect(event?.event).toMatchObject({ worker: hung.url, actor: "probe" });
-  expect(event?.event.reason).toMatch(/^hung: \/health answers, but a one-token generation got no answer within 1000 ms/);
+  expect(event?.event.reason).toMatch(
+    /^hung: \/health answers, but a one-token generation got no answer within 1000 ms/,
+  );
   const answers = await mixed(h, 8);
   expect(answers.map((answer) => [answer.ok, answer.worker])).toEqual(answers.map(() => [true, healthy.url]));
   // The healthy worker's own deep probes passed: it was never suspected.

@@ -3,7 +3,10 @@ import type { FetchLike } from "../proxy/forward.ts";
 import { parseVllmMetrics } from "./vllm-metrics.ts";
 
 /** How a liveness request ended: any HTTP answer, or none within its timeout (or a failed connection). */
-export type LivenessAnswer = { kind: "answered"; status: number } | { kind: "timeout" } | { kind: "failed"; detail: string };
+export type LivenessAnswer =
+  | { kind: "answered"; status: number }
+  | { kind: "timeout" }
+  | { kind: "failed"; detail: string };
 
 /**
  * One request to a worker within `timeoutMs`; never throws. The body is read to the end, because for a
@@ -26,7 +29,12 @@ function authHeaders(pool: Pool): Record<string, string> {
 }
 
 /** GET /health: whether the worker's HTTP loop answers at all (any status counts as an answer). */
-export function askHealth(fetchImpl: FetchLike, pool: Pool, worker: Worker, timeoutMs: number): Promise<LivenessAnswer> {
+export function askHealth(
+  fetchImpl: FetchLike,
+  pool: Pool,
+  worker: Worker,
+  timeoutMs: number,
+): Promise<LivenessAnswer> {
   return ask(fetchImpl, `${worker.url}/health`, { method: "GET", headers: authHeaders(pool) }, timeoutMs);
 }
 
@@ -34,24 +42,48 @@ export function askHealth(fetchImpl: FetchLike, pool: Pool, worker: Worker, time
  * The deep probe: a one-token generation, the cheapest request that needs the engine to schedule, prefill
  * and decode. `/health` only says the HTTP server runs; a hung engine still answers it.
  */
-export function askOneToken(fetchImpl: FetchLike, pool: Pool, worker: Worker, timeoutMs: number): Promise<LivenessAnswer> {
-  const body = { model: pool.upstreamModel, messages: [{ role: "user", content: "ping" }], max_tokens: 1, stream: false };
+export function askOneToken(
+  fetchImpl: FetchLike,
+  pool: Pool,
+  worker: Worker,
+  timeoutMs: number,
+): Promise<LivenessAnswer> {
+  const body = {
+    model: pool.upstreamModel,
+    messages: [{ role: "user", content: "ping" }],
+    max_tokens: 1,
+    stream: false,
+  };
   const headers = {
     ...authHeaders(pool),
     "content-type": "application/json",
     // vLLM refuses a request id already running; every probe needs its own.
     "x-request-id": `ringgate-deep-probe-${crypto.randomUUID()}`,
   };
-  return ask(fetchImpl, `${worker.url}/v1/chat/completions`, { method: "POST", headers, body: JSON.stringify(body) }, timeoutMs);
+  return ask(
+    fetchImpl,
+    `${worker.url}/v1/chat/completions`,
+    { method: "POST", headers, body: JSON.stringify(body) },
+    timeoutMs,
+  );
 }
 
 /**
  * Requests the worker's engine holds in its waiting queue, from /metrics; undefined when unknown. A deep
  * probe behind a queue would time out on a merely busy engine, so it is sent only when nothing waits.
  */
-export async function waitingRequests(fetchImpl: FetchLike, pool: Pool, worker: Worker, timeoutMs: number): Promise<number | undefined> {
+export async function waitingRequests(
+  fetchImpl: FetchLike,
+  pool: Pool,
+  worker: Worker,
+  timeoutMs: number,
+): Promise<number | undefined> {
   try {
-    const response = await fetchImpl(`${worker.url}/metrics`, { method: "GET", headers: authHeaders(pool), signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetchImpl(`${worker.url}/metrics`, {
+      method: "GET",
+      headers: authHeaders(pool),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     if (response.status !== 200) {
       await response.body?.cancel();
       return undefined;

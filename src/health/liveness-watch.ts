@@ -77,7 +77,10 @@ export class LivenessWatch {
   #next(): void {
     if (this.#stopped) return;
     const health = this.#deps.config().health;
-    const periodMs = Math.max(50, Math.min(health.silentProbeAfterMs, health.deepProbeIdleMs || Number.POSITIVE_INFINITY) / 2);
+    const periodMs = Math.max(
+      50,
+      Math.min(health.silentProbeAfterMs, health.deepProbeIdleMs || Number.POSITIVE_INFINITY) / 2,
+    );
     this.#cancelNext = this.#deps.schedule(() => {
       this.tick();
       this.#next();
@@ -95,12 +98,15 @@ export class LivenessWatch {
     const progressMs = this.#deps.health.progressMark(worker).atMs;
     if (inFlight > 0) {
       const silentSinceMs = Math.max(progressMs, watched.busySinceMs ?? nowMs);
-      if (nowMs - silentSinceMs < health.silentProbeAfterMs || nowMs - watched.lastCheckMs < health.silentProbeAfterMs) return;
+      if (nowMs - silentSinceMs < health.silentProbeAfterMs || nowMs - watched.lastCheckMs < health.silentProbeAfterMs)
+        return;
       this.#run(watched, this.#checkSilent(pool, worker, watched, silentSinceMs));
       return;
     }
-    const idleEnough = health.deepProbeIdleMs > 0 && nowMs - Math.max(progressMs, watched.lastDeepProbeMs) >= health.deepProbeIdleMs;
-    if (idleEnough && pool.state.state(worker.slot) === SlotState.Up) this.#run(watched, this.#deepProbe(pool, worker, watched));
+    const idleEnough =
+      health.deepProbeIdleMs > 0 && nowMs - Math.max(progressMs, watched.lastDeepProbeMs) >= health.deepProbeIdleMs;
+    if (idleEnough && pool.state.state(worker.slot) === SlotState.Up)
+      this.#run(watched, this.#deepProbe(pool, worker, watched));
   }
 
   #run(watched: Watched, check: Promise<void>): void {
@@ -122,8 +128,8 @@ export class LivenessWatch {
     if (answer.kind === "timeout") {
       if (!this.#progressedSince(worker, startedMs)) {
         const silentMs = Math.round(this.#deps.now() - silentSinceMs);
-        const reason = `no answer to /health within ${health.frozenAfterMs} ms and no byte from its requests for ${silentMs} ms`;
-        this.#deps.health.unresponsive(worker, "frozen", reason);
+        const reason = `no answer to /health within ${health.frozenAfterMs} ms`;
+        this.#deps.health.unresponsive(worker, "frozen", `${reason} and no byte from its requests for ${silentMs} ms`);
       }
       return;
     }
@@ -145,8 +151,8 @@ export class LivenessWatch {
       return;
     }
     if (answer.kind !== "timeout" || this.#progressedSince(worker, startedMs)) return;
-    const reason = `/health answers, but a one-token generation got no answer within ${timeoutMs} ms (no request got a byte meanwhile)`;
-    this.#deps.health.unresponsive(worker, "hung", reason);
+    const reason = `/health answers, but a one-token generation got no answer within ${timeoutMs} ms`;
+    this.#deps.health.unresponsive(worker, "hung", `${reason} (no request got a byte meanwhile)`);
   }
 
   #progressedSince(worker: Worker, sinceMs: number): boolean {
@@ -156,7 +162,13 @@ export class LivenessWatch {
   #watchedOf(worker: Worker, nowMs: number): Watched {
     let watched = this.#watched.get(worker);
     if (!watched) {
-      watched = { busySinceMs: undefined, checking: false, lastCheckMs: -Infinity, lastDeepProbeMs: nowMs, lastDeepPassMs: -Infinity };
+      watched = {
+        busySinceMs: undefined,
+        checking: false,
+        lastCheckMs: -Infinity,
+        lastDeepProbeMs: nowMs,
+        lastDeepPassMs: -Infinity,
+      };
       this.#watched.set(worker, watched);
     }
     return watched;

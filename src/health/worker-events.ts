@@ -3,8 +3,10 @@ export interface WorkerEvent {
   ts: number;
   pool: string;
   worker: string;
-  /** e.g. `healthy`, `unhealthy`, `starting`, `ejected`, `recovered`, `drained`, `undrained`, `added`, `removed`, `stuck`,
-   * `frozen` (answers nothing), `hung` (answers /health, generates nothing). */
+  /**
+   * e.g. `healthy`, `unhealthy`, `starting`, `ejected`, `recovered`, `drained`, `undrained`, `added`, `removed`,
+   * `stuck`, `frozen` (answers nothing), `hung` (answers /health, generates nothing).
+   */
   state: string;
   reason: string;
   /** Who caused it: `probe`, `traffic`, or an admin key's name. */

@@ -47,4 +47,8 @@ export interface WorkerFeedback {
 /** Without health nobody reads progress: every writer shares one throwaway mark. */
 const unreadMark: ProgressMark = { atMs: 0 };
 
-export const noFeedback: WorkerFeedback = { success: () => undefined, failure: () => undefined, progressMark: () => unreadMark };
+export const noFeedback: WorkerFeedback = {
+  success: () => undefined,
+  failure: () => undefined,
+  progressMark: () => unreadMark,
+};

@@ -19,7 +19,8 @@ function setup(workers: readonly string[] = URLS, probeBeforeTrial?: (worker: Wo
   const bus = new WorkerEventBus();
   bus.on((event) => events.push(event));
   const clock = new ManualSchedule(1_000_000);
-  const health = new WorkerHealth({ pools, events: bus, config: () => config, now: clock.now, schedule: clock.schedule, probeBeforeTrial });
+  const { now, schedule } = clock;
+  const health = new WorkerHealth({ pools, events: bus, config: () => config, now, schedule, probeBeforeTrial });
   const pool = pools.get("heavy");
   if (!pool) throw new Error("no pool");
   const worker = (index: number): Worker => pool.workers()[index] as Worker;
@@ -199,7 +200,7 @@ describe("frozen, hung and the probe before a trial", () => {
     expect(health.snapshot().heavy?.[0]?.ejections).toBe(1);
   });
 
-  test("a cooldown's end probes first: a failure re-ejects (cooldown doubled, no trial), a pass opens the trial", async () => {
+  test("a cooldown's end probes first: a failure re-ejects (doubled cooldown, no trial), a pass opens it", async () => {
     const answers = [refused, pass];
     const probed: string[] = [];
     const probe = async (target: Worker): Promise<ProbeReport> => {
@@ -220,6 +221,7 @@ describe("frozen, hung and the probe before a trial", () => {
     clock.advance(1);
     await settle();
     expect([state(0), slot(0), probed.length]).toEqual(["probation", SlotState.Probation, 2]);
-    expect(events.map((event) => `${event.state}/${event.actor}`)).toEqual(["ejected/traffic", "ejected/probe", "probation/cooldown"]);
+    const seen = events.map((event) => `${event.state}/${event.actor}`);
+    expect(seen).toEqual(["ejected/traffic", "ejected/probe", "probation/cooldown"]);
   });
 });

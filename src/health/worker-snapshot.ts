@@ -32,7 +32,12 @@ export function snapshotOf(worker: Worker, status: WorkerStatus, pool: Pool | un
     ejections: status.ejectionsTotal,
     ejectedUntil: status.ejectedUntilMs === undefined ? undefined : new Date(status.ejectedUntilMs).toISOString(),
     drainedBy: status.drainedBy,
-    lastProbe: probe && { at: new Date(probe.atMs).toISOString(), ok: probe.ok, latencyMs: probe.latencyMs, detail: probe.detail },
+    lastProbe: probe && {
+      at: new Date(probe.atMs).toISOString(),
+      ok: probe.ok,
+      latencyMs: probe.latencyMs,
+      detail: probe.detail,
+    },
     load: status.load,
   };
 }
