@@ -12,6 +12,8 @@ export interface AnswerSoFar {
   model: string | undefined;
   content: string;
   reasoning: string;
+  /** The client has the role chunk: a continuation's own is dropped. */
+  roleSent: boolean;
   /** Chunks that carried text: vLLM streams one per generated token (the emulator too). */
   tokens: number;
   /** Whether a chunk delta carried `tool_calls`: half a tool call cannot be continued honestly. */
@@ -23,6 +25,7 @@ export interface AnswerSoFar {
 }
 
 interface ChunkDelta {
+  role?: unknown;
   content?: unknown;
   reasoning_content?: unknown;
   reasoning?: unknown;
@@ -46,6 +49,7 @@ export function decodeAnswer(delivered: readonly Uint8Array[]): AnswerSoFar {
     model: undefined,
     content: "",
     reasoning: "",
+    roleSent: false,
     tokens: 0,
     toolCall: false,
     multipleChoices: false,
@@ -69,6 +73,7 @@ function addChoice(answer: AnswerSoFar, choice: NonNullable<ChunkJson["choices"]
   if (choice.index !== 0 && choice.index !== undefined) answer.multipleChoices = true;
   if (typeof choice.finish_reason === "string") answer.finished = true;
   const delta = choice.delta ?? {};
+  if (typeof delta.role === "string") answer.roleSent = true;
   if (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0) answer.toolCall = true;
   const reasoning = typeof delta.reasoning_content === "string" ? delta.reasoning_content : delta.reasoning;
   const content = typeof delta.content === "string" ? delta.content : "";

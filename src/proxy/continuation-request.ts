@@ -38,7 +38,7 @@ interface ContinuedChunk {
 
 /**
  * Rewrites a continuation's events into the client's stream: the original `id`, `created` and `model`,
- * its role chunk dropped (the client has one), its usage the sum of both parts. Runs only on the events
+ * its role chunk dropped (when the client has one), its usage the sum of both parts. Runs only on the events
  * of a continued stream, never on the hot path.
  */
 export class ContinuationRewriter {
@@ -77,7 +77,7 @@ export class ContinuationRewriter {
     } catch {
       return text;
     }
-    if (isRoleChunk(chunk)) return undefined;
+    if (this.#answer.roleSent && isRoleChunk(chunk)) return undefined;
     if (this.#answer.id !== undefined) chunk.id = this.#answer.id;
     if (this.#answer.created !== undefined) chunk.created = this.#answer.created;
     if (this.#answer.model !== undefined) chunk.model = this.#answer.model;

@@ -186,6 +186,8 @@ export class Dispatcher {
       stripUsage: !clientWantsUsage(request.body),
       framing: request.path === RESPONSES_PATH ? ("responses" as const) : ("chunks" as const),
       sweeper: this.#deps.sweeper,
+      // On the sweeper's clock, which may differ from the dispatcher's.
+      totalEndMs: this.#deps.sweeper.now() + trace.startMs + timeouts.totalMs - this.#deps.now(),
       resumer,
       onEnd: (end: StreamEnd) => {
         // After a continuation the stream ends on another worker than the one that started it.

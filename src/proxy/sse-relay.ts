@@ -78,6 +78,8 @@ export interface RelayOptions {
   progress?: ProgressMark;
   /** Continues a broken stream on another worker; without one a break ends the stream with an error. */
   resumer?: StreamResumer;
+  /** Sweeper-clock ms by which the whole request must be over (`timeouts.totalMs`); none when absent. */
+  totalEndMs?: number;
   /** Keep the bytes read before the first event for `handOver` (a continuation's own attempt). */
   keepFirstBytes?: boolean;
   onEnd(end: StreamEnd): void;
@@ -128,7 +130,10 @@ export class SseRelay implements Watched {
   /** The worker's first error event, kept to read its status. */
   #workerError: Buffer | undefined;
   #usage: Usage | undefined;
-  #expired: "idle" | "done_grace" | undefined;
+  #expired: "idle" | "done_grace" | "total" | undefined;
+  readonly #totalEndMs: number;
+  /** Set while a write waits for a slow client: ends that wait when the client stalls past `idleMs`. */
+  #clientStalled: (() => void) | undefined;
   /** Set once the stream's fate is known; no more upstream events are relayed after it. */
   #end: StreamEnd | undefined;
   /** The error event a failure writes when the stream is not continued. */
@@ -149,6 +154,11 @@ export class SseRelay implements Watched {
   readonly #classify: (bytes: Uint8Array, start: number, end: number, afterFinish: boolean) => EventKind;
   /** What ends a whole answer on the wire, added when the worker left it out. */
   readonly #closing: Uint8Array | undefined;
+  /**
+   * Only the Responses API's preamble so far (`response.created`, `response.in_progress`), which vLLM
+   * sends before the engine has the request: not yet a first token, so the attempt may still fail over.
+   */
+  #preambleOnly: boolean;
 
   constructor(reader: ChunkReader, options: RelayOptions) {
     this.#reader = reader;
@@ -156,14 +166,16 @@ export class SseRelay implements Watched {
     this.#abortUpstream = () => options.abortUpstream();
     this.#delivered = options.resumer ? [] : undefined;
     this.#firstBytes = options.keepFirstBytes ? [] : undefined;
+    this.#totalEndMs = options.totalEndMs ?? Number.POSITIVE_INFINITY;
     const responses = options.framing === "responses";
     this.#classify = responses ? classifyResponsesEvent : classify;
     this.#closing = responses ? undefined : DONE_EVENT;
+    this.#preambleOnly = responses;
   }
 
   /** Reads until the first whole event (the first token, for vLLM) and keeps it for the client. */
   async readFirstEvent(): Promise<FirstEvent> {
-    while (this.#pending.length === 0 && !this.#end) {
+    while ((this.#pending.length === 0 || this.#preambleOnly) && !this.#end) {
       const { done, value } = await this.#reader.read();
       if (done || !value) return "eof";
       this.#firstBytes?.push(value);
@@ -202,9 +214,16 @@ export class SseRelay implements Watched {
     });
   }
 
-  /** Called by the sweeper when the idle or done-grace deadline passed during a read. */
+  /** Called by the sweeper when the idle, done-grace or total deadline passed during a read or a slow write. */
   expire(): void {
-    this.#expired = this.#sawUsage ? "done_grace" : "idle";
+    if (this.#clientStalled) {
+      // The client stopped reading: nobody takes the rest, so the worker's slot goes back now.
+      this.#report({ outcome: "client_abort", detail: "client stopped reading", completedDone: false });
+      this.#clientStalled();
+      return;
+    }
+    const totalSpent = this.#options.sweeper.now() >= this.#totalEndMs;
+    this.#expired = this.#sawUsage ? "done_grace" : totalSpent ? "total" : "idle";
     this.#abortUpstream();
   }
 
@@ -225,7 +244,8 @@ export class SseRelay implements Watched {
     while (!this.#end) {
       const nowMs = this.#options.sweeper.now();
       if (this.#options.progress) this.#options.progress.atMs = nowMs;
-      this.deadlineMs = nowMs + (this.#sawUsage ? this.#options.doneGraceMs : this.#options.idleMs);
+      const deadlineMs = nowMs + (this.#sawUsage ? this.#options.doneGraceMs : this.#options.idleMs);
+      this.deadlineMs = deadlineMs < this.#totalEndMs ? deadlineMs : this.#totalEndMs;
       let result: { done: boolean; value?: Uint8Array };
       try {
         result = await this.#reader.read();
@@ -252,7 +272,7 @@ export class SseRelay implements Watched {
   async #resumed(sink: Sink): Promise<boolean> {
     const failure = this.#end;
     const resumer = this.#options.resumer;
-    if (!resumer || !failure || failure.outcome === "ok" || this.#reported) return false;
+    if (!resumer || !failure || failure.outcome === "ok" || failure.detail === "total" || this.#reported) return false;
     const next = await resumer.resume(this.#delivered ?? [], failure);
     if (!next) return false;
     if (this.#reported) {
@@ -291,6 +311,8 @@ export class SseRelay implements Watched {
     this.#expired = undefined;
     this.#carry = undefined;
     this.#malformedRun = 0;
+    // An idle expiry unwatched the relay; the continuing worker's silences count again.
+    this.#options.sweeper.watch(this);
   }
 
   /**
@@ -303,12 +325,26 @@ export class SseRelay implements Watched {
     try {
       const written = sink.write(bytes);
       if (typeof written === "number") return !this.#reported;
-      return written.then(
-        () => !this.#reported,
-        () => this.#clientGone(),
-      );
+      return this.#awaitClient(written);
     } catch {
       return this.#clientGone();
+    }
+  }
+
+  /** A slow reader: waited for within the idle budget (and the total one), past which the stream ends. */
+  async #awaitClient(written: Promise<unknown>): Promise<boolean> {
+    const deadlineMs = this.#options.sweeper.now() + this.#options.idleMs;
+    this.deadlineMs = deadlineMs < this.#totalEndMs ? deadlineMs : this.#totalEndMs;
+    const stalled = new Promise<false>((resolve) => (this.#clientStalled = () => resolve(false)));
+    const accepted = written.then(
+      () => !this.#reported,
+      () => this.#clientGone(),
+    );
+    try {
+      return await Promise.race([accepted, stalled]);
+    } finally {
+      this.deadlineMs = Number.POSITIVE_INFINITY;
+      this.#clientStalled = undefined;
     }
   }
 
@@ -348,7 +384,11 @@ export class SseRelay implements Watched {
 
   /** Updates what is known about the stream from one event; true when the event must be dropped. */
   #inspect(bytes: Uint8Array, start: number, end: number): boolean {
-    switch (this.#classify(bytes, start, end, this.#finishReasons.length > 0)) {
+    const kind = this.#classify(bytes, start, end, this.#finishReasons.length > 0);
+    if (kind !== "preamble") this.#preambleOnly = false;
+    switch (kind) {
+      case "preamble":
+        return false;
       case "chunk":
         this.#sawChunk = true;
         this.#malformedRun = 0;
@@ -411,6 +451,9 @@ export class SseRelay implements Watched {
     if (this.#reported) return;
     if (this.#expired === "done_grace" && this.#workerError === undefined) {
       this.#end = this.#completeWhole(sink);
+    } else if (this.#expired === "total") {
+      const total = "the request's total time budget ran out (timeouts.totalMs); the answer is incomplete";
+      this.#fail({ outcome: "timeout", errorCode: "upstream_timeout", detail: "total", completedDone: false }, errorEvent("upstream_timeout", total));
     } else if (this.#expired === "idle") {
       const idle = `the worker sent nothing for ${this.#options.idleMs} ms (idle timeout); the answer is incomplete`;
       this.#fail({ outcome: "timeout", errorCode: "upstream_timeout", detail: "idle", completedDone: false }, errorEvent("upstream_timeout", idle));

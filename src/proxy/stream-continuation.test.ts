@@ -104,6 +104,8 @@ const CASES: ContinuationCase[] = [
   { name: "in-band engine error after 2 tokens (+ [DONE])", fault: "inband-error-after:2", expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
   { name: "engine death mid-stream", during: dieAfterTokens, options: { emulator: { stayAfterDeath: true } }, expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
   { name: "malformed event once: dropped and counted, no continuation", fault: "malformed-after:3", expect: { end: "whole", continuations: [], attempts: 1, malformed: 1 } },
+  { name: "malformed events in a row (a broken worker): continued elsewhere", fault: "malformed-from:3", expect: { end: "whole", continuations: ["continued"], attempts: 2, malformed: 3 } },
+  { name: "garbage from the start (nothing of the answer sent): restarted cleanly", fault: "malformed-from:0", expect: { end: "whole", continuations: ["restarted"], attempts: 2, malformed: 3 } },
   { name: "max_tokens: the continuation asks only for what is left", fault: "cut-after:4", body: { max_tokens: 9 }, expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
   { name: "cut again on the continuing worker: continued twice", fault: "cut-after:3", other: "cut-after:6", options: { pools: { heavy: 3 } }, expect: { end: "whole", continuations: ["continued", "continued"], attempts: 3 } },
   { name: "prefill refused (400): ends as a cut, the 400 never shown", fault: "cut-after:3", other: "status:400", expect: { end: "inband_error", continuations: ["prefill_refused"], attempts: 2, messageIncludes: "the answer is incomplete" } },
@@ -146,7 +148,7 @@ describe("stream continuation: one fault per row", () => {
     expect(record?.outcome).toBe("ok");
     expect(record?.completionTokens).toBe(whole.usage?.completion_tokens);
     expect(record?.finishReasons).toEqual(whole.finishes);
-    const continued = row.expect.continuations.filter((result) => result === "continued").length;
+    const continued = row.expect.continuations.filter((result) => result === "continued" || result === "restarted").length;
     expect(record?.continuedFrom?.length ?? 0).toBe(continued);
     if (continued > 0) expect(record?.continuedFrom?.[0]).toBe(faulty.url);
   });

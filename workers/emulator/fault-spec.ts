@@ -4,7 +4,7 @@
  */
 
 export type BareFaultMode = "reset" | "hang-headers" | "no-done" | "exception" | "engine-dead";
-export type TokenFaultMode = "cut-after" | "stall-after" | "malformed-after" | "inband-error-after";
+export type TokenFaultMode = "cut-after" | "stall-after" | "malformed-after" | "malformed-from" | "inband-error-after";
 
 export type FaultSpec =
   | { readonly mode: "status"; readonly status: number; readonly retryAfterS: number | undefined }
@@ -12,12 +12,18 @@ export type FaultSpec =
   | { readonly mode: "slow-first-token"; readonly delayMs: number }
   | { readonly mode: TokenFaultMode; readonly tokens: number };
 
-const TOKEN_MODES: ReadonlySet<string> = new Set(["cut-after", "stall-after", "malformed-after", "inband-error-after"]);
+const TOKEN_MODES: ReadonlySet<string> = new Set([
+  "cut-after",
+  "stall-after",
+  "malformed-after",
+  "malformed-from",
+  "inband-error-after",
+]);
 const BARE_MODES: ReadonlySet<string> = new Set(["reset", "hang-headers", "no-done", "exception", "engine-dead"]);
 
 export const FAULT_SYNTAX =
   "status:CODE[,retry-after:S] | retry-after:S | reset | hang-headers | exception | engine-dead | no-done | " +
-  "slow-first-token:MS | cut-after:N | stall-after:N | malformed-after:N | inband-error-after:N";
+  "slow-first-token:MS | cut-after:N | stall-after:N | malformed-after:N | malformed-from:N | inband-error-after:N";
 
 export function parseFaultSpec(text: string): FaultSpec {
   const [head = "", ...options] = text.trim().split(",");

@@ -124,6 +124,7 @@ function tokenFaultOf(fault: FaultSpec | undefined): TokenFault | undefined {
     case "cut-after":
     case "stall-after":
     case "malformed-after":
+    case "malformed-from":
     case "inband-error-after":
       return fault;
     default:

@@ -89,6 +89,11 @@ export class GenerationSession implements EngineRequest {
       return false;
     }
     const fault = this.#options.tokenFault;
+    if (fault?.mode === "malformed-from" && index >= fault.tokens) {
+      // A broken worker: garbage instead of every token from here on, then silence with the slot held.
+      this.#writer.malformed();
+      return index < this.totalTokens - 1;
+    }
     if (fault && index === fault.tokens) {
       if (fault.mode === "cut-after") {
         cutConnection(this.#res);
