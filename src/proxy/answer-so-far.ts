@@ -14,7 +14,7 @@ export interface AnswerSoFar {
   reasoning: string;
   /** The client has the role chunk: a continuation's own is dropped. */
   roleSent: boolean;
-  /** Chunks that carried text: vLLM streams one per generated token (the emulator too). */
+  /** Tokens generated: one per chunk that carried text, as vLLM streams them, plus the think tags. */
   tokens: number;
   /** Whether a chunk delta carried `tool_calls`: half a tool call cannot be continued honestly. */
   toolCall: boolean;
@@ -65,6 +65,8 @@ export function decodeAnswer(delivered: readonly Uint8Array[]): AnswerSoFar {
     if (typeof counted === "number") usageTokens = counted;
     for (const choice of json.choices ?? []) addChoice(answer, choice);
   }
+  // A reasoning parser sends no chunk for Qwen3's `<think>` and `</think>`, one special token each.
+  if (answer.reasoning !== "") answer.tokens += answer.content === "" ? 1 : 2;
   if (usageTokens !== undefined) answer.tokens = usageTokens;
   return answer;
 }

@@ -15,6 +15,8 @@ const NAMED_TOOL = {
   tool_choice: { type: "function", function: { name: "open_gate" } },
 };
 
+const THINKING = { reasoning: "qwen3", reasoningParser: "qwen3" } as const;
+
 const open: EmulatedGateway[] = [];
 
 afterEach(async () => {
@@ -25,7 +27,7 @@ interface Chunk {
   id?: string;
   created?: number;
   model?: string;
-  choices?: { index: number; delta?: { role?: string; content?: string }; finish_reason?: string | null }[];
+  choices?: { index: number; delta?: { role?: string; content?: string; reasoning_content?: string }; finish_reason?: string | null }[];
   usage?: { prompt_tokens: number; completion_tokens: number } | null;
   error?: { code?: string; message?: string };
 }
@@ -34,6 +36,7 @@ interface Chunk {
 interface Seen {
   chunks: Chunk[];
   content: string;
+  reasoning: string;
   roles: number;
   finishes: string[];
   done: boolean;
@@ -42,7 +45,7 @@ interface Seen {
 }
 
 async function read(response: Response): Promise<Seen> {
-  const seen: Seen = { chunks: [], content: "", roles: 0, finishes: [], done: false, error: undefined, usage: undefined };
+  const seen: Seen = { chunks: [], content: "", reasoning: "", roles: 0, finishes: [], done: false, error: undefined, usage: undefined };
   if (!response.body) return seen;
   for await (const event of readSseEvents(response.body)) {
     if (event.data === "[DONE]") {
@@ -56,6 +59,7 @@ async function read(response: Response): Promise<Seen> {
     for (const choice of chunk.choices ?? []) {
       if (choice.delta?.role) seen.roles++;
       seen.content += choice.delta?.content ?? "";
+      seen.reasoning += choice.delta?.reasoning_content ?? "";
       if (choice.finish_reason) seen.finishes.push(choice.finish_reason);
     }
   }
@@ -88,6 +92,8 @@ interface ContinuationCase {
     attempts: number;
     messageIncludes?: string;
     malformed?: number;
+    /** The whole exchange takes less than this. */
+    maxMs?: number;
   };
 }
 
@@ -101,11 +107,20 @@ async function dieAfterTokens(emulators: EmulatorHandle[]): Promise<void> {
 const CASES: ContinuationCase[] = [
   { name: "cut after 3 tokens", fault: "cut-after:3", expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
   { name: "stall after 3 tokens (idle budget)", fault: "stall-after:3", expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
+  {
+    name: "stalled worker declared stuck by health (WorkerDown): continued long before the idle budget",
+    fault: "stall-after:3",
+    options: { timeouts: { idleMs: 8_000 }, health: { intervalMs: 100, stuckAfterMs: 300 } },
+    expect: { end: "whole", continuations: ["continued"], attempts: 2, maxMs: 4_000 },
+  },
   { name: "in-band engine error after 2 tokens (+ [DONE])", fault: "inband-error-after:2", expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
   { name: "engine death mid-stream", during: dieAfterTokens, options: { emulator: { stayAfterDeath: true } }, expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
   { name: "malformed event once: dropped and counted, no continuation", fault: "malformed-after:3", expect: { end: "whole", continuations: [], attempts: 1, malformed: 1 } },
   { name: "malformed events in a row (a broken worker): continued elsewhere", fault: "malformed-from:3", expect: { end: "whole", continuations: ["continued"], attempts: 2, malformed: 3 } },
   { name: "garbage from the start (nothing of the answer sent): restarted cleanly", fault: "malformed-from:0", expect: { end: "whole", continuations: ["restarted"], attempts: 2, malformed: 3 } },
+  { name: "Qwen3 thinking in content, cut inside <think>", fault: "cut-after:4", options: { everyEmulator: { reasoning: "qwen3" } }, expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
+  { name: "reasoning parser, cut inside reasoning_content", fault: "cut-after:4", options: { everyEmulator: THINKING }, expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
+  { name: "reasoning parser, cut after the thinking, inside content", fault: "cut-after:18", options: { everyEmulator: THINKING }, expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
   { name: "max_tokens: the continuation asks only for what is left", fault: "cut-after:4", body: { max_tokens: 9 }, expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
   { name: "cut again on the continuing worker: continued twice", fault: "cut-after:3", other: "cut-after:6", options: { pools: { heavy: 3 } }, expect: { end: "whole", continuations: ["continued", "continued"], attempts: 3 } },
   { name: "prefill refused (400): ends as a cut, the 400 never shown", fault: "cut-after:3", other: "status:400", expect: { end: "inband_error", continuations: ["prefill_refused"], attempts: 2, messageIncludes: "the answer is incomplete" } },
@@ -123,9 +138,11 @@ describe("stream continuation: one fault per row", () => {
     if (row.fault) faulty.setFault(row.fault);
     for (const other of h.emulators.slice(1)) if (row.other) other.setFault(row.other);
     const body = { model: "heavy", messages: MESSAGES, stream: true, ...row.body };
+    const startedMs = performance.now();
     const [response] = await Promise.all([h.fixture.post("/v1/chat/completions", body), row.during?.(h.emulators)]);
     expect(response.status).toBe(200);
     const seen = await read(response);
+    if (row.expect.maxMs) expect(performance.now() - startedMs).toBeLessThan(row.expect.maxMs);
     await waitFor(() => h.fixture.records.length === 1, 5_000, "the request record");
     const record = h.fixture.records[0];
     expect(record?.attempts[0]?.worker).toBe(faulty.url);
@@ -141,7 +158,7 @@ describe("stream continuation: one fault per row", () => {
     healthy.setFault(undefined);
     const whole = await reference(healthy, body);
     expect([seen.done, seen.error, seen.roles, seen.finishes]).toEqual([true, undefined, 1, whole.finishes]);
-    expect(seen.content).toBe(whole.content);
+    expect([seen.reasoning, seen.content]).toEqual([whole.reasoning, whole.content]);
     // One answer: every chunk under the first one's id, created and model.
     const first = seen.chunks[0];
     expect(seen.chunks.filter((c) => c.id !== first?.id || c.created !== first?.created || c.model !== first?.model)).toEqual([]);

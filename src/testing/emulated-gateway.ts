@@ -28,6 +28,8 @@ export interface EmulatedGatewayOptions {
   retry?: ConfigInput["retry"];
   /** Extra options for the first emulator only (the one fault tests arm). */
   emulator?: Partial<EmulatorOptionsInput>;
+  /** Extra options for every emulator (e.g. a reasoning model); `emulator` wins for the first. */
+  everyEmulator?: Partial<EmulatorOptionsInput>;
   /** Features set up after health checking (e.g. the dashboard). */
   features?: readonly GatewayFeature[];
   /** Merged over the generated config (e.g. `auth`). */
@@ -43,7 +45,7 @@ export async function startEmulatedGateway(options: EmulatedGatewayOptions): Pro
   const pools: Record<string, Record<string, unknown>> = {};
   for (const [name, count] of Object.entries(options.pools)) {
     const first = emulators.length === 0 ? options.emulator : undefined;
-    const started = await Promise.all(Array.from({ length: count }, (_, index) => startEmulator({ ...EMULATOR, servedModelName: name, ...(index === 0 ? first : undefined) })));
+    const started = await Promise.all(Array.from({ length: count }, (_, index) => startEmulator({ ...EMULATOR, servedModelName: name, ...options.everyEmulator, ...(index === 0 ? first : undefined) })));
     emulators.push(...started);
     pools[name] = { workers: started.map((emulator) => emulator.url), fallback: options.fallback?.[name] ?? [], ...options.pool };
   }
