@@ -22,6 +22,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json bun.lock bunfig.toml tsconfig.json ./
 COPY src ./src
 COPY routes ./routes
+COPY app ./app
 COPY workers ./workers
 # The official image ships the unprivileged user "bun" (uid 1000).
 USER bun
@@ -32,4 +33,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
 # Exec form: bun is PID 1 and receives SIGTERM itself. The gateway installs its own SIGTERM handler
 # (drain, then exit) and, with the variable above, spawns no children, so an init would add nothing.
 ENTRYPOINT []
-CMD ["bun", "src/main.ts"]
+CMD ["bun", "app/main.ts"]

@@ -1,26 +1,10 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import type { PoolView } from "../src/admin/pools-view.ts";
+import type { AdminActions, WorkerRef } from "../src/admin/admin-actions.ts";
 import { adminAuth, ADMIN_ACTOR } from "./admin-auth.ts";
 import type { AppEnv } from "./context.ts";
 import type { GatewayConfig } from "../src/config/schema.ts";
-import { type ExperimentAdminActions, registerExperimentAdminRoutes } from "./experiment-admin-routes.ts";
+import { registerExperimentAdminRoutes } from "./experiment-admin-routes.ts";
 import { errorEnvelopeSchema } from "./schemas.ts";
-
-/** A worker an action was applied to. */
-interface WorkerRef {
-  pool: string;
-  url: string;
-}
-
-/** What the admin routes drive; `src/admin/admin-feature.ts` provides it. */
-export interface AdminActions extends ExperimentAdminActions {
-  pools(): PoolView[];
-  drain(pool: string, url: string, actor: string): WorkerRef;
-  undrain(pool: string, url: string, actor: string): WorkerRef;
-  add(pool: string, url: string, actor: string): WorkerRef;
-  remove(pool: string, url: string, actor: string): WorkerRef;
-  reload(actor: string): GatewayConfig;
-}
 
 const workerViewSchema = z.object({
   pool: z.string(),

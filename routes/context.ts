@@ -1,30 +1,8 @@
 import type { Server } from "bun";
-import type { GatewayError } from "../src/errors/catalog.ts";
-import type { GatewayConfig } from "../src/config/schema.ts";
-import type { Pools } from "../src/pool/pools.ts";
-import type { GatewayServices } from "../src/gateway.ts";
-import type { Dispatcher } from "../src/proxy/dispatcher.ts";
-import type { ModelRouter } from "../src/routing/model-router.ts";
+import type { GatewayCore } from "../src/gateway.ts";
 
-/** What the HTTP layer needs from the running gateway. */
-export interface GatewayRuntime {
-  pools: Pools;
-  /** Names from `models` above the pools (aliases, variants, tiers). */
-  router: ModelRouter;
-  dispatcher: Dispatcher;
-  config(): GatewayConfig;
-  /** A request the gateway refused before routing it (validation, auth, limits, unknown model). */
-  onRejected(rejection: Rejection): void;
-  services: GatewayServices;
-}
-
-export interface Rejection {
-  request: Request;
-  requestId: string;
-  error: GatewayError;
-  keyName: string | undefined;
-  latencyMs: number;
-}
+/** What the HTTP layer needs from the running gateway: its core, without the features' own surfaces. */
+export type GatewayRuntime = Pick<GatewayCore, "pools" | "router" | "dispatcher" | "config" | "onRejected" | "services">;
 
 /** Hono's per-request variables and bindings for ringgate. */
 export interface AppEnv {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { parseConfig } from "../src/config/load.ts";
 import { defaultFeatures } from "../src/features.ts";
-import { type GatewayHandle, startGateway } from "../src/gateway.ts";
+import { type GatewayHandle, startGateway } from "../app/gateway-app.ts";
 import { ASSET_PREFIXES } from "./docs-routes.ts";
 import { chatCompletionRequestSchema } from "./schemas.ts";
 

@@ -1,18 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { ExperimentAdminActions } from "../src/admin/admin-actions.ts";
 import type { AppEnv } from "./context.ts";
 import { jsonBody } from "./json-body.ts";
 import { errorEnvelopeSchema } from "./schemas.ts";
-
-/** What the experiment admin routes drive; `src/admin/admin-feature.ts` provides it. */
-export interface ExperimentAdminActions {
-  setWeights(
-    model: string,
-    weights: Record<string, number>,
-    actor: string,
-  ): readonly { pool: string; weight: number }[];
-  sleep(pool: string, url: string, actor: string): Promise<{ pool: string; url: string }>;
-  wake(pool: string, url: string, actor: string): Promise<{ pool: string; url: string }>;
-}
 
 const weightsBody = z
   .object({

@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AcceptFeedback } from "../src/experiments/feedback-feature.ts";
 import type { AppEnv } from "./context.ts";
 import { jsonBody } from "./json-body.ts";
 import { errorEnvelopeSchema } from "./schemas.ts";
@@ -15,8 +16,6 @@ export const feedbackRequestSchema = z
   })
   .strict()
   .openapi("FeedbackRequest");
-
-export type FeedbackRequest = z.output<typeof feedbackRequestSchema>;
 
 const acceptedSchema = z
   .object({ accepted: z.boolean(), request_id: z.string(), model: z.string(), pool: z.string() })
@@ -48,12 +47,6 @@ const feedbackRoute = createRoute({
     404: envelope("No answered request with that id is known here (`request_not_found`)"),
   },
 });
-
-/** What the route needs: accept one signal or throw the catalog error that says why not. */
-export type AcceptFeedback = (
-  feedback: FeedbackRequest,
-  keyName: string | undefined,
-) => { model: string; pool: string };
 
 export function registerFeedbackRoutes(app: OpenAPIHono<AppEnv>, accept: AcceptFeedback): void {
   // Documented from the definition, validated by jsonBody like the proxy routes (one error path for bodies).

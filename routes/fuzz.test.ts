@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { seededRandom } from "../loadtest/scenarios/seeded-random.js";
 import { parseConfig } from "../src/config/load.ts";
 import { defaultFeatures } from "../src/features.ts";
-import { type GatewayHandle, startGateway } from "../src/gateway.ts";
+import { type GatewayHandle, startGateway } from "../app/gateway-app.ts";
 import { type EmulatorProcess, spawnEmulator } from "../src/testing/emulator-process.ts";
 
 /**

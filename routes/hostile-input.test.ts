@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parseConfig } from "../src/config/load.ts";
 import { defaultFeatures } from "../src/features.ts";
-import { type GatewayHandle, startGateway } from "../src/gateway.ts";
+import { type GatewayHandle, startGateway } from "../app/gateway-app.ts";
 import { type EmulatorProcess, spawnEmulator } from "../src/testing/emulator-process.ts";
 import { waitFor } from "../src/testing/poll.ts";
 import { MAX_JSON_DEPTH } from "./input-guard.ts";

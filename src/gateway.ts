@@ -1,12 +1,9 @@
-import type { OpenAPIHono } from "@hono/zod-openapi";
-import type { Server } from "bun";
-import { createApp } from "../routes/app.ts";
-import type { AppEnv, Rejection } from "../routes/context.ts";
 import type { GatewayConfig } from "./config/schema.ts";
+import type { GatewayError } from "./errors/catalog.ts";
+import type { HttpSurface } from "./http-surface.ts";
 import { WorkerEventBus } from "./health/worker-events.ts";
 import { noFeedback, type WorkerFeedback } from "./health/worker-feedback.ts";
 import type { WorkerHealth } from "./health/worker-health.ts";
-import { logger } from "./log.ts";
 import { type MembershipChange, Pools } from "./pool/pools.ts";
 import { Dispatcher } from "./proxy/dispatcher.ts";
 import { ModelRouter } from "./routing/model-router.ts";
@@ -25,8 +22,8 @@ export interface GatewayContext {
   replaceConfig(config: GatewayConfig): MembershipChange;
   /** Called after every `replaceConfig`, for features that keep state per configured item. */
   onConfigReplaced(listener: (config: GatewayConfig) => void): void;
-  /** Register middleware and routes; runs before the proxy routes are added. */
-  routes(register: (app: OpenAPIHono<AppEnv>) => void): void;
+  /** Offers the HTTP layer middleware or routes, in setup order; they go before the proxy routes. */
+  expose(surface: HttpSurface): void;
   /** Every finished request, exactly once. Listeners run on the request path: keep them O(1). */
   onFinish(listener: (record: RequestRecord) => void): void;
   /** Passive health: what live traffic says about workers. */
@@ -52,35 +49,44 @@ export interface GatewayFeature {
   setup(context: GatewayContext): void | Promise<void>;
 }
 
-export interface GatewayOptions {
+export interface GatewayCoreOptions {
   config: GatewayConfig;
-  port?: number;
-  hostname?: string;
   fetch?: FetchLike;
   features?: readonly GatewayFeature[];
 }
 
-export interface GatewayHandle {
-  url: string;
-  port: number;
-  pools: Pools;
-  events: WorkerEventBus;
-  services: GatewayServices;
-  server: Server<unknown>;
-  config(): GatewayConfig;
-  /** Stops accepting, lets in-flight requests finish within `graceMs`, then closes what is left. */
-  stop(graceMs?: number): Promise<void>;
-  /** The HTTP app, e.g. for walking its routes. */
-  app: OpenAPIHono<AppEnv>;
+/** A request the gateway refused before routing it (validation, auth, limits, unknown model). */
+export interface Rejection {
+  request: Request;
+  requestId: string;
+  error: GatewayError;
+  keyName: string | undefined;
+  latencyMs: number;
 }
 
-/** Starts one gateway listener with its features; `main.ts` and the tests use the same path. */
-export async function startGateway(options: GatewayOptions): Promise<GatewayHandle> {
+/** The gateway without HTTP: what `routes/` serves and the composition root (`app/`) listens with. */
+export interface GatewayCore {
+  readonly pools: Pools;
+  readonly events: WorkerEventBus;
+  readonly services: GatewayServices;
+  /** Names from `models` above the pools (aliases, variants, tiers). */
+  readonly router: ModelRouter;
+  readonly dispatcher: Dispatcher;
+  /** What the features offer the HTTP layer, in setup order. */
+  readonly surfaces: readonly HttpSurface[];
+  config(): GatewayConfig;
+  onRejected(rejection: Rejection): void;
+  /** Stops the features, last set up first. */
+  stop(): Promise<void>;
+}
+
+/** Sets the features up and builds the router and dispatcher over one pool state. */
+export async function createGatewayCore(options: GatewayCoreOptions): Promise<GatewayCore> {
   let config = options.config;
   const pools = new Pools(config);
   const events = new WorkerEventBus();
   const finishListeners: ((record: RequestRecord) => void)[] = [];
-  const routeRegistrations: ((app: OpenAPIHono<AppEnv>) => void)[] = [];
+  const surfaces: HttpSurface[] = [];
   const stops: (() => Promise<void> | void)[] = [];
   const configListeners: ((config: GatewayConfig) => void)[] = [];
   let feedback: WorkerFeedback = noFeedback;
@@ -97,7 +103,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       return change;
     },
     onConfigReplaced: (listener) => configListeners.push(listener),
-    routes: (register) => routeRegistrations.push(register),
+    expose: (surface) => surfaces.push(surface),
     onFinish: (listener) => finishListeners.push(listener),
     setFeedback: (next) => {
       feedback = next;
@@ -112,24 +118,25 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     for (const listener of finishListeners) listener(record);
   };
   // Every feature is set up by now, so the feedback they chose is final.
-  const dispatcher = new Dispatcher({ pools, config: () => config, feedback, fetch: context.fetch, events, onFinish: finish, router });
-  const onRejected = (rejection: Rejection): void => finish(rejectedRecord(rejection));
-  const app = createApp({ pools, router, dispatcher, config: () => config, onRejected, services }, (hono) => {
-    for (const register of routeRegistrations) register(hono);
+  const dispatcher = new Dispatcher({
+    pools,
+    config: () => config,
+    feedback,
+    fetch: context.fetch,
+    events,
+    onFinish: finish,
+    router,
   });
-  const server = listen(app, config, options);
-  const port = server.port ?? 0;
   return {
-    url: `http://${server.hostname === "0.0.0.0" ? "127.0.0.1" : server.hostname}:${port}`,
-    port,
     pools,
     events,
     services,
-    server,
-    app,
+    router,
+    dispatcher,
+    surfaces,
     config: () => config,
-    stop: async (graceMs = config.limits.shutdownGraceMs) => {
-      await drain(server, graceMs);
+    onRejected: (rejection) => finish(rejectedRecord(rejection)),
+    stop: async () => {
       for (const stop of stops.reverse()) await stop();
     },
   };
@@ -160,32 +167,4 @@ function rejectedRecord({ request, requestId, error, keyName, latencyMs }: Rejec
     fallbackFrom: undefined,
     partial: false,
   };
-}
-
-function listen(app: OpenAPIHono<AppEnv>, config: GatewayConfig, options: GatewayOptions): Server<unknown> {
-  return Bun.serve({
-    hostname: options.hostname ?? config.host,
-    port: options.port ?? config.port,
-    idleTimeout: config.limits.serverIdleTimeoutS,
-    // Hono's bodyLimit answers 413 in our envelope; Bun's own cap (a bare 413) is only a backstop far above it.
-    maxRequestBodySize: Math.max(config.limits.maxBodyBytes * 4, 16 * 1024 * 1024),
-    fetch: (request, server) => app.fetch(request, { server }),
-    error: (error) => {
-      logger.error({ err: error }, "server error");
-      const body = { error: { message: "internal error", type: "server_error", param: null, code: "internal_error" } };
-      return new Response(JSON.stringify(body), { status: 500, headers: { "content-type": "application/json" } });
-    },
-  });
-}
-
-async function drain(server: Server<unknown>, graceMs: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const forced = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      void server.stop(true);
-      resolve();
-    }, graceMs);
-  });
-  await Promise.race([server.stop(false), forced]);
-  clearTimeout(timer);
 }

@@ -79,7 +79,7 @@ async function startGateway(dir: string, spec: GatewaySpec): Promise<{ process: 
   const name = spec.name;
   const gateway = await startProcess({
     name,
-    cmd: ["bun", ...profileFlags, join(REPO_ROOT, "src/main.ts")],
+    cmd: ["bun", ...profileFlags, join(REPO_ROOT, "app/main.ts")],
     env: {
       HOST: "127.0.0.1",
       PORT: String(port),

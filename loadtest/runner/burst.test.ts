@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
-import { startGateway, type GatewayHandle } from "../../src/gateway.ts";
+import { startGateway, type GatewayHandle } from "../../app/gateway-app.ts";
 import { spawnEmulator, type EmulatorProcess } from "../../src/testing/emulator-process.ts";
 import type { RunReport } from "./build-report.ts";
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
-import { type GatewayHandle, startGateway } from "../../src/gateway.ts";
+import { type GatewayHandle, startGateway } from "../../app/gateway-app.ts";
 import { type EmulatorProcess, spawnEmulator } from "../../src/testing/emulator-process.ts";
 import { NPC_SESSIONS, sessionTurnBody, systemPromptFor } from "../scenarios/npc-sessions.js";
 import { hitRate, parsePrefixCacheCounters } from "../scenarios/prefix-cache-counters.js";

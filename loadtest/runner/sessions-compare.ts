@@ -4,7 +4,7 @@
 // replica's: round-robin shows every conversation to every replica, whose LRU cache then thrashes.
 
 import { parseConfig } from "../../src/config/load.ts";
-import { startGateway } from "../../src/gateway.ts";
+import { startGateway } from "../../app/gateway-app.ts";
 import { type EmulatorProcess, spawnEmulator } from "../../src/testing/emulator-process.ts";
 import { NPC_SESSIONS, type SessionWorkload } from "../scenarios/npc-sessions.js";
 import { formatSessionReport, runSessions, type SessionReport } from "./run-sessions.ts";

@@ -4,7 +4,7 @@
 // through a tier model (heavy preferred, spill to light); every record carries its prediction.
 
 import { parseConfig } from "../../src/config/load.ts";
-import { startGateway } from "../../src/gateway.ts";
+import { startGateway } from "../../app/gateway-app.ts";
 import { healthFeature } from "../../src/health/health-feature.ts";
 import type { RequestRecord } from "../../src/proxy/request-record.ts";
 import { type EmulatorProcess, spawnEmulator } from "../../src/testing/emulator-process.ts";

@@ -1,8 +1,8 @@
-import { registerAdminRoutes } from "../../routes/admin-routes.ts";
 import { type Env, loadConfig } from "../config/load.ts";
 import type { GatewayFeature } from "../gateway.ts";
 import { GatewayError } from "../errors/catalog.ts";
 import { WorkerSleep } from "../experiments/worker-sleep.ts";
+import type { AdminActions } from "./admin-actions.ts";
 import { reloadConfig } from "./config-reload.ts";
 import { type PoolView, poolsView } from "./pools-view.ts";
 import { WorkerControl } from "./worker-control.ts";
@@ -33,7 +33,7 @@ export function adminFeature(options: AdminOptions = {}): GatewayFeature {
       context.events.on((event) => {
         if (event.state === "removed") stats.forget(event.worker);
       });
-      const actions = {
+      const actions: AdminActions = {
         pools: () => {
           const variants = weights?.view() ?? [];
           const withVariants = (pool: PoolView) => ({ ...pool, variants: variants.filter((v) => v.pool === pool.name) });
@@ -51,7 +51,7 @@ export function adminFeature(options: AdminOptions = {}): GatewayFeature {
         sleep: sleeper.sleep.bind(sleeper),
         wake: sleeper.wake.bind(sleeper),
       };
-      context.routes((app) => registerAdminRoutes(app, actions, context.config));
+      context.expose({ kind: "admin", actions });
     },
   };
 }

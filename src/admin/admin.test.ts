@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, parseConfig } from "../config/load.ts";
-import { type GatewayHandle, startGateway } from "../gateway.ts";
+import { type GatewayHandle, startGateway } from "../../app/gateway-app.ts";
 import { healthFeature } from "../health/health-feature.ts";
 import type { WorkerEvent } from "../health/worker-events.ts";
 import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";

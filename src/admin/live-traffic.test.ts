@@ -9,7 +9,7 @@ import { freePort } from "../testing/free-port.ts";
 
 /**
  * Drain and reload under live traffic: 200 streams open through the production entry point
- * (src/main.ts in a child process, so its fetch concurrency is raised like in production), then every
+ * (app/main.ts in a child process, so its fetch concurrency is raised like in production), then every
  * admin action runs: drain, add, reload, remove, undrain. Every stream must end with [DONE]; none may
  * hang; new requests follow the changes at once.
  */
@@ -42,7 +42,7 @@ beforeAll(async () => {
   writeFileSync(configPath, JSON.stringify({ pools: { heavy: { workers: [url(0), url(1)] } } }));
   const port = await freePort();
   gatewayUrl = `http://127.0.0.1:${port}`;
-  gatewayProc = Bun.spawn([process.execPath, join(import.meta.dir, "..", "main.ts")], {
+  gatewayProc = Bun.spawn([process.execPath, join(import.meta.dir, "..", "..", "app", "main.ts")], {
     env: {
       ...process.env,
       ...{ HOST: "127.0.0.1", PORT: String(port), CONFIG: configPath, LOG_LEVEL: "info", BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" },

@@ -1,5 +1,3 @@
-import { clientAuth } from "../../routes/auth-middleware.ts";
-import { CLIENT_API_PATHS } from "../../routes/proxy-routes.ts";
 import type { GatewayFeature } from "../gateway.ts";
 import { KeyLimits } from "./key-limits.ts";
 import { type KeyStore, keyStoreFor } from "./key-store.ts";
@@ -18,10 +16,7 @@ export function clientAuthFeature(options: { now?: ClockMs } = {}): GatewayFeatu
       keyStoreFor(context.config());
       const keys = (): KeyStore => keyStoreFor(context.config());
       const limits = new KeyLimits(options.now);
-      const auth = clientAuth({ keys, limits });
-      context.routes((app) => {
-        for (const path of CLIENT_API_PATHS) app.use(path, auth);
-      });
+      context.expose({ kind: "client-auth", keys, limits });
       context.onFinish((record) => {
         if (record.keyName !== undefined) limits.charge(record.keyName, (record.promptTokens ?? 0) + (record.completionTokens ?? 0));
       });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { parseConfig } from "../config/load.ts";
-import { type GatewayHandle, startGateway } from "../gateway.ts";
+import { type GatewayHandle, startGateway } from "../../app/gateway-app.ts";
 import type { RequestRecord } from "../proxy/request-record.ts";
 import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";
 import { clientAuthFeature } from "./client-auth-feature.ts";

@@ -1,4 +1,3 @@
-import { registerDashboardRoutes } from "../../routes/dashboard-routes.ts";
 import { poolsView } from "../admin/pools-view.ts";
 import { WorkerStats } from "../admin/worker-stats.ts";
 import type { GatewayFeature } from "../gateway.ts";
@@ -47,7 +46,7 @@ export function dashboardFeature(options: TimeSeriesOptions = {}): GatewayFeatur
           bucketMs,
           now: options.now,
         });
-      context.routes((app) => registerDashboardRoutes(app, data, context.config));
+      context.expose({ kind: "dashboard", data });
     },
   };
 }

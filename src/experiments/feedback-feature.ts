@@ -1,4 +1,3 @@
-import { type FeedbackRequest, registerFeedbackRoutes } from "../../routes/feedback-routes.ts";
 import { GatewayError } from "../errors/catalog.ts";
 import type { GatewayFeature } from "../gateway.ts";
 import type { MetricsSink } from "../metrics/metrics-sink.ts";
@@ -11,6 +10,16 @@ export interface FeedbackOptions {
   maxAgeMs?: number;
   now?: () => number;
 }
+
+/** One rating of an answered request, as the route validated it. */
+export interface FeedbackRequest {
+  request_id: string;
+  score: number;
+  label?: string;
+}
+
+/** Accepts one signal or throws the catalog error that says why not. */
+export type AcceptFeedback = (feedback: FeedbackRequest, keyName: string | undefined) => { model: string; pool: string };
 
 const DEFAULT_CAPACITY = 50_000;
 const DEFAULT_MAX_AGE_MS = 60 * 60_000;
@@ -37,9 +46,9 @@ export function feedbackFeature(options: FeedbackOptions = {}): GatewayFeature {
       context.onFinish((record) => recent.remember(record, record.workerModel ?? health.servedModel(record.worker)));
       // A request answered before the first probe round read the worker's model gets it now.
       const modelOf = (worker: string, atFinish: string | undefined) => atFinish ?? health.servedModel(worker);
-      const accept = (feedback: FeedbackRequest, keyName: string | undefined) =>
+      const accept: AcceptFeedback = (feedback, keyName) =>
         acceptFeedback(recent, sink, now, modelOf, feedback, keyName);
-      context.routes((app) => registerFeedbackRoutes(app, accept));
+      context.expose({ kind: "feedback", accept });
     },
   };
 }

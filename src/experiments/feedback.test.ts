@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { clientAuthFeature } from "../auth/client-auth-feature.ts";
 import { parseConfig } from "../config/load.ts";
-import { type GatewayHandle, startGateway } from "../gateway.ts";
+import { type GatewayHandle, startGateway } from "../../app/gateway-app.ts";
 import { healthFeature } from "../health/health-feature.ts";
 import { metricsFeature } from "../metrics/metrics-feature.ts";
 import { FEEDBACK_STREAM, REQUESTS_STREAM } from "../metrics/record-encoding.ts";

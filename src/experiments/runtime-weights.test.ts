@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { adminFeature } from "../admin/admin-feature.ts";
 import { loadConfig } from "../config/load.ts";
-import { type GatewayHandle, startGateway } from "../gateway.ts";
+import { type GatewayHandle, startGateway } from "../../app/gateway-app.ts";
 import { healthFeature } from "../health/health-feature.ts";
 import { metricsFeature } from "../metrics/metrics-feature.ts";
 import { EVENTS_STREAM } from "../metrics/record-encoding.ts";

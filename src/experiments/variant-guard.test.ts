@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { adminFeature } from "../admin/admin-feature.ts";
 import { parseConfig } from "../config/load.ts";
-import { type GatewayHandle, startGateway } from "../gateway.ts";
+import { type GatewayHandle, startGateway } from "../../app/gateway-app.ts";
 import { healthFeature } from "../health/health-feature.ts";
 import type { WorkerEvent } from "../health/worker-events.ts";
 import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process.ts";

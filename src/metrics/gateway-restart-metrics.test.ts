@@ -11,13 +11,13 @@ import { type RedisServer, startRedis } from "../testing/redis-server.ts";
 import { EVENTS_STREAM, REQUESTS_STREAM } from "./record-encoding.ts";
 
 /**
- * A gateway process (src/main.ts) restarted with records still buffered: the flush interval is a
+ * A gateway process (app/main.ts) restarted with records still buffered: the flush interval is a
  * minute, so every record waits in the buffer until the process stops. SIGTERM writes them all and
  * leaves no ledger entry behind; SIGKILL loses them, and the next gateway counts exactly that many
  * as lost (log line, `ringgate:events` entry, `ringgate_metrics_lost_total`), once.
  */
 
-const MAIN = join(import.meta.dir, "..", "main.ts");
+const MAIN = join(import.meta.dir, "..", "..", "app", "main.ts");
 const LEASE_MS = 600;
 const dir = mkdtempSync(join(tmpdir(), "ringgate-restart-metrics-"));
 const configPath = join(dir, "config.json");

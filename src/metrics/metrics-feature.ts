@@ -1,5 +1,4 @@
 import { Registry } from "prom-client";
-import { registerMetricsRoutes } from "../../routes/metrics-routes.ts";
 import type { GatewayConfig } from "../config/schema.ts";
 import type { GatewayFeature } from "../gateway.ts";
 import { logger } from "../log.ts";
@@ -55,7 +54,7 @@ export function metricsFeature(): MetricsFeature {
         active.record(record);
       });
       context.events.on((event) => active.event(event));
-      context.routes((app) => registerMetricsRoutes(app, registry));
+      context.expose({ kind: "metrics", registry });
       context.onStop(() => active.stop(STOP_FLUSH_MS));
     },
   };

@@ -22,7 +22,7 @@ const COMPUTED: Record<string, { starts: string[]; why: string }> = {
   "deploy/local-stack.ts": { starts: ["bun", "redis-server"], why: "compose.cpu.yaml's commands and the image CMD" },
   "deploy/cpu-stack.test.ts": { starts: ["bun"], why: "the Dockerfile HEALTHCHECK (asserted to be bun there)" },
   "deploy/gpu-neighbour-wait.test.ts": { starts: ["sh", "python3"], why: "compose.yaml's light entrypoint (/bin/sh -c)" },
-  "src/main.test.ts": { starts: ["bun"], why: "`bun src/main.ts` or `bun run start`" },
+  "app/main.test.ts": { starts: ["bun"], why: "`bun app/main.ts` or `bun run start`" },
 };
 
 /** A call that starts a program, and the text right after it where the program's name sits. */

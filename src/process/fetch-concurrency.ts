@@ -7,7 +7,7 @@
 export const FETCH_CONCURRENCY_ENV = "BUN_CONFIG_MAX_HTTP_REQUESTS";
 export const RECOMMENDED_FETCH_CONCURRENCY = "65535";
 
-/** The one warning for a bare `bun src/main.ts`; undefined when the limit was raised at start. */
+/** The one warning for a bare `bun app/main.ts`; undefined when the limit was raised at start. */
 export function fetchConcurrencyWarning(env: Record<string, string | undefined> = process.env): string | undefined {
   if (env[FETCH_CONCURRENCY_ENV]) return undefined;
   return (

@@ -1,6 +1,6 @@
 // 300 streams of 48 tokens across a pool of three emulated workers while one is SIGKILLed, or SIGSTOPped
 // for 20 s, half-way through its share. Every stream must still end whole: the broken ones continue on
-// another worker. The gateway runs as the production entry point (src/main.ts in a child process, fetch
+// another worker. The gateway runs as the production entry point (app/main.ts in a child process, fetch
 // concurrency raised), the client burst in another child (Bun's fetch queues past 256 requests per process).
 
 import { afterEach, expect, test } from "bun:test";
@@ -57,7 +57,7 @@ async function startBurst(): Promise<Burst> {
   writeFileSync(configPath, JSON.stringify(config));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const gateway = Bun.spawn([process.execPath, join(import.meta.dir, "..", "main.ts")], {
+  const gateway = Bun.spawn([process.execPath, join(import.meta.dir, "..", "..", "app", "main.ts")], {
     env: { ...process.env, ...FETCH_LIMIT, HOST: "127.0.0.1", PORT: String(port), CONFIG: configPath, LOG_LEVEL: "warn" },
     stdin: "ignore",
     stdout: "ignore",

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { adminFeature } from "../admin/admin-feature.ts";
 import { loadConfig, parseConfig } from "../config/load.ts";
-import { type GatewayHandle, startGateway } from "../gateway.ts";
+import { type GatewayHandle, startGateway } from "../../app/gateway-app.ts";
 import { healthFeature } from "../health/health-feature.ts";
 import { closedPortUrl } from "../testing/gateway-fixture.ts";
 

@@ -1,6 +1,7 @@
 import { parseConfig } from "../config/load.ts";
 import type { ConfigInput } from "../config/schema.ts";
-import { type GatewayFeature, type GatewayHandle, startGateway } from "../gateway.ts";
+import { type GatewayHandle, startGateway } from "../../app/gateway-app.ts";
+import type { GatewayFeature } from "../gateway.ts";
 import type { RequestRecord } from "../proxy/request-record.ts";
 
 /**

@@ -1,6 +1,7 @@
 import { parseConfig } from "../config/load.ts";
 import type { ConfigInput } from "../config/schema.ts";
-import { type GatewayFeature, type GatewayHandle, startGateway } from "../gateway.ts";
+import { type GatewayHandle, startGateway } from "../../app/gateway-app.ts";
+import type { GatewayFeature } from "../gateway.ts";
 import { healthFeature } from "../health/health-feature.ts";
 import type { WorkerEvent } from "../health/worker-events.ts";
 import type { FetchLike } from "../proxy/forward.ts";

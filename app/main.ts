@@ -1,12 +1,13 @@
-import { ConfigError, loadConfig } from "./config/load.ts";
-import type { GatewayConfig } from "./config/schema.ts";
-import { defaultFeatures } from "./features.ts";
-import { type GatewayFeature, type GatewayHandle, startGateway } from "./gateway.ts";
-import { applyLogLevel, logger } from "./log.ts";
-import { parseCommandLine } from "./process/cli.ts";
-import { fetchConcurrencyWarning } from "./process/fetch-concurrency.ts";
-import { START_CLI } from "./process/gateway-cli.ts";
-import { stopWhenOrphaned } from "./process/parent-watch.ts";
+import { ConfigError, loadConfig } from "../src/config/load.ts";
+import type { GatewayConfig } from "../src/config/schema.ts";
+import { defaultFeatures } from "../src/features.ts";
+import type { GatewayFeature } from "../src/gateway.ts";
+import { type GatewayHandle, startGateway } from "./gateway-app.ts";
+import { applyLogLevel, logger } from "../src/log.ts";
+import { parseCommandLine } from "../src/process/cli.ts";
+import { fetchConcurrencyWarning } from "../src/process/fetch-concurrency.ts";
+import { START_CLI } from "../src/process/gateway-cli.ts";
+import { stopWhenOrphaned } from "../src/process/parent-watch.ts";
 
 /** Loads the config from the environment or exits with the one message that names what is wrong. */
 export function configFromEnvOrExit(env: Record<string, string | undefined> = process.env): GatewayConfig {

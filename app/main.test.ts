@@ -3,10 +3,10 @@ import type { Subprocess } from "bun";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FETCH_CONCURRENCY_ENV } from "./process/fetch-concurrency.ts";
-import { type EmulatorProcess, spawnEmulator } from "./testing/emulator-process.ts";
-import { freePort } from "./testing/free-port.ts";
-import { waitFor } from "./testing/poll.ts";
+import { FETCH_CONCURRENCY_ENV } from "../src/process/fetch-concurrency.ts";
+import { type EmulatorProcess, spawnEmulator } from "../src/testing/emulator-process.ts";
+import { freePort } from "../src/testing/free-port.ts";
+import { waitFor } from "../src/testing/poll.ts";
 
 /** `bun run start` as an operator runs it: a real process, real signals, its real stdout. */
 const REPO_ROOT = join(import.meta.dir, "..");
@@ -31,7 +31,7 @@ afterAll(async () => {
 
 const BASE_ENV = { PATH: process.env.PATH ?? "", HOST: "127.0.0.1" };
 
-/** `bun src/main.ts` bare (the fetch limit unset unless `env` sets it), or `bun run start` through package.json. */
+/** `bun app/main.ts` bare (the fetch limit unset unless `env` sets it), or `bun run start` through package.json. */
 function start(env: Record<string, string>, via: "bare" | "bun run" = "bare") {
   const command = via === "bare" ? [process.execPath, MAIN] : [process.execPath, "run", "start"];
   return Bun.spawn(command, { cwd: REPO_ROOT, env: { ...BASE_ENV, LOG_LEVEL: "info", ...env }, stdout: "pipe", stderr: "pipe" });
@@ -173,7 +173,7 @@ describe("bun run start: configuration and start-up", () => {
 });
 
 describe("one server process", () => {
-  test("a bare `bun src/main.ts` serves from its own PID, warns once, and SIGKILL of it frees the port", async () => {
+  test("a bare `bun app/main.ts` serves from its own PID, warns once, and SIGKILL of it frees the port", async () => {
     const port = await freePort();
     const proc = start({ PORT: String(port), POOL_HEAVY: worker.url });
     const out = collect(proc.stdout);

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
-import { freePort } from "./testing/free-port.ts";
-import { waitFor } from "./testing/poll.ts";
+import { freePort } from "../src/testing/free-port.ts";
+import { waitFor } from "../src/testing/poll.ts";
 
 /** `bun run demo` as a newcomer runs it: one gateway process with its four emulated workers. */
 const REPO_ROOT = join(import.meta.dir, "..");

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { parseConfig } from "./config/load.ts";
+import { parseConfig } from "../src/config/load.ts";
 import { configFromEnvOrExit, runUntilSignalled, warnIfFetchConcurrencyUnset } from "./main.ts";
-import { parseCommandLine } from "./process/cli.ts";
-import { DEMO_CLI } from "./process/gateway-cli.ts";
-import { type EmulatorProcess, spawnEmulator } from "./testing/emulator-process.ts";
+import { parseCommandLine } from "../src/process/cli.ts";
+import { DEMO_CLI } from "../src/process/gateway-cli.ts";
+import { type EmulatorProcess, spawnEmulator } from "../src/testing/emulator-process.ts";
 
 /**
  * `bun run demo`: the gateway on PORT (default 8000) in front of four emulated vLLM workers on
