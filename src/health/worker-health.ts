@@ -242,15 +242,16 @@ export class WorkerHealth implements WorkerFeedback {
     const probe = this.#deps.probeBeforeTrial;
     if (!probe) return this.#openTrial(worker, status);
     const ejectionsAtStart = status.ejectionsTotal;
-    void probe(worker).then(
-      (report) => this.#trialProbed(worker, status, ejectionsAtStart, report),
-      (error: unknown) => this.#trialProbed(worker, status, ejectionsAtStart, { ok: false, refused: false, detail: String(error), latencyMs: 0 }),
-    );
+    const failed = (error: unknown): ProbeReport => ({ ok: false, refused: false, detail: String(error), latencyMs: 0 });
+    void probe(worker)
+      .catch(failed)
+      .then((report) => this.#trialProbed(worker, status, ejectionsAtStart, report));
   }
 
   #trialProbed(worker: Worker, status: WorkerStatus, ejectionsAtStart: number, report: ProbeReport): void {
     // Ejected again meanwhile (a new cooldown runs), recovered or removed: this probe decides nothing.
-    if (!this.#isMember(worker) || status.ejectionsTotal !== ejectionsAtStart || status.ejectedUntilMs === undefined) return;
+    const decided = status.ejectionsTotal !== ejectionsAtStart || status.ejectedUntilMs === undefined;
+    if (decided || !this.#isMember(worker)) return;
     if (report.ok) return this.#openTrial(worker, status);
     // Labelled, so each failed probe is logged although the state stays `ejected`.
     this.#eject(worker, status, `the probe before its trial failed: ${report.detail}`, "ejected");
