@@ -32,10 +32,15 @@ export interface ProcessGatewayOptions {
 }
 
 export async function startProcessGateway(options: ProcessGatewayOptions): Promise<ProcessGateway> {
-  const emulators = await Promise.all(options.workers.map((args) => spawnEmulator(["--served-model-name", "heavy", ...args])));
+  const emulators = await Promise.all(
+    options.workers.map((args) => spawnEmulator(["--served-model-name", "heavy", ...args])),
+  );
   const records: RequestRecord[] = [];
   const events: ProcessGateway["events"] = [];
-  const config = parseConfig({ pools: { heavy: { workers: emulators.map((emulator) => emulator.url) } }, ...options.config });
+  const config = parseConfig({
+    pools: { heavy: { workers: emulators.map((emulator) => emulator.url) } },
+    ...options.config,
+  });
   const recorder: GatewayFeature = {
     name: "test-records",
     setup: (context) => {
@@ -43,7 +48,13 @@ export async function startProcessGateway(options: ProcessGatewayOptions): Promi
       context.events.on((event) => events.push({ atMs: performance.now(), event }));
     },
   };
-  const gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", fetch: options.fetch, features: [recorder, healthFeature()] });
+  const gateway = await startGateway({
+    config,
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: options.fetch,
+    features: [recorder, healthFeature()],
+  });
   await waitFor(() => gateway.services.firstProbeRoundDone === true, 10_000, "the first probe round");
   return {
     emulators,
@@ -51,7 +62,11 @@ export async function startProcessGateway(options: ProcessGatewayOptions): Promi
     records,
     events,
     post: (body, headers = {}) =>
-      fetch(`${gateway.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) }),
+      fetch(`${gateway.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+      }),
     stop: async () => {
       await gateway.stop(200);
       // A stopped process only dies of SIGKILL; SIGCONT lets it take the SIGTERM.
