@@ -97,6 +97,45 @@ describe("the Responses API through the openai SDK", () => {
     expect(streamed?.completionTokens).toBe(whole.usage?.output_tokens);
   });
 
+  test("response.created is not a first token: a worker that sends only the preamble is passed over", async () => {
+    // vLLM v0.11.0 yields response.created and response.in_progress before the engine has the request;
+    // this worker does that and then never generates (a hung engine).
+    const preamble = ["response.created", "response.in_progress"]
+      .map((type) => `event: ${type}\ndata: {"type":"${type}","response":{"id":"resp_hung"}}\n\n`)
+      .join("");
+    const hung = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: () => {
+        const bytes = new TextEncoder().encode(preamble);
+        const body = new ReadableStream({ start: (controller) => controller.enqueue(bytes) });
+        return new Response(body, { headers: { "content-type": "text/event-stream" } });
+      },
+    });
+    const alive = await startEmulator({ port: 0, servedModelName: "heavy", ttftMs: 20, itlMs: 15, outputTokens: 12 });
+    const hungUrl = `http://127.0.0.1:${hung.port}`;
+    const fixture = await startGatewayFixture({
+      pools: { heavy: { workers: [hungUrl, alive.url] } },
+      timeouts: { connectMs: 500, firstTokenMs: 500, idleMs: 500, totalMs: 10_000 },
+    });
+    try {
+      const body = { model: "heavy", input: "Which way to the castle?", stream: true };
+      const response = await fixture.post("/v1/responses", body);
+      const served = [response.headers.get("x-ringgate-worker"), response.headers.get("x-ringgate-attempts")];
+      expect(served).toEqual([alive.url, "2"]);
+      const text = await response.text();
+      expect(text).not.toContain("resp_hung");
+      expect(text.trimEnd().split("\n\n").at(-1)).toStartWith("event: response.completed");
+      await waitFor(() => fixture.records.length === 1, 5_000, "the record");
+      const results = fixture.records[0]?.attempts.map((attempt) => `${attempt.worker} ${attempt.result}`);
+      expect(results).toEqual([`${hungUrl} timeout_first_token`, `${alive.url} ok`]);
+    } finally {
+      await fixture.stop();
+      await alive.stop();
+      await hung.stop(true);
+    }
+  });
+
   test("a stream cut before response.completed throws in the SDK instead of passing for a whole answer", async () => {
     const h = await harness({ heavy: 1 });
     const client = new OpenAI({ baseURL: `${h.fixture.url}/v1`, apiKey: "unused", maxRetries: 0 });

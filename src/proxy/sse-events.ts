@@ -19,8 +19,11 @@ const CLOSE_BRACE = 0x7d;
 
 export const DONE_EVENT = encoder.encode("data: [DONE]\n\n");
 
-/** `usage`: the usage-only chunk (strippable); `final`: an event that ends the answer whole (Responses API). */
-export type EventKind = "chunk" | "usage" | "final" | "done" | "error" | "malformed";
+/**
+ * `usage`: the usage-only chunk (strippable); `final`: an event that ends the answer whole, `preamble`: one
+ * sent before generation starts (both Responses API).
+ */
+export type EventKind = "chunk" | "usage" | "final" | "preamble" | "done" | "error" | "malformed";
 
 export interface Usage {
   promptTokens: number;
