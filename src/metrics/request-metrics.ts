@@ -46,11 +46,18 @@ export class RequestMetrics {
     this.#predictionError = new Histogram({ name: "ringgate_ttft_prediction_error_seconds", help: "Tier routing: observed minus predicted time to first token (negative = faster than predicted).", labelNames: ["pool"], buckets: PREDICTION_ERROR_BUCKETS_S, registers });
     this.#continuations = new Counter({
       name: "ringgate_stream_continuations_total",
-      help: "Streams that broke after bytes reached the client, by what followed (continued, restarted, tool_call, prefill_refused, no_worker, ...).",
+      help:
+        "Streams that broke after bytes reached the client, by what followed " +
+        "(continued, restarted, tool_call, prefill_refused, no_worker, ...).",
       labelNames: ["pool", "result"],
       registers,
     });
-    this.#malformed = new Counter({ name: "ringgate_malformed_events_dropped_total", help: "Malformed stream events from workers, dropped instead of relayed.", labelNames: ["pool"], registers });
+    this.#malformed = new Counter({
+      name: "ringgate_malformed_events_dropped_total",
+      help: "Malformed stream events from workers, dropped instead of relayed.",
+      labelNames: ["pool"],
+      registers,
+    });
     this.#fallbacks = new Counter({ name: "ringgate_fallbacks_total", help: "Requests answered by a fallback pool.", labelNames: ["from", "to"], registers });
   }
 

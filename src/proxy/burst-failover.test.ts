@@ -21,7 +21,18 @@ const STOPPED_MS = 20_000;
 /** Fault the victim once it took about half of its share of the burst. */
 const FAULT_AFTER_REQUESTS = Math.round(STREAMS / 3 / 2);
 // Answers longer than max_tokens: each stream ends with exactly MAX_TOKENS tokens, finish "length".
-const EMULATOR_ARGS = ["--served-model-name", "heavy", "--ttft-ms", "80", "--itl-ms", "40", "--output-tokens", "64", "--max-num-seqs", "512"];
+const EMULATOR_ARGS = [
+  "--served-model-name",
+  "heavy",
+  "--ttft-ms",
+  "80",
+  "--itl-ms",
+  "40",
+  "--output-tokens",
+  "64",
+  "--max-num-seqs",
+  "512",
+];
 const FETCH_LIMIT = { BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" };
 
 interface Burst {
@@ -58,13 +69,24 @@ async function startBurst(): Promise<Burst> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const gateway = Bun.spawn([process.execPath, join(import.meta.dir, "..", "..", "app", "main.ts")], {
-    env: { ...process.env, ...FETCH_LIMIT, HOST: "127.0.0.1", PORT: String(port), CONFIG: configPath, LOG_LEVEL: "warn" },
+    env: {
+      ...process.env,
+      ...FETCH_LIMIT,
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      CONFIG: configPath,
+      LOG_LEVEL: "warn",
+    },
     stdin: "ignore",
     stdout: "ignore",
     stderr: "pipe",
   });
   running = { workers, gateway, url, dir };
-  await waitFor(async () => (await fetch(`${url}/ready`).catch(() => undefined))?.status === 200, 20_000, "the gateway to be ready");
+  await waitFor(
+    async () => (await fetch(`${url}/ready`).catch(() => undefined))?.status === 200,
+    20_000,
+    "the gateway to be ready",
+  );
   return running;
 }
 
@@ -87,33 +109,51 @@ async function continuationCounts(url: string): Promise<Record<string, number>> 
 test.each([
   ["SIGKILL", "killed"],
   ["SIGSTOP", "stopped for 20 s"],
-] as const)("300 streams, one worker %s half-way: every stream whole, exactly 48 tokens, one finish, [DONE]", async (signal, what) => {
-  const { workers, url } = await startBurst();
-  const victim = workers[0] as EmulatorProcess;
-  const args = [url, String(STREAMS), String(SPREAD_MS), String(STREAM_DEADLINE_MS), String(MAX_TOKENS)];
-  const client = Bun.spawn([process.execPath, join(import.meta.dir, "..", "testing", "stream-burst-client.ts"), ...args], {
-    env: { ...process.env, ...FETCH_LIMIT },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  await waitFor(async () => (await victimRequests(victim)) >= FAULT_AFTER_REQUESTS, 15_000, "the victim to take half its share");
-  const faultedMs = performance.now();
-  victim.kill(signal);
-  const [output, stderr] = await Promise.all([new Response(client.stdout).text(), new Response(client.stderr).text(), client.exited]);
-  if (!output) throw new Error(`burst client failed: ${stderr}`);
-  const results = JSON.parse(output) as BurstResult[];
-  const whole = (r: BurstResult): boolean =>
-    r.status === 200 && r.done && r.finishReason === "length" && r.error === undefined && r.contentChunks === MAX_TOKENS;
-  expect(results).toHaveLength(STREAMS);
-  expect(results.filter((r) => r.hung)).toEqual([]);
-  expect(results.filter((r) => !whole(r) || r.eventsAfterEnd > 0 || r.malformed > 0)).toEqual([]);
-  // The fault hit streams in flight on the victim, and each of them was finished by another worker.
-  const continuations = await continuationCounts(url);
-  expect(Object.keys(continuations)).toEqual(["continued"]);
-  const slowestMs = Math.round(Math.max(...results.map((r) => r.durationMs)));
-  console.info(`burst (${what}): ${STREAMS} whole, ${continuations.continued} continued, slowest ${slowestMs} ms`);
-  if (signal === "SIGSTOP") {
-    await Bun.sleep(Math.max(0, STOPPED_MS - (performance.now() - faultedMs)));
-    victim.kill("SIGCONT");
-  }
-});
+] as const)(
+  "300 streams, one worker %s half-way: every stream whole, exactly 48 tokens, one finish, [DONE]",
+  async (signal, what) => {
+    const { workers, url } = await startBurst();
+    const victim = workers[0] as EmulatorProcess;
+    const args = [url, String(STREAMS), String(SPREAD_MS), String(STREAM_DEADLINE_MS), String(MAX_TOKENS)];
+    const client = Bun.spawn(
+      [process.execPath, join(import.meta.dir, "..", "testing", "stream-burst-client.ts"), ...args],
+      {
+        env: { ...process.env, ...FETCH_LIMIT },
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
+    await waitFor(
+      async () => (await victimRequests(victim)) >= FAULT_AFTER_REQUESTS,
+      15_000,
+      "the victim to take half its share",
+    );
+    const faultedMs = performance.now();
+    victim.kill(signal);
+    const [output, stderr] = await Promise.all([
+      new Response(client.stdout).text(),
+      new Response(client.stderr).text(),
+      client.exited,
+    ]);
+    if (!output) throw new Error(`burst client failed: ${stderr}`);
+    const results = JSON.parse(output) as BurstResult[];
+    const whole = (r: BurstResult): boolean =>
+      r.status === 200 &&
+      r.done &&
+      r.finishReason === "length" &&
+      r.error === undefined &&
+      r.contentChunks === MAX_TOKENS;
+    expect(results).toHaveLength(STREAMS);
+    expect(results.filter((r) => r.hung)).toEqual([]);
+    expect(results.filter((r) => !whole(r) || r.eventsAfterEnd > 0 || r.malformed > 0)).toEqual([]);
+    // The fault hit streams in flight on the victim, and each of them was finished by another worker.
+    const continuations = await continuationCounts(url);
+    expect(Object.keys(continuations)).toEqual(["continued"]);
+    const slowestMs = Math.round(Math.max(...results.map((r) => r.durationMs)));
+    console.info(`burst (${what}): ${STREAMS} whole, ${continuations.continued} continued, slowest ${slowestMs} ms`);
+    if (signal === "SIGSTOP") {
+      await Bun.sleep(Math.max(0, STOPPED_MS - (performance.now() - faultedMs)));
+      victim.kill("SIGCONT");
+    }
+  },
+);

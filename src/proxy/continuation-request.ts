@@ -65,7 +65,10 @@ export class ContinuationRewriter {
   /** Usage of the whole answer: the original's prompt, the completion tokens of both parts. */
   usage(continued: Usage | undefined): Usage | undefined {
     if (!continued) return undefined;
-    return { promptTokens: this.#promptTokens(continued.promptTokens), completionTokens: this.#completion(continued.completionTokens) };
+    return {
+      promptTokens: this.#promptTokens(continued.promptTokens),
+      completionTokens: this.#completion(continued.completionTokens),
+    };
   }
 
   #event(text: string): string | undefined {

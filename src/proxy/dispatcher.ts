@@ -4,7 +4,7 @@ import { type FailureKind, noFeedback, type WorkerFeedback } from "../health/wor
 import type { Pool, Pools, Worker } from "../pool/pools.ts";
 import { ModelRouter } from "../routing/model-router.ts";
 import { Admission } from "./admission.ts";
-import { type AnsweredAttempt, type AttemptInput, isAnswered, runAttempt } from "./attempt.ts";
+import { type AnsweredAttempt, type AttemptInput, type AttemptOutcome, isAnswered, runAttempt } from "./attempt.ts";
 import { type DeadlineSweeper, sharedSweeper } from "./deadline-sweeper.ts";
 import type { FetchLike } from "./forward.ts";
 import { downstreamHeaders, upstreamHeaders } from "./headers.ts";
@@ -225,7 +225,13 @@ export class Dispatcher {
   }
 
   /** One try to continue a broken stream on `leg` (its slot acquired): started, or why not. */
-  async #continuationAttempt(leg: Leg, body: JsonObject, request: ProxyRequest, trace: RequestTrace, config: GatewayConfig) {
+  async #continuationAttempt(
+    leg: Leg,
+    body: JsonObject,
+    request: ProxyRequest,
+    trace: RequestTrace,
+    config: GatewayConfig,
+  ): Promise<AttemptOutcome> {
     const bodyText = JSON.stringify(bodyForPool(body, leg.pool, true, request.path));
     const startedMs = this.#deps.now();
     const input = this.#attemptInput(leg.worker, leg.pool, request, trace, config, bodyText);

@@ -60,8 +60,13 @@ export class RequestTrace {
 
   /** An attempt to continue a broken stream: recorded, but the answering worker changes only if it starts. */
   continuationAttempt(worker: Worker, result: AttemptResult, startedMs: number): void {
-    const durationMs = this.#now() - startedMs;
-    this.attempts.push({ worker: worker.url, pool: worker.pool, result: resultLabel(result), durationMs: round(durationMs), startOffsetMs: round(startedMs - this.startMs) });
+    this.attempts.push({
+      worker: worker.url,
+      pool: worker.pool,
+      result: resultLabel(result),
+      durationMs: round(this.#now() - startedMs),
+      startOffsetMs: round(startedMs - this.startMs),
+    });
   }
 
   /** A broken stream's continuation: `to` is the worker that took the answer over, if one did. */

@@ -373,7 +373,7 @@ export class SseRelay implements Watched {
     if (!this.#end && this.#carry && this.#carry.length > MAX_PARTIAL_EVENT_BYTES) {
       // No vLLM chunk is this long: the worker is not framing events, and holding more only costs memory.
       this.#carry = undefined;
-      this.#fail(MALFORMED_END, errorEvent("upstream_error", MALFORMED));
+      this.#fail(brokenEnd("malformed event"), MALFORMED_EVENT);
       parts ??= [];
     }
     // The usual case: whole events only, none dropped — the chunk goes on as it came.
@@ -415,7 +415,7 @@ export class SseRelay implements Watched {
       case "malformed":
         // One garbled event is dropped; several in a row mean the worker is broken.
         this.#malformedDropped++;
-        if (++this.#malformedRun >= MALFORMED_IN_A_ROW) this.#fail(MALFORMED_END, errorEvent("upstream_error", MALFORMED));
+        if (++this.#malformedRun >= MALFORMED_IN_A_ROW) this.#fail(brokenEnd("malformed event"), MALFORMED_EVENT);
         return true;
     }
   }
@@ -433,8 +433,7 @@ export class SseRelay implements Watched {
     } else if (this.#sawUsage) {
       this.#end = this.#completeWhole(sink);
     } else {
-      const end: StreamEnd = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "stream cut", completedDone: false };
-      this.#fail(end, errorEvent("upstream_error", CUT));
+      this.#fail(brokenEnd("stream cut"), errorEvent("upstream_error", CUT));
     }
   }
 
@@ -453,13 +452,12 @@ export class SseRelay implements Watched {
       this.#end = this.#completeWhole(sink);
     } else if (this.#expired === "total") {
       const total = "the request's total time budget ran out (timeouts.totalMs); the answer is incomplete";
-      this.#fail({ outcome: "timeout", errorCode: "upstream_timeout", detail: "total", completedDone: false }, errorEvent("upstream_timeout", total));
+      this.#fail(timeoutEnd("total"), errorEvent("upstream_timeout", total));
     } else if (this.#expired === "idle") {
       const idle = `the worker sent nothing for ${this.#options.idleMs} ms (idle timeout); the answer is incomplete`;
-      this.#fail({ outcome: "timeout", errorCode: "upstream_timeout", detail: "idle", completedDone: false }, errorEvent("upstream_timeout", idle));
+      this.#fail(timeoutEnd("idle"), errorEvent("upstream_timeout", idle));
     } else {
-      const end: StreamEnd = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: errorMessage(error), completedDone: false };
-      this.#fail(end, errorEvent("upstream_error", BROKEN));
+      this.#fail(brokenEnd(errorMessage(error)), errorEvent("upstream_error", BROKEN));
     }
   }
 
@@ -492,7 +490,15 @@ export class SseRelay implements Watched {
   }
 }
 
-const MALFORMED_END: StreamEnd = { outcome: "mid_stream_error", errorCode: "upstream_error", detail: "malformed event", completedDone: false };
+const MALFORMED_EVENT = errorEvent("upstream_error", MALFORMED);
+
+function brokenEnd(detail: string): StreamEnd {
+  return { outcome: "mid_stream_error", errorCode: "upstream_error", detail, completedDone: false };
+}
+
+function timeoutEnd(detail: "idle" | "total"): StreamEnd {
+  return { outcome: "timeout", errorCode: "upstream_timeout", detail, completedDone: false };
+}
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -18,7 +18,11 @@ afterEach(async () => {
 
 test("a stream longer than totalMs ends at totalMs with an in-band timeout, no [DONE], the worker freed", async () => {
   // 400 tokens at 15 ms: six seconds of answer against a one-second budget.
-  const h = await startEmulatedGateway({ pools: { heavy: 1 }, timeouts: { totalMs: 1_000 }, emulator: { outputTokens: 400 } });
+  const h = await startEmulatedGateway({
+    pools: { heavy: 1 },
+    timeouts: { totalMs: 1_000 },
+    emulator: { outputTokens: 400 },
+  });
   open.push(h);
   const startedMs = performance.now();
   const response = await h.fixture.post("/v1/chat/completions", { model: "heavy", messages: MESSAGES, stream: true });

@@ -5,13 +5,22 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import type { EmulatorHandle } from "../../workers/emulator/server.ts";
-import { type EmulatedGateway, type EmulatedGatewayOptions, startEmulatedGateway } from "../testing/emulated-gateway.ts";
+import {
+  type EmulatedGateway,
+  type EmulatedGatewayOptions,
+  startEmulatedGateway,
+} from "../testing/emulated-gateway.ts";
 import { waitFor } from "../testing/poll.ts";
 import { readSseEvents } from "../testing/sse-transcript.ts";
 
 const MESSAGES = [{ role: "user", content: "Which way to the castle?" }];
 const NAMED_TOOL = {
-  tools: [{ type: "function", function: { name: "open_gate", parameters: { type: "object", properties: { gate: { type: "string" } } } } }],
+  tools: [
+    {
+      type: "function",
+      function: { name: "open_gate", parameters: { type: "object", properties: { gate: { type: "string" } } } },
+    },
+  ],
   tool_choice: { type: "function", function: { name: "open_gate" } },
 };
 
@@ -27,7 +36,11 @@ interface Chunk {
   id?: string;
   created?: number;
   model?: string;
-  choices?: { index: number; delta?: { role?: string; content?: string; reasoning_content?: string }; finish_reason?: string | null }[];
+  choices?: {
+    index: number;
+    delta?: { role?: string; content?: string; reasoning_content?: string };
+    finish_reason?: string | null;
+  }[];
   usage?: { prompt_tokens: number; completion_tokens: number } | null;
   error?: { code?: string; message?: string };
 }
@@ -45,7 +58,16 @@ interface Seen {
 }
 
 async function read(response: Response): Promise<Seen> {
-  const seen: Seen = { chunks: [], content: "", reasoning: "", roles: 0, finishes: [], done: false, error: undefined, usage: undefined };
+  const seen: Seen = {
+    chunks: [],
+    content: "",
+    reasoning: "",
+    roles: 0,
+    finishes: [],
+    done: false,
+    error: undefined,
+    usage: undefined,
+  };
   if (!response.body) return seen;
   for await (const event of readSseEvents(response.body)) {
     if (event.data === "[DONE]") {
@@ -105,29 +127,114 @@ async function dieAfterTokens(emulators: EmulatorHandle[]): Promise<void> {
 }
 
 const CASES: ContinuationCase[] = [
-  { name: "cut after 3 tokens", fault: "cut-after:3", expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
-  { name: "stall after 3 tokens (idle budget)", fault: "stall-after:3", expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
+  {
+    name: "cut after 3 tokens",
+    fault: "cut-after:3",
+    expect: { end: "whole", continuations: ["continued"], attempts: 2 },
+  },
+  {
+    name: "stall after 3 tokens (idle budget)",
+    fault: "stall-after:3",
+    expect: { end: "whole", continuations: ["continued"], attempts: 2 },
+  },
   {
     name: "stalled worker declared stuck by health (WorkerDown): continued long before the idle budget",
     fault: "stall-after:3",
     options: { timeouts: { idleMs: 8_000 }, health: { intervalMs: 100, stuckAfterMs: 300 } },
     expect: { end: "whole", continuations: ["continued"], attempts: 2, maxMs: 4_000 },
   },
-  { name: "in-band engine error after 2 tokens (+ [DONE])", fault: "inband-error-after:2", expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
-  { name: "engine death mid-stream", during: dieAfterTokens, options: { emulator: { stayAfterDeath: true } }, expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
-  { name: "malformed event once: dropped and counted, no continuation", fault: "malformed-after:3", expect: { end: "whole", continuations: [], attempts: 1, malformed: 1 } },
-  { name: "malformed events in a row (a broken worker): continued elsewhere", fault: "malformed-from:3", expect: { end: "whole", continuations: ["continued"], attempts: 2, malformed: 3 } },
-  { name: "garbage from the start (nothing of the answer sent): restarted cleanly", fault: "malformed-from:0", expect: { end: "whole", continuations: ["restarted"], attempts: 2, malformed: 3 } },
-  { name: "Qwen3 thinking in content, cut inside <think>", fault: "cut-after:4", options: { everyEmulator: { reasoning: "qwen3" } }, expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
-  { name: "reasoning parser, cut inside reasoning_content", fault: "cut-after:4", options: { everyEmulator: THINKING }, expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
-  { name: "reasoning parser, cut after the thinking, inside content", fault: "cut-after:18", options: { everyEmulator: THINKING }, expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
-  { name: "max_tokens: the continuation asks only for what is left", fault: "cut-after:4", body: { max_tokens: 9 }, expect: { end: "whole", continuations: ["continued"], attempts: 2 } },
-  { name: "cut again on the continuing worker: continued twice", fault: "cut-after:3", other: "cut-after:6", options: { pools: { heavy: 3 } }, expect: { end: "whole", continuations: ["continued", "continued"], attempts: 3 } },
-  { name: "prefill refused (400): ends as a cut, the 400 never shown", fault: "cut-after:3", other: "status:400", expect: { end: "inband_error", continuations: ["prefill_refused"], attempts: 2, messageIncludes: "the answer is incomplete" } },
-  { name: "tool-call delta already sent: no continuation", fault: "cut-after:3", body: NAMED_TOOL, expect: { end: "inband_error", continuations: ["tool_call"], attempts: 1 } },
-  { name: "n = 2: no continuation", fault: "cut-after:3", body: { n: 2, temperature: 1 }, expect: { end: "inband_error", continuations: [], attempts: 1 } },
-  { name: "no other worker: ends as a cut", fault: "cut-after:3", options: { pools: { heavy: 1 } }, expect: { end: "inband_error", continuations: ["no_worker"], attempts: 1 } },
-  { name: "continuations off (retry.maxContinuations 0)", fault: "cut-after:3", options: { retry: { maxContinuations: 0 } }, expect: { end: "inband_error", continuations: [], attempts: 1 } },
+  {
+    name: "in-band engine error after 2 tokens (+ [DONE])",
+    fault: "inband-error-after:2",
+    expect: { end: "whole", continuations: ["continued"], attempts: 2 },
+  },
+  {
+    name: "engine death mid-stream",
+    during: dieAfterTokens,
+    options: { emulator: { stayAfterDeath: true } },
+    expect: { end: "whole", continuations: ["continued"], attempts: 2 },
+  },
+  {
+    name: "malformed event once: dropped and counted, no continuation",
+    fault: "malformed-after:3",
+    expect: { end: "whole", continuations: [], attempts: 1, malformed: 1 },
+  },
+  {
+    name: "malformed events in a row (a broken worker): continued elsewhere",
+    fault: "malformed-from:3",
+    expect: { end: "whole", continuations: ["continued"], attempts: 2, malformed: 3 },
+  },
+  {
+    name: "garbage from the start (nothing of the answer sent): restarted cleanly",
+    fault: "malformed-from:0",
+    expect: { end: "whole", continuations: ["restarted"], attempts: 2, malformed: 3 },
+  },
+  {
+    name: "Qwen3 thinking in content, cut inside <think>",
+    fault: "cut-after:4",
+    options: { everyEmulator: { reasoning: "qwen3" } },
+    expect: { end: "whole", continuations: ["continued"], attempts: 2 },
+  },
+  {
+    name: "reasoning parser, cut inside reasoning_content",
+    fault: "cut-after:4",
+    options: { everyEmulator: THINKING },
+    expect: { end: "whole", continuations: ["continued"], attempts: 2 },
+  },
+  {
+    name: "reasoning parser, cut after the thinking, inside content",
+    fault: "cut-after:18",
+    options: { everyEmulator: THINKING },
+    expect: { end: "whole", continuations: ["continued"], attempts: 2 },
+  },
+  {
+    name: "max_tokens: the continuation asks only for what is left",
+    fault: "cut-after:4",
+    body: { max_tokens: 9 },
+    expect: { end: "whole", continuations: ["continued"], attempts: 2 },
+  },
+  {
+    name: "cut again on the continuing worker: continued twice",
+    fault: "cut-after:3",
+    other: "cut-after:6",
+    options: { pools: { heavy: 3 } },
+    expect: { end: "whole", continuations: ["continued", "continued"], attempts: 3 },
+  },
+  {
+    name: "prefill refused (400): ends as a cut, the 400 never shown",
+    fault: "cut-after:3",
+    other: "status:400",
+    expect: {
+      end: "inband_error",
+      continuations: ["prefill_refused"],
+      attempts: 2,
+      messageIncludes: "the answer is incomplete",
+    },
+  },
+  {
+    name: "tool-call delta already sent: no continuation",
+    fault: "cut-after:3",
+    body: NAMED_TOOL,
+    expect: { end: "inband_error", continuations: ["tool_call"], attempts: 1 },
+  },
+  {
+    name: "n = 2: no continuation",
+    fault: "cut-after:3",
+    body: { n: 2, temperature: 1 },
+    expect: { end: "inband_error", continuations: [], attempts: 1 },
+  },
+  {
+    name: "no other worker: ends as a cut",
+    fault: "cut-after:3",
+    options: { pools: { heavy: 1 } },
+    expect: { end: "inband_error", continuations: ["no_worker"], attempts: 1 },
+  },
+  {
+    name: "continuations off (retry.maxContinuations 0)",
+    fault: "cut-after:3",
+    options: { retry: { maxContinuations: 0 } },
+    expect: { end: "inband_error", continuations: [], attempts: 1 },
+  },
 ];
 
 describe("stream continuation: one fault per row", () => {
@@ -161,11 +268,15 @@ describe("stream continuation: one fault per row", () => {
     expect([seen.reasoning, seen.content]).toEqual([whole.reasoning, whole.content]);
     // One answer: every chunk under the first one's id, created and model.
     const first = seen.chunks[0];
-    expect(seen.chunks.filter((c) => c.id !== first?.id || c.created !== first?.created || c.model !== first?.model)).toEqual([]);
+    expect(
+      seen.chunks.filter((c) => c.id !== first?.id || c.created !== first?.created || c.model !== first?.model),
+    ).toEqual([]);
     expect(record?.outcome).toBe("ok");
     expect(record?.completionTokens).toBe(whole.usage?.completion_tokens);
     expect(record?.finishReasons).toEqual(whole.finishes);
-    const continued = row.expect.continuations.filter((result) => result === "continued" || result === "restarted").length;
+    const continued = row.expect.continuations.filter(
+      (result) => result === "continued" || result === "restarted",
+    ).length;
     expect(record?.continuedFrom?.length ?? 0).toBe(continued);
     if (continued > 0) expect(record?.continuedFrom?.[0]).toBe(faulty.url);
   });

@@ -45,7 +45,11 @@ export async function startEmulatedGateway(options: EmulatedGatewayOptions): Pro
   const pools: Record<string, Record<string, unknown>> = {};
   for (const [name, count] of Object.entries(options.pools)) {
     const first = emulators.length === 0 ? options.emulator : undefined;
-    const started = await Promise.all(Array.from({ length: count }, (_, index) => startEmulator({ ...EMULATOR, servedModelName: name, ...options.everyEmulator, ...(index === 0 ? first : undefined) })));
+    const started = await Promise.all(
+      Array.from({ length: count }, (_, index) =>
+        startEmulator({ ...EMULATOR, servedModelName: name, ...options.everyEmulator, ...(index === 0 ? first : undefined) }),
+      ),
+    );
     emulators.push(...started);
     pools[name] = { workers: started.map((emulator) => emulator.url), fallback: options.fallback?.[name] ?? [], ...options.pool };
   }
