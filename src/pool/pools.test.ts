@@ -47,3 +47,18 @@ test("a reload keeps pools that stay, adds new ones and drops removed ones", () 
   pools.apply(parseConfig({ pools: { light: { workers: ["http://l:1"] } } }));
   expect(pools.names()).toEqual(["light"]);
 });
+
+test("a mirror routes on the owner's state: same slots, shared states, and it follows membership changes", () => {
+  const owner = new Pools(config);
+  const heavy = owner.get("heavy");
+  heavy?.state.setState(heavy.worker("http://a:1")?.slot ?? -1, SlotState.Down);
+  const mirror = new Pools(config, structuredClone(owner.share()));
+  const mirrored = mirror.get("heavy");
+  expect(mirrored?.workers()).toEqual(heavy?.workers() ?? []);
+  // Mirroring writes nothing: the owner's Down stays Down, and it is what the mirror's selection skips.
+  expect(mirrored?.select()?.url).toBe("http://b:1");
+  heavy?.replaceWorkers(["http://b:1", "http://c:1"]);
+  mirror.mirror(config, structuredClone(owner.share()));
+  expect(mirrored?.workers().map((w) => `${w.slot}:${w.url}`)).toEqual(["0:http://c:1", "1:http://b:1"]);
+  expect(mirror.get("heavy")).toBe(mirrored);
+});

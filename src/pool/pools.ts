@@ -21,21 +21,27 @@ export interface MembershipChange {
   readonly removed: readonly Worker[];
 }
 
+let nextPoolSerial = 1;
+
 /** A pool's members and its shared selection state. Config can be swapped; state stays. */
 export class Pool implements Candidates {
   readonly name: string;
+  /** Tells this pool object from a later one of the same name (a reload that removed and re-added it). */
+  readonly serial = nextPoolSerial++;
   readonly state: PoolState;
   #config: PoolConfig;
   #policy: SelectionPolicy;
   #bySlot: (Worker | undefined)[] = [];
   #hashBySlot: number[] = [];
 
-  constructor(name: string, config: PoolConfig, state: PoolState = new PoolState()) {
+  /** With `slots`, mirrors another thread's pool over its shared `state` instead of placing `config.workers`. */
+  constructor(name: string, config: PoolConfig, state: PoolState = new PoolState(), slots?: SlotUrls) {
     this.name = name;
     this.#config = config;
     this.#policy = policyFor(config);
     this.state = state;
-    this.replaceWorkers(config.workers);
+    if (slots) this.mirrorSlots(slots);
+    else this.replaceWorkers(config.workers);
   }
 
   get config(): PoolConfig {
@@ -62,6 +68,17 @@ export class Pool implements Candidates {
 
   workers(): Worker[] {
     return this.#bySlot.filter((worker): worker is Worker => worker !== undefined);
+  }
+
+  /** Each slot's worker URL (undefined for a hole): what another thread needs to mirror this pool. */
+  slotUrls(): SlotUrls {
+    return this.#bySlot.map((worker) => worker?.url);
+  }
+
+  /** Takes the owner thread's members slot for slot; slot states are the owner's to write, so none change. */
+  mirrorSlots(slots: SlotUrls): void {
+    this.#bySlot = slots.map((url, slot) => (url === undefined ? undefined : Object.freeze({ pool: this.name, url, slot })));
+    this.#hashBySlot = slots.map((url) => (url === undefined ? 0 : hashString(url)));
   }
 
   /** The member with this URL, however many trailing slashes an operator typed. */
@@ -122,12 +139,54 @@ export class Pool implements Candidates {
   }
 }
 
+/** Worker URLs by slot, holes undefined. */
+export type SlotUrls = readonly (string | undefined)[];
+
+/** A pool as another thread sees it: the shared selection state and which worker sits in which slot. */
+export interface SharedPool {
+  readonly name: string;
+  /** The owner's `Pool.serial`: a new one means a new state to mirror. */
+  readonly serial: number;
+  readonly buffer: SharedArrayBuffer;
+  readonly slots: SlotUrls;
+}
+
 /** All pools by the name clients send as `model`. */
 export class Pools {
   readonly #pools = new Map<string, Pool>();
+  /** For a mirror: the owner's serial of each pool it follows. */
+  readonly #ownerSerials = new Map<string, number>();
 
-  constructor(config: GatewayConfig) {
-    for (const [name, poolConfig] of Object.entries(config.pools)) this.#pools.set(name, new Pool(name, poolConfig));
+  /** With `shared`, mirrors the owner thread's pools (see `share`) instead of building its own. */
+  constructor(config: GatewayConfig, shared?: readonly SharedPool[]) {
+    if (shared) this.mirror(config, shared);
+    else for (const [name, poolConfig] of Object.entries(config.pools)) this.#pools.set(name, new Pool(name, poolConfig));
+  }
+
+  /** What a serving thread needs to route on this very state; send it again after every membership change. */
+  share(): SharedPool[] {
+    return this.all().map((pool) => ({
+      name: pool.name,
+      serial: pool.serial,
+      buffer: pool.state.buffer,
+      slots: pool.slotUrls(),
+    }));
+  }
+
+  /** Follows the owner's pools: same buffers, same slots; pools it no longer has disappear. */
+  mirror(config: GatewayConfig, shared: readonly SharedPool[]): void {
+    const names = new Set(shared.map((pool) => pool.name));
+    for (const name of this.#pools.keys()) if (!names.has(name)) this.#pools.delete(name);
+    for (const { name, serial, buffer, slots } of shared) {
+      const poolConfig = config.pools[name];
+      if (!poolConfig) continue;
+      const pool = this.#pools.get(name);
+      if (pool && this.#ownerSerials.get(name) === serial) {
+        pool.config = poolConfig;
+        pool.mirrorSlots(slots);
+      } else this.#pools.set(name, new Pool(name, poolConfig, new PoolState(buffer), slots));
+      this.#ownerSerials.set(name, serial);
+    }
   }
 
   get(name: string): Pool | undefined {
