@@ -106,6 +106,7 @@ describe("readSse", () => {
       content: "Hello",
       finishReason: "stop",
       choices: [{ content: "Hello", finishReason: "stop" }],
+      contentChunks: 2,
       done: true,
       error: undefined,
       eventsAfterEnd: 0,
