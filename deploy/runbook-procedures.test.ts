@@ -9,7 +9,7 @@ import { type Sent, steadyLoad } from "../src/testing/steady-load.ts";
  * docs/runbook.md §7's two procedures on compose.cpu.yaml run as processes (deploy/local-stack.ts), with
  * the admin and HTTP calls the runbook lists, under a steady load of streams and non-stream requests:
  * (2) swap the heavy pool's model one worker at a time, then (1) A/B a candidate on heavy-1 with
- * compose.cpu.ab.yaml, widen and roll back. A compose service change is a process restart here.
+ * compose.cpu.ab.yaml, widen, roll back and end it. A compose service change is a process restart here.
  */
 
 const ADMIN_KEY = "runbook-admin-key-1";
@@ -121,7 +121,7 @@ describe("docs/runbook.md §7 on the CPU stack", () => {
     expect((await workerInfo(NEW_HEAVY_MODEL)).length).toBe(2);
   }, 120_000);
 
-  test("(1) A/B a candidate on heavy-1: guarded 90/10, stats --compare, widen, roll back; 0 failed", async () => {
+  test("(1) A/B a candidate on heavy-1: guarded 90/10, stats --compare, widen, roll back, end; 0 failed", async () => {
     const base = loadCompose("compose.cpu.yaml", { ...env, HEAVY_MODEL: NEW_HEAVY_MODEL });
     const ab: ComposeFile = mergeCompose(base, loadCompose("compose.cpu.ab.yaml", env));
     let phase = "before";
@@ -158,15 +158,29 @@ describe("docs/runbook.md §7 on the CPU stack", () => {
     await admin("PUT", "/admin/models/heavy/weights", { weights: { "heavy-b": 0 } });
     phase = "rolled back";
     await Bun.sleep(1_500);
+    const events = ((await (await admin("GET", "/dashboard/data")).json()) as { events: { actor?: string }[] }).events;
+    expect(events.filter((event) => event.actor === "guard")).toEqual([]);
+
+    // End the experiment: drain heavy-1 in heavy-b, `docker-compose up -d --no-deps heavy-1 gateway`.
+    phase = "ending";
+    await drain("heavy-b", stack.local("http://heavy-1:8000"));
+    await stack.replaceWorker("heavy-1", base.services["heavy-1"]?.command ?? []);
+    expect(await coveredFailures()).toEqual([]);
+    await stack.recreateGateway(base);
+    const endedMs = Date.now();
+    for (const name of HEAVY) await probedSince("heavy", stack.local(`http://${name}:8000`), endedMs);
+    phase = "ended";
+    await Bun.sleep(1_000);
     const sent = await load.stop();
 
     expect(sent.filter((s) => !s.ok)).toEqual([]);
-    const events = ((await (await admin("GET", "/dashboard/data")).json()) as { events: { actor?: string }[] }).events;
-    expect(events.filter((event) => event.actor === "guard")).toEqual([]);
     // Only while the gateway restarted: refused connections, retried by the client as the openai SDK does.
-    expect(sent.filter((s) => s.retried > 0 && s.phase !== "recreating")).toEqual([]);
+    expect(sent.filter((s) => s.retried > 0 && !["recreating", "ending"].includes(s.phase))).toEqual([]);
     expect(inPhase(sent, "draining heavy-1").length).toBeGreaterThan(0);
     expect(await coveredFailures()).toEqual([]);
+    const ended = inPhase(sent, "ended");
+    expect(poolsOf(ended)).toEqual(new Set(["heavy"]));
+    expect(new Set(ended.map((s) => s.worker)).size).toBe(2);
 
     const split = inPhase(sent, "90/10");
     const share = split.filter((s) => s.pool === "heavy-b").length / split.length;
