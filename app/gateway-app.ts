@@ -16,6 +16,8 @@ import type { Pools } from "../src/pool/pools.ts";
 export interface GatewayOptions extends GatewayCoreOptions {
   port?: number;
   hostname?: string;
+  /** Lets serving threads bind the same port (`THREADS` > 1). */
+  reusePort?: boolean;
 }
 
 export interface GatewayHandle {
@@ -39,7 +41,11 @@ export function gatewayApp(core: GatewayCore): OpenAPIHono<AppEnv> {
 
 /** Starts one gateway listener with its features. */
 export async function startGateway(options: GatewayOptions): Promise<GatewayHandle> {
-  const core = await createGatewayCore(options);
+  return serveCore(await createGatewayCore(options), options);
+}
+
+/** Listens with the full HTTP app over a core already set up. */
+export function serveCore(core: GatewayCore, options: Omit<GatewayOptions, keyof GatewayCoreOptions>): GatewayHandle {
   const app = gatewayApp(core);
   const server = listen(app, core.config(), options);
   const port = server.port ?? 0;
@@ -59,10 +65,15 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   };
 }
 
-function listen(app: OpenAPIHono<AppEnv>, config: GatewayConfig, options: GatewayOptions): Server<unknown> {
+export function listen(
+  app: OpenAPIHono<AppEnv>,
+  config: GatewayConfig,
+  options: Pick<GatewayOptions, "port" | "hostname" | "reusePort">,
+): Server<unknown> {
   return Bun.serve({
     hostname: options.hostname ?? config.host,
     port: options.port ?? config.port,
+    reusePort: options.reusePort ?? false,
     idleTimeout: config.limits.serverIdleTimeoutS,
     // Hono's bodyLimit answers 413 in our envelope; Bun's own cap (a bare 413) is only a backstop far above it.
     maxRequestBodySize: Math.max(config.limits.maxBodyBytes * 4, 16 * 1024 * 1024),
@@ -75,7 +86,7 @@ function listen(app: OpenAPIHono<AppEnv>, config: GatewayConfig, options: Gatewa
   });
 }
 
-async function drain(server: Server<unknown>, graceMs: number): Promise<void> {
+export async function drain(server: Server<unknown>, graceMs: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const forced = new Promise<void>((resolve) => {
     timer = setTimeout(() => {

@@ -47,8 +47,16 @@ describe("the import scan", () => {
       source: 'import { a } from "../../routes/admin-routes.ts";',
       found: ["src/admin/x.ts -> routes/admin-routes.ts"],
     },
-    { file: "src/x.ts", source: 'import type { A } from "../routes/context.ts";', found: ["src/x.ts -> routes/context.ts"] },
-    { file: "src/x.ts", source: 'export { b } from "../app/gateway-app.ts";', found: ["src/x.ts -> app/gateway-app.ts"] },
+    {
+      file: "src/x.ts",
+      source: 'import type { A } from "../routes/context.ts";',
+      found: ["src/x.ts -> routes/context.ts"],
+    },
+    {
+      file: "src/x.ts",
+      source: 'export { b } from "../app/gateway-app.ts";',
+      found: ["src/x.ts -> app/gateway-app.ts"],
+    },
     { file: "src/x.ts", source: 'await import("../routes/app.ts");', found: ["src/x.ts -> routes/app.ts"] },
     { file: "src/x.ts", source: 'import "./testing/poll.ts";', found: ["src/x.ts -> src/testing/poll.ts"] },
     { file: "routes/x.ts", source: 'import { s } from "../app/main.ts";', found: ["routes/x.ts -> app/main.ts"] },

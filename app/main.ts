@@ -8,6 +8,8 @@ import { parseCommandLine } from "../src/process/cli.ts";
 import { fetchConcurrencyWarning } from "../src/process/fetch-concurrency.ts";
 import { START_CLI } from "../src/process/gateway-cli.ts";
 import { stopWhenOrphaned } from "../src/process/parent-watch.ts";
+import { threadCount } from "../src/process/thread-count.ts";
+import { startThreadedGateway } from "./threaded-gateway.ts";
 
 /** Loads the config from the environment or exits with the one message that names what is wrong. */
 export function configFromEnvOrExit(env: Record<string, string | undefined> = process.env): GatewayConfig {
@@ -15,6 +17,16 @@ export function configFromEnvOrExit(env: Record<string, string | undefined> = pr
     const config = loadConfig(env);
     applyLogLevel(config.logLevel);
     return config;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return exitWithOneLine(error.message);
+  }
+}
+
+/** `THREADS` from the environment, or exit with the one line that says what is wrong with it. */
+export function threadsFromEnvOrExit(env: Record<string, string | undefined> = process.env): number {
+  try {
+    return threadCount(env.THREADS);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return exitWithOneLine(error.message);
@@ -45,8 +57,10 @@ const logLevelFeature: GatewayFeature = {
 };
 
 /** Runs a gateway until SIGTERM/SIGINT/SIGHUP, then drains in-flight requests within the grace period. */
-export async function runUntilSignalled(config: GatewayConfig): Promise<GatewayHandle> {
-  const gateway = await startGateway({ config, features: [...defaultFeatures(), logLevelFeature] }).catch((error: unknown) => {
+export async function runUntilSignalled(config: GatewayConfig, threads = 1): Promise<GatewayHandle> {
+  const options = { config, features: [...defaultFeatures(), logLevelFeature] };
+  const starting = threads > 1 ? startThreadedGateway({ ...options, threads }) : startGateway(options);
+  const gateway = await starting.catch((error: unknown) => {
     // Features read more configuration (e.g. the keys file) while starting; the same one-line rule applies.
     if (error instanceof ConfigError) return exitWithOneLine(error.message);
     const problem = listenProblem(error, config);
@@ -55,7 +69,8 @@ export async function runUntilSignalled(config: GatewayConfig): Promise<GatewayH
   });
   const hostname = gateway.server.hostname ?? config.host;
   const address = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${gateway.port}`;
-  logger.info({ address, url: gateway.url, pid: process.pid, pools: gateway.pools.names() }, `ringgate listening on ${address}`);
+  const listening = { address, url: gateway.url, pid: process.pid, pools: gateway.pools.names(), threads };
+  logger.info(listening, `ringgate listening on ${address}`);
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
@@ -80,6 +95,7 @@ export function warnIfFetchConcurrencyUnset(): void {
 if (import.meta.main) {
   parseCommandLine(START_CLI, process.argv.slice(2));
   const config = configFromEnvOrExit();
+  const threads = threadsFromEnvOrExit();
   warnIfFetchConcurrencyUnset();
-  await runUntilSignalled(config);
+  await runUntilSignalled(config, threads);
 }

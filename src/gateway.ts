@@ -51,6 +51,8 @@ export interface GatewayFeature {
 
 export interface GatewayCoreOptions {
   config: GatewayConfig;
+  /** A serving thread's mirror of the owner's pools; by default the core builds its own from `config`. */
+  pools?: Pools;
   fetch?: FetchLike;
   features?: readonly GatewayFeature[];
 }
@@ -76,6 +78,10 @@ export interface GatewayCore {
   readonly surfaces: readonly HttpSurface[];
   config(): GatewayConfig;
   onRejected(rejection: Rejection): void;
+  /** A request another serving thread finished: it reaches the same listeners as this thread's own. */
+  record(record: RequestRecord): void;
+  /** What live traffic tells health (the features' final choice); serving threads report through it. */
+  readonly feedback: WorkerFeedback;
   /** Stops the features, last set up first. */
   stop(): Promise<void>;
 }
@@ -83,7 +89,7 @@ export interface GatewayCore {
 /** Sets the features up and builds the router and dispatcher over one pool state. */
 export async function createGatewayCore(options: GatewayCoreOptions): Promise<GatewayCore> {
   let config = options.config;
-  const pools = new Pools(config);
+  const pools = options.pools ?? new Pools(config);
   const events = new WorkerEventBus();
   const finishListeners: ((record: RequestRecord) => void)[] = [];
   const surfaces: HttpSurface[] = [];
@@ -136,6 +142,8 @@ export async function createGatewayCore(options: GatewayCoreOptions): Promise<Ga
     surfaces,
     config: () => config,
     onRejected: (rejection) => finish(rejectedRecord(rejection)),
+    record: finish,
+    feedback,
     stop: async () => {
       for (const stop of stops.reverse()) await stop();
     },

@@ -77,7 +77,9 @@ export class Pool implements Candidates {
 
   /** Takes the owner thread's members slot for slot; slot states are the owner's to write, so none change. */
   mirrorSlots(slots: SlotUrls): void {
-    this.#bySlot = slots.map((url, slot) => (url === undefined ? undefined : Object.freeze({ pool: this.name, url, slot })));
+    const workerAt = (url: string | undefined, slot: number): Worker | undefined =>
+      url === undefined ? undefined : Object.freeze({ pool: this.name, url, slot });
+    this.#bySlot = slots.map(workerAt);
     this.#hashBySlot = slots.map((url) => (url === undefined ? 0 : hashString(url)));
   }
 
@@ -156,11 +158,13 @@ export class Pools {
   readonly #pools = new Map<string, Pool>();
   /** For a mirror: the owner's serial of each pool it follows. */
   readonly #ownerSerials = new Map<string, number>();
+  readonly #isMirror: boolean;
 
   /** With `shared`, mirrors the owner thread's pools (see `share`) instead of building its own. */
   constructor(config: GatewayConfig, shared?: readonly SharedPool[]) {
+    this.#isMirror = shared !== undefined;
     if (shared) this.mirror(config, shared);
-    else for (const [name, poolConfig] of Object.entries(config.pools)) this.#pools.set(name, new Pool(name, poolConfig));
+    else for (const [name, pool] of Object.entries(config.pools)) this.#pools.set(name, new Pool(name, pool));
   }
 
   /** What a serving thread needs to route on this very state; send it again after every membership change. */
@@ -202,12 +206,17 @@ export class Pools {
   }
 
   /**
-   * Applies a reloaded config: pools keep their state and members that stay; new pools appear,
+   * Applies a reloaded config (a mirror only takes the pool configs: its members are the owner's to
+   * change, and `mirror` brings them). Pools keep their state and members that stay; new pools appear,
    * removed pools disappear for new requests. Returns the members that came and went.
    */
   apply(config: GatewayConfig): MembershipChange {
     const added: Worker[] = [];
     const removed: Worker[] = [];
+    if (this.#isMirror) {
+      for (const [name, pool] of this.#pools) pool.config = config.pools[name] ?? pool.config;
+      return { added, removed };
+    }
     for (const [name, pool] of this.#pools) {
       if (name in config.pools) continue;
       removed.push(...pool.workers());

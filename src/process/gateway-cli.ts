@@ -10,6 +10,7 @@ export const GATEWAY_ENVIRONMENT = `environment:
   API_KEYS        comma-separated client keys; when set /v1/* needs a bearer key (default: none)
   ADMIN_API_KEY   enables /admin/* with this key (default: none: /admin/* is 404)
   LOG_LEVEL       fatal, error, warn, info, debug, trace or silent; also logLevel in CONFIG (default: info)
+  THREADS         threads serving the port on one shared pool state; auto = one per core (default: 1)
   BUN_CONFIG_MAX_HTTP_REQUESTS  Bun's fetch concurrency, read at start (the package scripts and image: 65535)`;
 
 export const START_CLI: CliSpec<Record<string, never>> = {

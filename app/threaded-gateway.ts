@@ -1,0 +1,55 @@
+import { type GatewayFeature, createGatewayCore } from "../src/gateway.ts";
+import { applyThreadReport } from "../src/threads/thread-report.ts";
+import { drain, type GatewayHandle, type GatewayOptions, listen, serveCore } from "./gateway-app.ts";
+import { ServingThreads } from "./serving-threads.ts";
+
+export interface ThreadedGatewayOptions extends GatewayOptions {
+  /** Serving threads in all, the owner (main) thread included; 1 is the plain single-thread gateway. */
+  threads: number;
+}
+
+export interface ThreadedGateway extends GatewayHandle {
+  threads: ServingThreads;
+}
+
+/**
+ * `THREADS` > 1: the owner (main) thread runs every feature (probes and health, the sink, Prometheus,
+ * admin, reload, discovery) and serves like any thread; `threads - 1` more serve the same port with
+ * reusePort on the owner's pool state in shared memory, and report their requests back in batches.
+ */
+export async function startThreadedGateway(options: ThreadedGatewayOptions): Promise<ThreadedGateway> {
+  let push = (): void => undefined;
+  const following: GatewayFeature = {
+    name: "thread-owner",
+    setup(context) {
+      context.onConfigReplaced(() => push());
+      context.events.on((event) => {
+        if (event.state === "added" || event.state === "removed") push();
+      });
+    },
+  };
+  const core = await createGatewayCore({ ...options, features: [...(options.features ?? []), following] });
+  const handle = serveCore(core, { ...options, reusePort: true });
+  // The owner's own door for what threads forward: a public request may land on any thread, this one not.
+  const ownerServer = listen(handle.app, core.config(), { port: 0, hostname: "127.0.0.1" });
+  const threads = new ServingThreads({
+    count: options.threads - 1,
+    ownerUrl: `http://127.0.0.1:${ownerServer.port}`,
+    port: handle.port,
+    hostname: options.hostname ?? core.config().host,
+    state: () => ({ config: core.config(), pools: core.pools.share() }),
+    onReport: (report) => applyThreadReport(report, core),
+  });
+  push = () => threads.push();
+  await threads.start();
+  return {
+    ...handle,
+    threads,
+    stop: async (graceMs = core.config().limits.shutdownGraceMs) => {
+      // Every listener stops accepting at once; the features stop after the threads' last reports.
+      await Promise.all([threads.drain(graceMs), drain(handle.server, graceMs)]);
+      await ownerServer.stop(true);
+      await core.stop();
+    },
+  };
+}
