@@ -63,6 +63,8 @@ export class WorkerHealth implements WorkerFeedback {
     const status = this.#statuses.get(worker);
     if (!status) return;
     status.lastAnsweredMs = this.#deps.now();
+    // Also stamped here for answers reported by other serving threads, whose per-chunk marks stay there.
+    status.progress.atMs = this.#deps.monotonicNow();
     if (!status.halfOpen || !this.#isMember(worker)) return;
     status.halfOpen = false;
     status.ejectedUntilMs = undefined;

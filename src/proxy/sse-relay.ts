@@ -44,6 +44,8 @@ export interface Upstream {
   abort(): void;
   /** Ends that stream's attempt (detaches it from the client and health). */
   end(end: StreamEnd): void;
+  /** That worker's progress mark: once adopted, its chunks stamp it (not the broken worker's). */
+  progress?: ProgressMark;
 }
 
 /** Turns a continuation's events into the client's stream (continuation-request.ts). */
@@ -114,6 +116,8 @@ export class SseRelay implements Watched {
   deadlineMs = Number.POSITIVE_INFINITY;
   #reader: ChunkReader;
   #abortUpstream: () => void;
+  /** The current worker's progress mark (RelayOptions.progress until a continuation is adopted). */
+  #progress: ProgressMark | undefined;
   readonly #options: RelayOptions;
   readonly #ends: number[] = [];
   #pending: Uint8Array[] = [];
@@ -164,6 +168,7 @@ export class SseRelay implements Watched {
     this.#reader = reader;
     this.#options = options;
     this.#abortUpstream = () => options.abortUpstream();
+    this.#progress = options.progress;
     this.#delivered = options.resumer ? [] : undefined;
     this.#firstBytes = options.keepFirstBytes ? [] : undefined;
     this.#totalEndMs = options.totalEndMs ?? Number.POSITIVE_INFINITY;
@@ -192,6 +197,7 @@ export class SseRelay implements Watched {
       reader: this.#reader,
       abort: this.#abortUpstream,
       end: (end) => this.#report(end),
+      progress: this.#progress,
     };
   }
 
@@ -243,7 +249,7 @@ export class SseRelay implements Watched {
   async #relayUpstream(sink: Sink): Promise<boolean> {
     while (!this.#end) {
       const nowMs = this.#options.sweeper.now();
-      if (this.#options.progress) this.#options.progress.atMs = nowMs;
+      if (this.#progress) this.#progress.atMs = nowMs;
       const deadlineMs = nowMs + (this.#sawUsage ? this.#options.doneGraceMs : this.#options.idleMs);
       this.deadlineMs = deadlineMs < this.#totalEndMs ? deadlineMs : this.#totalEndMs;
       let result: { done: boolean; value?: Uint8Array };
@@ -303,6 +309,7 @@ export class SseRelay implements Watched {
     this.#reader = next.upstream.reader;
     this.#abortUpstream = next.upstream.abort;
     this.#endUpstream = next.upstream.end;
+    this.#progress = next.upstream.progress;
     this.#rewriter = next.rewriter;
     this.#end = undefined;
     this.#failEvent = undefined;
