@@ -3,6 +3,9 @@ import { type EmulatorHandle, startEmulator } from "../workers/emulator/server.t
 import { parseConfig } from "../src/config/load.ts";
 import type { ConfigInput } from "../src/config/schema.ts";
 import { defaultFeatures } from "../src/features.ts";
+import { KeepAliveConnection } from "../src/testing/keep-alive-client.ts";
+import { waitFor } from "../src/testing/poll.ts";
+import { type GatewayHandle, startGateway } from "./gateway-app.ts";
 import { startThreadedGateway, type ThreadedGateway } from "./threaded-gateway.ts";
 
 /** Four serving threads (the owner and three more) on one port, in front of in-process emulators. */
@@ -21,11 +24,16 @@ afterAll(async () => {
   await Promise.all(emulators.map((emulator) => emulator.stop()));
 });
 
-async function threaded(config: ConfigInput): Promise<ThreadedGateway> {
+function options(config: ConfigInput) {
   const parsed = parseConfig({ ...config, auth: { adminApiKey: ADMIN_KEY, ...config.auth } });
-  const features = defaultFeatures();
-  return startThreadedGateway({ config: parsed, port: 0, hostname: "127.0.0.1", features, threads: THREADS });
+  return { config: parsed, port: 0, hostname: "127.0.0.1", features: defaultFeatures() };
 }
+
+function threaded(config: ConfigInput): Promise<ThreadedGateway> {
+  return startThreadedGateway({ ...options(config), threads: THREADS });
+}
+
+const fourWorkers = (): ConfigInput => ({ pools: { heavy: { workers: emulators.map((emulator) => emulator.url) } } });
 
 /** A request on a connection of its own, so the kernel spreads requests over the threads' sockets. */
 function chat(url: string, body: unknown = CHAT): Promise<Response> {
@@ -49,7 +57,7 @@ function served(): number[] {
 
 describe(`THREADS=${THREADS}`, () => {
   test("the ring split is exact: 200 requests over 4 workers are 50 each, whichever threads took them", async () => {
-    const gateway = await threaded({ pools: { heavy: { workers: emulators.map((emulator) => emulator.url) } } });
+    const gateway = await threaded(fourWorkers());
     try {
       const threads = new Set(await Promise.all(Array.from({ length: 40 }, () => threadOf(gateway.url))));
       expect(threads.size).toBeGreaterThan(1);
@@ -62,3 +70,123 @@ describe(`THREADS=${THREADS}`, () => {
     }
   }, 60_000);
 });
+
+describe(`THREADS=${THREADS}: admission`, () => {
+  let slow: EmulatorHandle;
+  beforeAll(async () => {
+    slow = await startEmulator({ host: "127.0.0.1", port: 0, profile: "heavy", ttftMs: 1_500, itlMs: 5 });
+  });
+  afterAll(() => slow.stop());
+
+  test("the pool's in-flight cap is exact: 24 requests at once against maxInFlight 3 admit exactly 3", async () => {
+    const gateway = await threaded({
+      pools: { heavy: { workers: [slow.url], maxInFlight: 3, admissionWaitMs: 0 } },
+    });
+    try {
+      const statuses = await Promise.all(Array.from({ length: 24 }, async () => (await chat(gateway.url)).status));
+      expect(statuses.filter((status) => status === 200)).toHaveLength(3);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(21);
+      expect(gateway.pools.get("heavy")?.state.poolInFlight).toBe(0);
+    } finally {
+      await gateway.stop(1_000);
+    }
+  }, 60_000);
+});
+
+/** The counters of /metrics (time-free series only), sorted, so two runs of the same traffic compare. */
+async function counters(gateway: GatewayHandle): Promise<string[]> {
+  const text = await (await fetch(`${gateway.url}/metrics`)).text();
+  const names = ["requests", "request_errors", "tokens", "upstream_attempts", "model_requests"];
+  const counted = new RegExp(`^ringgate_(${names.join("|")})_total\\{`);
+  return text.split("\n").filter((line) => counted.test(line)).sort();
+}
+
+async function poolsView(gateway: GatewayHandle): Promise<unknown> {
+  const headers = { authorization: `Bearer ${ADMIN_KEY}` };
+  type Worker = { url: string; state: string; inFlight: number; samples: number };
+  const pools = (await (await fetch(`${gateway.url}/admin/pools`, { headers })).json()) as {
+    pools: { name: string; inFlight: number; workers: Worker[] }[];
+  };
+  return pools.pools.map((pool) => ({
+    name: pool.name,
+    inFlight: pool.inFlight,
+    workers: pool.workers.map(({ url, state, inFlight, samples }) => ({ url, state, inFlight, samples })),
+  }));
+}
+
+/** 40 answered requests, one unknown model and one invalid body; resolves once the owner has all 42 records. */
+async function sameTraffic(gateway: GatewayHandle): Promise<void> {
+  await waitFor(async () => (await fetch(`${gateway.url}/ready`)).status === 200, 10_000, "the first probe round");
+  const statuses = await Promise.all(Array.from({ length: 40 }, async () => (await chat(gateway.url)).status));
+  expect(statuses.filter((status) => status !== 200)).toEqual([]);
+  expect((await chat(gateway.url, { ...CHAT, model: "nope" })).status).toBe(404);
+  expect((await chat(gateway.url, { model: "heavy" })).status).toBe(400);
+  const total = async () =>
+    (await counters(gateway))
+      .filter((line) => line.startsWith("ringgate_requests_total"))
+      .reduce((sum, line) => sum + Number(line.split(" ").pop()), 0);
+  await waitFor(async () => (await total()) === 42, 5_000, "42 records at the owner", 20);
+}
+
+test(`/metrics and /admin/pools say the same after the same traffic with 1 and ${THREADS} threads`, async () => {
+  const single = await startGateway(options(fourWorkers()));
+  let one: [string[], unknown];
+  try {
+    await sameTraffic(single);
+    one = [await counters(single), await poolsView(single)];
+  } finally {
+    await single.stop(1_000);
+  }
+  const gateway = await threaded(fourWorkers());
+  try {
+    await sameTraffic(gateway);
+    expect([await counters(gateway), await poolsView(gateway)]).toEqual(one);
+  } finally {
+    await gateway.stop(1_000);
+  }
+}, 60_000);
+
+test("a killed thread is replaced while traffic goes on, and no request on another thread fails", async () => {
+  const gateway = await threaded(fourWorkers());
+  try {
+    const connections = await Promise.all(Array.from({ length: 16 }, () => KeepAliveConnection.open(gateway.port)));
+    const threadOf = async (connection: KeepAliveConnection) =>
+      (await connection.request("GET", "/health")).headers.get("x-ringgate-thread") ?? "0";
+    const threads = await Promise.all(connections.map(threadOf));
+    const victim = threads.find((thread) => thread !== "0");
+    if (victim === undefined) throw new Error(`no connection landed on a serving thread: ${threads.join(",")}`);
+    const failures = new Map<string, number>();
+    let killed = false;
+    const traffic = connections.map(async (connection, i) => {
+      for (let n = 0; n < 20; n++) {
+        if (n === 5 && i === 0 && !killed) {
+          killed = true;
+          gateway.threads.terminate(Number(victim));
+        }
+        const status = await connection.request("POST", "/v1/chat/completions", CHAT).then(
+          (answer) => answer.status,
+          () => 0,
+        );
+        if (status !== 200) failures.set(`${threads[i]}:${status}:${n}`, 1);
+        if (status === 0) return;
+      }
+    });
+    await Promise.all(traffic);
+    for (const connection of connections) connection.close();
+    const onVictim = (failure: string) => failure.startsWith(`${victim}:`);
+    // The kill landed mid-traffic (its connections broke), and broke nothing elsewhere.
+    expect([...failures.keys()].some(onVictim)).toBe(true);
+    expect([...failures.keys()].filter((failure) => !onVictim(failure))).toEqual([]);
+    const replaced = () => gateway.threads.restarts === 1 && gateway.threads.isListening(Number(victim));
+    await waitFor(replaced, 10_000, "a new thread");
+    // The replacement serves: fresh connections reach it.
+    await waitFor(async () => {
+      const connection = await KeepAliveConnection.open(gateway.port);
+      const reached = (await threadOf(connection)) === victim;
+      connection.close();
+      return reached;
+    }, 10_000, `a connection on thread ${victim}`);
+  } finally {
+    await gateway.stop(1_000);
+  }
+}, 60_000);
