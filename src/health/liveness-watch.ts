@@ -41,6 +41,8 @@ interface Watched {
  *   no request got a byte → hung.
  *
  * Both verdicts eject the worker and make the attempts pending on it move (see PendingAttempts).
+ * With several serving threads only this thread's requests stamp marks per chunk; the others' answers
+ * (first events, whole answers) stamp them through `WorkerHealth.success` when their reports arrive.
  */
 export class LivenessWatch {
   readonly #deps: Required<LivenessWatchDeps>;
