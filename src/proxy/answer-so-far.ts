@@ -2,8 +2,8 @@ import { eventBoundaries } from "./sse-events.ts";
 
 /**
  * What a client already received of a chat stream, decoded only when the stream broke and may be
- * continued: the relay keeps the raw bytes it delivered (a reference per read) and nothing is parsed
- * while the stream is healthy.
+ * continued: the relay keeps the raw bytes it delivered (`DeliveredBytes`) and nothing is parsed while
+ * the stream is healthy.
  */
 export interface AnswerSoFar {
   /** The first chunk's `id`, `created` and `model`: what every continued chunk must carry. */
@@ -41,8 +41,34 @@ interface ChunkJson {
 }
 
 const decoder = new TextDecoder();
+const FIRST_CAPACITY_BYTES = 8 * 1024;
 
-export function decodeAnswer(delivered: readonly Uint8Array[]): AnswerSoFar {
+/**
+ * The bytes a client received, copied into one growing buffer: a copy per chunk costs less than keeping
+ * every chunk alive, which the garbage collector would then have to trace and promote.
+ */
+export class DeliveredBytes {
+  #buffer: Uint8Array | undefined;
+  #length = 0;
+
+  append(bytes: Uint8Array): void {
+    const end = this.#length + bytes.length;
+    let buffer = this.#buffer;
+    if (!buffer || end > buffer.length) {
+      const grown = new Uint8Array(Math.max(end, buffer ? buffer.length * 2 : FIRST_CAPACITY_BYTES));
+      if (buffer) grown.set(buffer.subarray(0, this.#length));
+      this.#buffer = buffer = grown;
+    }
+    buffer.set(bytes, this.#length);
+    this.#length = end;
+  }
+
+  bytes(): Uint8Array {
+    return this.#buffer ? this.#buffer.subarray(0, this.#length) : new Uint8Array(0);
+  }
+}
+
+export function decodeAnswer(delivered: Uint8Array): AnswerSoFar {
   const answer: AnswerSoFar = {
     id: undefined,
     created: undefined,
@@ -86,8 +112,7 @@ function addChoice(answer: AnswerSoFar, choice: NonNullable<ChunkJson["choices"]
 }
 
 /** The JSON chunk events among the delivered bytes; `[DONE]`, errors and unreadable events are skipped. */
-function* chunkJsons(delivered: readonly Uint8Array[]): Generator<ChunkJson> {
-  const bytes = Buffer.concat(delivered);
+function* chunkJsons(bytes: Uint8Array): Generator<ChunkJson> {
   const ends: number[] = [];
   eventBoundaries(bytes, ends);
   let start = 0;

@@ -12,6 +12,7 @@ import {
   type Usage,
   type WorkerErrorEvent,
 } from "./sse-events.ts";
+import { DeliveredBytes } from "./answer-so-far.ts";
 import { classifyResponsesEvent } from "./responses-events.ts";
 import { isRequestFault } from "./worker-error-class.ts";
 
@@ -62,7 +63,7 @@ export interface Resumed {
 /** Continues a stream that broke after bytes reached the client (stream-continuation.ts). */
 export interface StreamResumer {
   /** `delivered`: every byte the client got; undefined when the stream must end as it is. */
-  resume(delivered: readonly Uint8Array[], failure: StreamEnd): Promise<Resumed | undefined>;
+  resume(delivered: Uint8Array, failure: StreamEnd): Promise<Resumed | undefined>;
 }
 
 export interface RelayOptions {
@@ -146,8 +147,8 @@ export class SseRelay implements Watched {
   #heldError = false;
   #malformedRun = 0;
   #malformedDropped = 0;
-  /** What the client got (references, not copies), kept only when a continuation is possible. */
-  readonly #delivered: Uint8Array[] | undefined;
+  /** What the client got, kept only when a continuation is possible. */
+  readonly #delivered: DeliveredBytes | undefined;
   readonly #firstBytes: Uint8Array[] | undefined;
   /** Set once continued: the continuing worker's events go through it. */
   #rewriter: Rewriter | undefined;
@@ -169,7 +170,7 @@ export class SseRelay implements Watched {
     this.#options = options;
     this.#abortUpstream = () => options.abortUpstream();
     this.#progress = options.progress;
-    this.#delivered = options.resumer ? [] : undefined;
+    this.#delivered = options.resumer ? new DeliveredBytes() : undefined;
     this.#firstBytes = options.keepFirstBytes ? [] : undefined;
     this.#totalEndMs = options.totalEndMs ?? Number.POSITIVE_INFINITY;
     const responses = options.framing === "responses";
@@ -279,7 +280,7 @@ export class SseRelay implements Watched {
     const failure = this.#end;
     const resumer = this.#options.resumer;
     if (!resumer || !failure || failure.outcome === "ok" || failure.detail === "total" || this.#reported) return false;
-    const next = await resumer.resume(this.#delivered ?? [], failure);
+    const next = await resumer.resume(this.#delivered?.bytes() ?? new Uint8Array(0), failure);
     if (!next) return false;
     if (this.#reported) {
       next.upstream.end({ outcome: "client_abort", completedDone: false });
@@ -328,7 +329,7 @@ export class SseRelay implements Watched {
    * False when the client is gone; the stream then ends as a client abort.
    */
   #deliver(sink: Sink, bytes: Uint8Array): boolean | Promise<boolean> {
-    this.#delivered?.push(bytes);
+    this.#delivered?.append(bytes);
     try {
       const written = sink.write(bytes);
       if (typeof written === "number") return !this.#reported;

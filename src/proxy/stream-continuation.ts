@@ -65,7 +65,7 @@ export class StreamContinuation implements StreamResumer {
     this.#excluded(deps.first.pool).add(deps.first.worker.slot);
   }
 
-  async resume(delivered: readonly Uint8Array[], failure: StreamEnd): Promise<Resumed | undefined> {
+  async resume(delivered: Uint8Array, failure: StreamEnd): Promise<Resumed | undefined> {
     const from = this.current;
     const answer = decodeAnswer(delivered);
     const declined = this.#declined(answer);
