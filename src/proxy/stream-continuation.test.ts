@@ -218,6 +218,12 @@ const CASES: ContinuationCase[] = [
     expect: { end: "inband_error", continuations: ["tool_call"], attempts: 1 },
   },
   {
+    name: "JSON output (guided decoding would restart its grammar): no continuation",
+    fault: "cut-after:3",
+    body: { response_format: { type: "json_object" } },
+    expect: { end: "inband_error", continuations: ["structured_output"], attempts: 1 },
+  },
+  {
     name: "n = 2: no continuation",
     fault: "cut-after:3",
     body: { n: 2, temperature: 1 },

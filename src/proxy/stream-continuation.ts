@@ -16,6 +16,7 @@ export type ContinuationResult =
   | "continued"
   | "restarted"
   | "tool_call"
+  | "structured_output"
   | "multiple_choices"
   | "finished"
   | "no_tokens_left"
@@ -101,6 +102,7 @@ export class StreamContinuation implements StreamResumer {
 
   #declined(answer: AnswerSoFar): ContinuationResult | undefined {
     if (answer.toolCall) return "tool_call";
+    if (answer.tokens > 0 && constrained(this.#deps.client)) return "structured_output";
     if (answer.multipleChoices) return "multiple_choices";
     if (answer.finished) return "finished";
     if (this.#used >= this.#deps.maxContinuations) return "attempts_spent";
@@ -135,6 +137,16 @@ export class StreamContinuation implements StreamResumer {
     if (!slots) this.#tried.set(pool, (slots = new Set()));
     return slots;
   }
+}
+
+/** Guided decoding: vLLM would start the grammar afresh after the prefix, breaking the JSON it continues. */
+const GUIDED_KEYS = ["guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs"] as const;
+
+function constrained(client: JsonObject): boolean {
+  const format = client.response_format;
+  const type = typeof format === "object" && format !== null ? (format as { type?: unknown }).type : undefined;
+  if (type === "json_object" || type === "json_schema") return true;
+  return GUIDED_KEYS.some((key) => client[key] !== undefined && client[key] !== null);
 }
 
 function refusesRequest(status: number): boolean {
