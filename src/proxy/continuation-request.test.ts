@@ -15,7 +15,7 @@ function chunk(delta: Record<string, unknown>, extra: Record<string, unknown> = 
 }
 
 /** A client's view of a stream: its bytes, fed to the decoder in uneven pieces. */
-function delivered(events: string[]): Uint8Array {
+function delivered(events: readonly string[]): Uint8Array {
   const bytes = new DeliveredBytes();
   const text = events.join("");
   for (let at = 0; at < text.length; at += 37) bytes.append(encoder.encode(text.slice(at, at + 37)));
