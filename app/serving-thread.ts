@@ -4,7 +4,8 @@ import type { Server } from "bun";
 import { createApp } from "../routes/app.ts";
 import type { AppEnv } from "../routes/context.ts";
 import { registerSurfaces } from "../routes/surface-routes.ts";
-import { clientAuthFeature } from "../src/auth/client-auth-feature.ts";
+import { KeyLimits } from "../src/auth/key-limits.ts";
+import { keyStoreFor } from "../src/auth/key-store.ts";
 import { corsFeature } from "../src/auth/cors-feature.ts";
 import { inputGuardFeature } from "../src/auth/input-guard-feature.ts";
 import type { GatewayConfig } from "../src/config/schema.ts";
@@ -35,6 +36,17 @@ function threadFeature(reporter: ThreadReporter, onContext: (context: GatewayCon
       context.setFeedback(reporter.feedback());
       context.onFinish((record) => reporter.record(record));
       onContext(context);
+    },
+  };
+}
+
+/** The owner's client keys, admitted against its shared buckets; the owner charges tokens from the records. */
+function sharedClientAuth(buffer: SharedArrayBuffer): GatewayFeature {
+  return {
+    name: "client-auth",
+    setup(context) {
+      const limits = new KeyLimits(undefined, buffer);
+      context.expose({ kind: "client-auth", keys: () => keyStoreFor(context.config()), limits });
     },
   };
 }
@@ -78,7 +90,8 @@ async function start(message: Extract<OwnerMessage, { type: "start" }>): Promise
   const reporting = threadFeature(reporter, (context) => {
     replaceConfig = (next) => void context.replaceConfig(next);
   });
-  const features = [reporting, corsFeature(), clientAuthFeature(), inputGuardFeature()];
+  const auth = message.keyLimits ? [sharedClientAuth(message.keyLimits)] : [];
+  const features = [reporting, corsFeature(), ...auth, inputGuardFeature()];
   const core = await createGatewayCore({ config, pools, features });
   const app = threadApp(core, message.index, message.ownerUrl);
   const address = { port: message.port, hostname: message.hostname, reusePort: true };

@@ -17,6 +17,7 @@ export interface ServingThreadsOptions {
   /** The owner's config and pools as they are now. */
   state(): { config: GatewayConfig; pools: SharedPool[] };
   onReport(report: ThreadReport): void;
+  keyLimits: SharedArrayBuffer | undefined;
 }
 
 /**
@@ -84,7 +85,7 @@ export class ServingThreads {
     const thread = new Worker(THREAD_ENTRY);
     this.#threads.set(index, thread);
     this.#listening.delete(index);
-    const { ownerUrl, port, hostname } = this.#options;
+    const { ownerUrl, port, hostname, keyLimits } = this.#options;
     return new Promise((resolve) => {
       thread.onmessage = (event: MessageEvent<ThreadMessage>) => {
         const message = event.data;
@@ -99,7 +100,8 @@ export class ServingThreads {
         thread.terminate();
       });
       thread.addEventListener("close", () => this.#closed(index, thread));
-      const start: OwnerMessage = { type: "start", index, ...this.#options.state(), ownerUrl, port, hostname };
+      const where = { ownerUrl, port, hostname, keyLimits };
+      const start: OwnerMessage = { type: "start", index, ...this.#options.state(), ...where };
       thread.postMessage(start);
     });
   }

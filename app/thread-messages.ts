@@ -14,6 +14,8 @@ export type OwnerMessage =
       ownerUrl: string;
       port: number;
       hostname: string;
+      /** The owner's per-key rate-limit buckets, when client keys are on. */
+      keyLimits: SharedArrayBuffer | undefined;
     }
   /** Sent after every config reload and membership change. */
   | { type: "pools"; config: GatewayConfig; pools: SharedPool[] }

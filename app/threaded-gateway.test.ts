@@ -3,6 +3,7 @@ import { type EmulatorHandle, startEmulator } from "../workers/emulator/server.t
 import { parseConfig } from "../src/config/load.ts";
 import type { ConfigInput } from "../src/config/schema.ts";
 import { defaultFeatures } from "../src/features.ts";
+import type { GatewayFeature } from "../src/gateway.ts";
 import { KeepAliveConnection } from "../src/testing/keep-alive-client.ts";
 import { waitFor } from "../src/testing/poll.ts";
 import { type GatewayHandle, startGateway } from "./gateway-app.ts";
@@ -24,13 +25,13 @@ afterAll(async () => {
   await Promise.all(emulators.map((emulator) => emulator.stop()));
 });
 
-function options(config: ConfigInput) {
+function options(config: ConfigInput, extra: GatewayFeature[] = []) {
   const parsed = parseConfig({ ...config, auth: { adminApiKey: ADMIN_KEY, ...config.auth } });
-  return { config: parsed, port: 0, hostname: "127.0.0.1", features: defaultFeatures() };
+  return { config: parsed, port: 0, hostname: "127.0.0.1", features: [...defaultFeatures(), ...extra] };
 }
 
-function threaded(config: ConfigInput): Promise<ThreadedGateway> {
-  return startThreadedGateway({ ...options(config), threads: THREADS });
+function threaded(config: ConfigInput, extra: GatewayFeature[] = []): Promise<ThreadedGateway> {
+  return startThreadedGateway({ ...options(config, extra), threads: THREADS });
 }
 
 const fourWorkers = (): ConfigInput => ({ pools: { heavy: { workers: emulators.map((emulator) => emulator.url) } } });
@@ -87,6 +88,41 @@ describe(`THREADS=${THREADS}: admission`, () => {
       expect(statuses.filter((status) => status === 200)).toHaveLength(3);
       expect(statuses.filter((status) => status === 429)).toHaveLength(21);
       expect(gateway.pools.get("heavy")?.state.poolInFlight).toBe(0);
+    } finally {
+      await gateway.stop(1_000);
+    }
+  }, 60_000);
+});
+
+describe(`THREADS=${THREADS}: client keys`, () => {
+  test("per-key requests and tokens per minute are exact over the threads", async () => {
+    const keys = [
+      { name: "five-per-minute", key: "rpm-key-threads", requestsPerMinute: 5 },
+      // Each answer is 2 completion tokens plus the prompt's: the budget lasts for a few requests only.
+      { name: "few-tokens", key: "tpm-key-threads", tokensPerMinute: 25 },
+    ];
+    let finished = 0;
+    const counting: GatewayFeature = { name: "count", setup: (context) => context.onFinish(() => finished++) };
+    const gateway = await threaded({ ...fourWorkers(), auth: { keys } }, [counting]);
+    const as = (key: string) => () =>
+      fetch(`${gateway.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}`, connection: "close" },
+        body: JSON.stringify(CHAT),
+        keepalive: false,
+      }).then((response) => response.status);
+    try {
+      const rpm = await Promise.all(Array.from({ length: 16 }, as("rpm-key-threads")));
+      expect(rpm.filter((status) => status === 200)).toHaveLength(5);
+      expect(rpm.filter((status) => status === 429)).toHaveLength(11);
+      await waitFor(() => finished === 16, 5_000, "16 records at the owner");
+      // One request at a time: each is charged (on the owner, from the thread's record) before the next.
+      const tpm: number[] = [];
+      for (let i = 1; i <= 8; i++) {
+        tpm.push(await as("tpm-key-threads")());
+        await waitFor(() => finished === 16 + i, 5_000, "the record, charged at the owner");
+      }
+      expect(tpm).toEqual([200, 200, 200, 429, 429, 429, 429, 429]);
     } finally {
       await gateway.stop(1_000);
     }

@@ -39,6 +39,7 @@ export async function startThreadedGateway(options: ThreadedGatewayOptions): Pro
     hostname: options.hostname ?? core.config().host,
     state: () => ({ config: core.config(), pools: core.pools.share() }),
     onReport: (report) => applyThreadReport(report, core),
+    keyLimits: core.surfaces.find((surface) => surface.kind === "client-auth")?.limits.buffer,
   });
   push = () => threads.push();
   await threads.start();

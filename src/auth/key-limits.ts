@@ -1,6 +1,7 @@
 import { GatewayError } from "../errors/catalog.ts";
+import { BucketKind, KeyBucketTable } from "./key-bucket-table.ts";
 import type { ClientKey } from "./key-store.ts";
-import { type ClockMs, TokenBucket } from "./token-bucket.ts";
+import { type ClockMs, processClockMs, TokenBucket } from "./token-bucket.ts";
 
 interface KeyBuckets {
   requests: TokenBucket | undefined;
@@ -8,15 +9,23 @@ interface KeyBuckets {
 }
 
 /**
- * Per-key requests/min and tokens/min, in process. Buckets are keyed by the key's name, so they
- * survive a config reload; a reload that changes a key's rate starts that bucket afresh.
+ * Per-key requests/min and tokens/min. The buckets live in a shared table (`buffer`), so serving threads
+ * given the same buffer admit against the same counts. They are keyed by the key's name, so they survive
+ * a config reload; a reload that changes a key's rate starts that bucket afresh.
  */
 export class KeyLimits {
   readonly #now: ClockMs;
+  readonly #table: KeyBucketTable;
   readonly #byName = new Map<string, KeyBuckets>();
 
-  constructor(now: ClockMs = () => performance.now()) {
+  /** Pass another thread's `buffer` to share its buckets. */
+  constructor(now: ClockMs = processClockMs, buffer?: SharedArrayBuffer) {
     this.#now = now;
+    this.#table = new KeyBucketTable(buffer);
+  }
+
+  get buffer(): SharedArrayBuffer {
+    return this.#table.buffer;
   }
 
   /** Admits one request of `key` or throws `rate_limited` with the wait until it would be admitted. */
@@ -31,24 +40,37 @@ export class KeyLimits {
     }
   }
 
-  /** Charges the tokens a finished request of the key named `name` used. */
+  /** Charges the tokens a finished request of the key named `name` used (admitted here or on another thread). */
   charge(name: string, tokens: number): void {
-    if (tokens > 0) this.#byName.get(name)?.tokens?.charge(tokens);
+    if (tokens <= 0) return;
+    const local = this.#byName.get(name)?.tokens;
+    if (local) return local.charge(tokens);
+    const entry = this.#table.entry(name, false);
+    const perMinute = entry === undefined ? 0 : this.#table.perMinute(entry, BucketKind.Tokens);
+    if (entry === undefined || perMinute === 0) return;
+    new TokenBucket(perMinute, this.#now, this.#table.cell(entry, BucketKind.Tokens), false).charge(tokens);
   }
 
   #bucketsFor(key: ClientKey): KeyBuckets {
     const current = this.#byName.get(key.name);
+    const same = (bucket: TokenBucket | undefined, perMinute: number | undefined) => bucket?.perMinute === perMinute;
+    if (current && same(current.requests, key.requestsPerMinute) && same(current.tokens, key.tokensPerMinute)) {
+      return current;
+    }
+    const entry = this.#table.entry(key.name, true) ?? 0;
     const buckets: KeyBuckets = {
-      requests: this.#bucket(current?.requests, key.requestsPerMinute),
-      tokens: this.#bucket(current?.tokens, key.tokensPerMinute),
+      requests: this.#bucket(entry, BucketKind.Requests, key.requestsPerMinute),
+      tokens: this.#bucket(entry, BucketKind.Tokens, key.tokensPerMinute),
     };
-    if (current?.requests !== buckets.requests || current?.tokens !== buckets.tokens) this.#byName.set(key.name, buckets);
+    this.#byName.set(key.name, buckets);
     return buckets;
   }
 
-  #bucket(current: TokenBucket | undefined, perMinute: number | undefined): TokenBucket | undefined {
+  #bucket(entry: number, kind: BucketKind, perMinute: number | undefined): TokenBucket | undefined {
     if (perMinute === undefined) return undefined;
-    return current?.perMinute === perMinute ? current : new TokenBucket(perMinute, this.#now);
+    // The one thread that records a new rate starts the bucket full; the others take it as it is.
+    const fresh = this.#table.setPerMinute(entry, kind, perMinute);
+    return new TokenBucket(perMinute, this.#now, this.#table.cell(entry, kind), fresh);
   }
 }
 

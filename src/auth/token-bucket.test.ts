@@ -85,3 +85,23 @@ describe("KeyLimits", () => {
     expect(rateLimitOf(() => limits.admit(key({ requestsPerMinute: 5 })))).toBeUndefined();
   });
 });
+
+describe("KeyLimits shared by threads (one buffer)", () => {
+  test("two KeyLimits over one buffer admit against the same counts, and a charge on one refuses on the other", () => {
+    const clock = manualClock();
+    const owner = new KeyLimits(clock.now);
+    const thread = new KeyLimits(clock.now, owner.buffer);
+    const limited = key({ requestsPerMinute: 3, tokensPerMinute: 100 });
+    owner.admit(limited);
+    thread.admit(limited);
+    owner.admit(limited);
+    expect(rateLimitOf(() => thread.admit(limited))?.message).toContain("requests per minute (3)");
+    clock.advance(20_000);
+    thread.admit(limited);
+    // The owner charges tokens from the records of requests any thread admitted.
+    owner.charge("game", 150);
+    clock.advance(20_000);
+    expect(rateLimitOf(() => thread.admit(limited))?.message).toContain("tokens per minute (100)");
+    expect(rateLimitOf(() => new KeyLimits(clock.now, owner.buffer).admit(limited))?.code).toBe("rate_limited");
+  });
+});
