@@ -24,10 +24,10 @@ export class WorkerStats {
 
   record(record: RequestRecord): void {
     for (const attempt of record.attempts) {
-      if (attempt.result === "client_abort") continue;
+      // Classified once where the attempt ended (attempt-outcome.ts): absent when the client left.
+      if (attempt.failed === undefined) continue;
       const isAnswer = attempt.worker === record.worker && attempt.result === "ok";
-      // A worker's 4xx is the client's fault, not the worker's.
-      const failedAttempt = attempt.result !== "ok" && !/^status_4\d\d$/.test(attempt.result);
+      const failedAttempt = attempt.failed;
       const failedStream = isAnswer && (record.outcome === "mid_stream_error" || record.outcome === "timeout");
       this.#push(attempt.worker, { latencyMs: isAnswer ? record.latencyMs : undefined, failed: failedAttempt || failedStream });
     }

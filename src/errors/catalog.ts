@@ -29,8 +29,11 @@ export const errorCatalog = {
 
 export type ErrorCode = keyof typeof errorCatalog;
 
-/** The phase a timeout belongs to, so logs and metrics say which budget ran out. */
-export type TimeoutPhase = "connect" | "first_token" | "idle" | "total";
+/**
+ * The phase a timeout belongs to, so logs and metrics say which budget ran out. `generation`: a non-stream
+ * answer's deadline, scaled by the tokens it asked for.
+ */
+export type TimeoutPhase = "connect" | "first_token" | "idle" | "generation" | "total";
 
 export interface ErrorEnvelope {
   error: { message: string; type: string; param: string | null; code: ErrorCode };

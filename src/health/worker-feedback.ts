@@ -6,6 +6,8 @@ export type FailureKind =
   | "status_5xx"
   | "timeout_connect"
   | "timeout_first_token"
+  /** A non-stream answer did not come within the deadline its requested tokens allow. */
+  | "timeout_generation"
   | "empty_stream"
   /** A stream's first event was an error not caused by the request (engine death). */
   | "inband_error"
@@ -19,6 +21,7 @@ export const FAILURE_REASONS: Readonly<Record<FailureKind, string>> = {
   status_5xx: "answered 5xx",
   timeout_connect: "no response headers within the connect budget",
   timeout_first_token: "no first token within the first-token budget",
+  timeout_generation: "no non-stream answer within the deadline its max_tokens allow",
   empty_stream: "closed a stream before its first event",
   inband_error: "sent an error event before the first token",
   mid_stream: "broke a stream mid-answer",

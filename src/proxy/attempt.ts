@@ -39,7 +39,8 @@ export interface AnsweredAttempt {
   firstEventMs: number | undefined;
 }
 
-export type AttemptOutcome = AnsweredAttempt | { result: AttemptResult };
+/** What one run of an attempt returned: an answer to pass on, or only what was learnt. */
+export type AttemptRun = AnsweredAttempt | { result: AttemptResult };
 
 class AttemptTimeout extends Error {
   constructor(readonly phase: TimeoutPhase) {
@@ -52,7 +53,7 @@ class AttemptTimeout extends Error {
  * and (for streams) the first data event, because vLLM sends its 200 before it has even scheduled the
  * request. Every phase has its own deadline; an expired one aborts only this attempt.
  */
-export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
+export async function runAttempt(input: AttemptInput): Promise<AttemptRun> {
   // An abort listener added now would never fire: the client is already gone.
   if (input.clientSignal.aborted) return { result: { kind: "client_abort" } };
   const controller = new AbortController();
@@ -147,6 +148,6 @@ function failureResult(error: unknown, clientSignal: AbortSignal, attemptSignal:
 /** How Bun's fetch reports a connection the peer closed before it answered. */
 const CONNECTION_RESET = /ECONNRESET|closed unexpectedly/;
 
-export function isAnswered(outcome: AttemptOutcome): outcome is AnsweredAttempt {
+export function isAnswered(outcome: AttemptRun): outcome is AnsweredAttempt {
   return "status" in outcome;
 }

@@ -1,10 +1,11 @@
 import type { GatewayConfig, Timeouts } from "../config/schema.ts";
 import type { WorkerEventBus } from "../health/worker-events.ts";
-import { type FailureKind, noFeedback, type WorkerFeedback } from "../health/worker-feedback.ts";
+import { noFeedback, type WorkerFeedback } from "../health/worker-feedback.ts";
 import type { Pool, Pools, Worker } from "../pool/pools.ts";
 import { ModelRouter } from "../routing/model-router.ts";
 import { Admission } from "./admission.ts";
-import { type AnsweredAttempt, type AttemptInput, type AttemptOutcome, isAnswered, runAttempt } from "./attempt.ts";
+import { type AnsweredAttempt, type AttemptInput, type AttemptRun, isAnswered, runAttempt } from "./attempt.ts";
+import { type AttemptOutcome, classifyAttempt } from "./attempt-outcome.ts";
 import { type DeadlineSweeper, sharedSweeper } from "./deadline-sweeper.ts";
 import type { FetchLike } from "./forward.ts";
 import { downstreamHeaders, upstreamHeaders } from "./headers.ts";
@@ -12,7 +13,7 @@ import { RequestTrace } from "./request-trace.ts";
 import { bodyForPool, CHAT_PATH, clientWantsUsage, type JsonObject, RESPONSES_PATH } from "./request-body.ts";
 import { PendingAttempts } from "./pending-attempts.ts";
 import type { RequestRecord } from "./request-record.ts";
-import { type AttemptResult, decide } from "./retry-policy.ts";
+import { decide } from "./retry-policy.ts";
 import { SseRelay, type StreamEnd } from "./sse-relay.ts";
 import { type Leg, StreamContinuation } from "./stream-continuation.ts";
 import { upstreamRequestId } from "./upstream-request-id.ts";
@@ -109,10 +110,10 @@ export class Dispatcher {
       excluded.add(worker.slot);
       pool.state.acquire(worker.slot);
       const startedMs = this.#deps.now();
-      const outcome = await runAttempt(this.#attemptInput(worker, pool, request, trace, config, bodyText));
-      trace.attempt(worker, outcome.result, startedMs);
-      const kind = outcome.result.kind;
-      if (kind === "connection_reset" && !resetOnce.has(worker.slot) && this.#deps.now() < budgetEndMs) {
+      const run = await runAttempt(this.#attemptInput(worker, pool, request, trace, config, bodyText));
+      const outcome = classifyAttempt(run.result);
+      trace.attempt(worker, outcome, startedMs);
+      if (outcome.kind === "connection_reset" && !resetOnce.has(worker.slot) && this.#deps.now() < budgetEndMs) {
         // Likely the keep-alive race, not the worker: once more on a fresh connection, nothing reported.
         resetOnce.add(worker.slot);
         pool.state.release(worker.slot);
@@ -120,21 +121,21 @@ export class Dispatcher {
         if (request.signal.aborted) break;
         continue;
       }
-      if (kind !== "connect_error" && kind !== "connection_reset") attempt++;
-      const decision = decide(outcome.result, {
+      if (outcome.costsAttempt) attempt++;
+      const decision = decide(outcome, {
         attempt,
         maxAttempts,
         nowMs: this.#deps.now(),
         budgetEndMs,
         maxRetryAfterMs: config.retry.maxRetryAfterMs,
       });
-      this.#report(worker, outcome.result);
+      this.#report(worker, outcome);
       // A prompt too long for this pool's model goes on to its contextFallback pools instead of the client.
-      const overflow = isAnswered(outcome) && trace.route?.contextOverflow(pool, outcome.status, outcome.body) === true;
-      if (decision.action === "respond" && isAnswered(outcome) && !overflow) return this.#respond(pool, worker.slot, outcome, trace);
+      const overflow = isAnswered(run) && trace.route?.contextOverflow(pool, run.status, run.body) === true;
+      if (decision.action === "respond" && isAnswered(run) && !overflow) return this.#respond(pool, worker.slot, run, trace);
       pool.state.release(worker.slot);
-      if (outcome.result.kind === "client_abort") break;
-      if (isAnswered(outcome)) trace.keepLastAnswer(outcome);
+      if (outcome.kind === "client_abort") break;
+      if (isAnswered(run)) trace.keepLastAnswer(run);
       if (decision.action !== "retry") break;
       if (decision.waitMs > 0) await honourRetryAfter(decision.waitMs, request.signal);
       // A client that left during the wait must not cost a worker a generation nobody reads.
@@ -231,16 +232,17 @@ export class Dispatcher {
     request: ProxyRequest,
     trace: RequestTrace,
     config: GatewayConfig,
-  ): Promise<AttemptOutcome> {
+  ): Promise<AttemptRun> {
     const bodyText = JSON.stringify(bodyForPool(body, leg.pool, true, request.path));
     const startedMs = this.#deps.now();
     const input = this.#attemptInput(leg.worker, leg.pool, request, trace, config, bodyText);
     // The relay it starts is handed over to the client's stream, which frees slots and records the end.
     const relay = { ...input.relay, resumer: undefined, keepFirstBytes: true, onEnd: () => undefined };
-    const outcome = await runAttempt({ ...input, relay });
-    trace.continuationAttempt(leg.worker, outcome.result, startedMs);
-    this.#report(leg.worker, outcome.result);
-    return outcome;
+    const run = await runAttempt({ ...input, relay });
+    const outcome = classifyAttempt(run.result);
+    trace.continuationAttempt(leg.worker, outcome, startedMs);
+    this.#report(leg.worker, outcome);
+    return run;
   }
 
   #respond(pool: Pool, slot: number, outcome: AnsweredAttempt, trace: RequestTrace): Response {
@@ -255,11 +257,10 @@ export class Dispatcher {
     return new Response(outcome.body, { status: outcome.status, headers });
   }
 
-  #report(worker: Parameters<WorkerFeedback["success"]>[0], result: AttemptResult): void {
-    const kind = failureKind(result);
-    if (kind) this.#feedback.failure(worker, kind);
+  #report(worker: Parameters<WorkerFeedback["success"]>[0], outcome: AttemptOutcome): void {
+    if (outcome.workerFault) this.#feedback.failure(worker, outcome.workerFault);
     // Only an answer proves the worker alive; a client abort or the request's own total budget says nothing.
-    else if (result.kind === "ok" || result.kind === "status") this.#feedback.success(worker);
+    else if (outcome.provesAlive) this.#feedback.success(worker);
   }
 }
 
@@ -274,22 +275,4 @@ function honourRetryAfter(waitMs: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, waitMs);
     signal.addEventListener("abort", done, { once: true });
   });
-}
-
-function failureKind(result: AttemptResult): FailureKind | undefined {
-  switch (result.kind) {
-    case "connect_error":
-    case "connection_reset":
-      return "connect";
-    case "empty_stream":
-      return "empty_stream";
-    case "inband_error":
-      return "inband_error";
-    case "timeout":
-      return result.phase === "first_token" ? "timeout_first_token" : result.phase === "total" ? undefined : "timeout_connect";
-    case "status":
-      return result.status >= 500 ? "status_5xx" : undefined;
-    default:
-      return undefined;
-  }
 }

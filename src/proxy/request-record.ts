@@ -9,6 +9,8 @@ export interface AttemptRecord {
   /** `ok`, `connect_error`, `timeout_<phase>`, `status_<code>`, `empty_stream`, `client_abort`. */
   result: string;
   durationMs: number;
+  /** For admin's recent error rate: failed, or answered (a 4xx is the client's fault); absent when the client left. */
+  failed?: boolean;
   /** When the attempt started, in ms after the request arrived (for trace spans). */
   startOffsetMs?: number;
 }

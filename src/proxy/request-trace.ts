@@ -2,9 +2,9 @@ import { GatewayError } from "../errors/catalog.ts";
 import type { Pool, Worker } from "../pool/pools.ts";
 import type { ResolvedRoute } from "../routing/model-router.ts";
 import type { AnsweredAttempt } from "./attempt.ts";
+import type { AttemptOutcome } from "./attempt-outcome.ts";
 import type { ProxyRequest } from "./dispatcher.ts";
 import type { AttemptRecord, RequestOutcome, RequestRecord } from "./request-record.ts";
-import type { AttemptResult } from "./retry-policy.ts";
 import type { StreamEnd } from "./sse-relay.ts";
 
 /** What a client is told to wait when every attempt failed: short, since ejections and restarts are short. */
@@ -26,7 +26,7 @@ export class RequestTrace {
   readonly #request: ProxyRequest;
   readonly #now: () => number;
   readonly #onFinish: ((record: RequestRecord) => void) | undefined;
-  #lastResult: AttemptResult | undefined;
+  #last: AttemptOutcome | undefined;
   #lastAnswer: AnsweredAttempt | undefined;
   #workerWaitMs = 0;
   #pool: Pool | undefined;
@@ -50,23 +50,24 @@ export class RequestTrace {
     this.route = route;
   }
 
-  attempt(worker: Worker, result: AttemptResult, startedMs: number): void {
+  attempt(worker: Worker, outcome: AttemptOutcome, startedMs: number): void {
     const durationMs = this.#now() - startedMs;
     this.#workerWaitMs += durationMs;
-    this.#lastResult = result;
+    this.#last = outcome;
     this.answeredBy = worker;
-    this.attempts.push({ worker: worker.url, pool: worker.pool, result: resultLabel(result), durationMs: round(durationMs), startOffsetMs: round(startedMs - this.startMs) });
+    this.attempts.push(this.#attemptRecord(worker, outcome, startedMs, durationMs));
   }
 
   /** An attempt to continue a broken stream: recorded, but the answering worker changes only if it starts. */
-  continuationAttempt(worker: Worker, result: AttemptResult, startedMs: number): void {
-    this.attempts.push({
-      worker: worker.url,
-      pool: worker.pool,
-      result: resultLabel(result),
-      durationMs: round(this.#now() - startedMs),
-      startOffsetMs: round(startedMs - this.startMs),
-    });
+  continuationAttempt(worker: Worker, outcome: AttemptOutcome, startedMs: number): void {
+    this.attempts.push(this.#attemptRecord(worker, outcome, startedMs, this.#now() - startedMs));
+  }
+
+  #attemptRecord(worker: Worker, outcome: AttemptOutcome, startedMs: number, durationMs: number): AttemptRecord {
+    const startOffsetMs = round(startedMs - this.startMs);
+    const record: AttemptRecord = { worker: worker.url, pool: worker.pool, result: outcome.label, durationMs: round(durationMs), startOffsetMs };
+    if (outcome.failed !== undefined) record.failed = outcome.failed;
+    return record;
   }
 
   /** A broken stream's continuation: `to` is the worker that took the answer over, if one did. */
@@ -128,7 +129,7 @@ export class RequestTrace {
       return error.markRecorded();
     }
     const last = this.#lastAnswer;
-    if (last && last.body instanceof Uint8Array && last.body.byteLength > 0 && this.#lastResult?.kind === "status") {
+    if (last && last.body instanceof Uint8Array && last.body.byteLength > 0 && this.#last?.status !== undefined) {
       this.#status = last.status;
       this.#write(last.status < 500 ? "rejected" : "upstream_error", `upstream_${last.status}`, undefined, undefined, false);
       const passed = new Headers(last.headers);
@@ -148,18 +149,16 @@ export class RequestTrace {
 
   #exhaustedError(saturated: boolean, headers: Record<string, string>): GatewayError {
     const pool = this.#request.poolName;
-    const result = this.#lastResult;
-    if (!result) {
+    const last = this.#last;
+    if (!last) {
       if (saturated) return new GatewayError("pool_saturated", `Pool \`${pool}\` is at its in-flight limit; retry shortly.`, { retryAfterS: EXHAUSTED_RETRY_AFTER_S, headers });
       return new GatewayError("no_healthy_worker", `No worker of pool \`${pool}\` can serve right now.`, { retryAfterS: EXHAUSTED_RETRY_AFTER_S, headers });
     }
     const tried = `${this.attempts.length} attempt(s): ${this.attempts.map((a) => `${a.worker} ${a.result}`).join(", ")}`;
     const retry = { headers, retryAfterS: EXHAUSTED_RETRY_AFTER_S };
-    if (result.kind === "timeout") return new GatewayError("upstream_timeout", `Pool \`${pool}\` timed out (${result.phase} phase) after ${tried}.`, retry);
-    if (result.kind === "status" || result.kind === "inband_error") {
-      return new GatewayError("upstream_error", `Pool \`${pool}\` failed after ${tried}.`, retry);
-    }
-    return new GatewayError("upstream_unreachable", `Pool \`${pool}\` could not be reached after ${tried}.`, retry);
+    const code = last.errorCode;
+    const what = code === "upstream_timeout" ? `timed out (${last.phase} phase)` : code === "upstream_error" ? "failed" : "could not be reached";
+    return new GatewayError(last.errorCode, `Pool \`${pool}\` ${what} after ${tried}.`, retry);
   }
 
   /** The first pool routing chose, when another one answered. */
@@ -198,17 +197,6 @@ export class RequestTrace {
       malformedEvents: this.#malformedEvents,
       ...this.route?.note,
     });
-  }
-}
-
-function resultLabel(result: AttemptResult): string {
-  switch (result.kind) {
-    case "status":
-      return `status_${result.status}`;
-    case "timeout":
-      return `timeout_${result.phase}`;
-    default:
-      return result.kind;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { TimeoutPhase } from "../errors/catalog.ts";
+import type { AttemptOutcome } from "./attempt-outcome.ts";
 
 /** What one attempt against one worker came to, before any byte reached the client. */
 export type AttemptResult =
@@ -20,10 +21,7 @@ export type AttemptResult =
   /** Health declared the worker stuck while the attempt waited for its answer. */
   | { kind: "worker_down"; reason: string };
 
-export type Decision =
-  | { action: "respond" }
-  | { action: "retry"; waitMs: number; workerFault: boolean }
-  | { action: "give_up"; workerFault: boolean };
+export type Decision = { action: "respond" } | { action: "retry"; waitMs: number } | { action: "give_up" };
 
 export interface RetryBudget {
   attempt: number;
@@ -34,34 +32,19 @@ export interface RetryBudget {
   maxRetryAfterMs: number;
 }
 
-/** Worker answers that are about the request, not the worker: never retried, passed through as they are. */
-const FINAL_STATUSES = new Set([400, 401, 403, 404, 405, 413, 415, 422]);
-
 /**
  * The one place that decides what happens after an attempt. Only called before the first byte went to
  * the client: after that nothing is retried, because a replayed generation would duplicate or change text.
  */
-export function decide(result: AttemptResult, budget: RetryBudget): Decision {
-  if (result.kind === "ok") return { action: "respond" };
-  if (result.kind === "client_abort") return { action: "give_up", workerFault: false };
-  if (result.kind === "status") return decideStatus(result.status, result.retryAfterMs, budget);
-  if (result.kind === "timeout" && result.phase === "total") return { action: "give_up", workerFault: true };
-  return retryIfBudget(budget, 0, true);
-}
-
-function decideStatus(status: number, retryAfterMs: number | undefined, budget: RetryBudget): Decision {
-  if (status < 400 || FINAL_STATUSES.has(status)) return { action: "respond" };
-  if (status < 500 && status !== 408 && status !== 429) return { action: "respond" };
-  const workerFault = status >= 500;
+export function decide(outcome: AttemptOutcome, budget: RetryBudget): Decision {
+  if (outcome.final) return { action: "respond" };
+  if (!outcome.retryable) return { action: "give_up" };
+  const retryAfterMs = outcome.retryAfterMs;
   // A Retry-After longer than we may wait means this worker is out; try the next one at once.
   const waitMs = retryAfterMs !== undefined && retryAfterMs <= budget.maxRetryAfterMs ? retryAfterMs : 0;
-  return retryIfBudget(budget, waitMs, workerFault);
-}
-
-function retryIfBudget(budget: RetryBudget, waitMs: number, workerFault: boolean): Decision {
-  if (budget.attempt >= budget.maxAttempts) return { action: "give_up", workerFault };
-  if (budget.nowMs + waitMs >= budget.budgetEndMs) return { action: "give_up", workerFault };
-  return { action: "retry", waitMs, workerFault };
+  if (budget.attempt >= budget.maxAttempts) return { action: "give_up" };
+  if (budget.nowMs + waitMs >= budget.budgetEndMs) return { action: "give_up" };
+  return { action: "retry", waitMs };
 }
 
 /** `Retry-After` in seconds or as an HTTP date, in ms from now; undefined when absent or unreadable. */

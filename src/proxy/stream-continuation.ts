@@ -1,6 +1,6 @@
 import type { Pool, Worker } from "../pool/pools.ts";
 import { decodeAnswer, type AnswerSoFar } from "./answer-so-far.ts";
-import { type AttemptOutcome, isAnswered } from "./attempt.ts";
+import { type AttemptRun, isAnswered } from "./attempt.ts";
 import { ContinuationRewriter, continuationBody } from "./continuation-request.ts";
 import type { JsonObject } from "./request-body.ts";
 import { SseRelay, type StreamEnd, type StreamResumer, type Resumed } from "./sse-relay.ts";
@@ -40,7 +40,7 @@ export interface ContinuationDeps {
   totalEndMs: number;
   now: () => number;
   /** Runs one attempt of `body` on the leg's worker (slot already acquired); records it on the trace. */
-  attempt(leg: Leg, body: JsonObject): Promise<AttemptOutcome>;
+  attempt(leg: Leg, body: JsonObject): Promise<AttemptRun>;
   /** The leg's stream broke and another worker took over: free its slot, tell health. */
   retire(leg: Leg, end: StreamEnd): void;
   /** Each broken stream's outcome: the worker it broke on and the one that took the answer over, if any. */
@@ -154,7 +154,7 @@ function refusesRequest(status: number): boolean {
 }
 
 /** The relay of an attempt whose stream started with a chunk (not an error event). */
-function startedRelay(outcome: AttemptOutcome): SseRelay | undefined {
+function startedRelay(outcome: AttemptRun): SseRelay | undefined {
   if (!isAnswered(outcome) || outcome.status !== 200 || !(outcome.body instanceof SseRelay)) return undefined;
   if (outcome.body.workerError() === undefined) return outcome.body;
   outcome.body.handOver().end({ outcome: "mid_stream_error", completedDone: false });
