@@ -28,6 +28,34 @@ export const timeoutsSchema = z.strictObject({
   idleMs: positiveMs.default(30_000),
   /** Whole request, all attempts included. */
   totalMs: positiveMs.default(600_000),
+  /**
+   * Non-stream answers: allowance per requested token, so one attempt's deadline is `firstTokenMs` +
+   * `max_tokens` × this (capped by `totalMs`) and a stalled worker is left long before `totalMs`.
+   * Generous against vLLM's inter-token latency under a full batch (tens of ms).
+   */
+  perTokenMs: positiveMs.default(250),
+  /** The `max_tokens` that deadline assumes when a request sets none; unset = such requests wait up to `totalMs`. */
+  defaultMaxTokens: positiveMs.optional(),
+});
+
+/** A pool's own timeouts: only the keys it sets override the gateway's (defaults would override them all). */
+const poolTimeoutsSchema = z.strictObject({
+  connectMs: positiveMs.optional(),
+  firstTokenMs: positiveMs.optional(),
+  idleMs: positiveMs.optional(),
+  totalMs: positiveMs.optional(),
+  perTokenMs: positiveMs.optional(),
+  defaultMaxTokens: positiveMs.optional(),
+});
+
+/** Non-stream hedging: past the pool's observed latency for similar requests, a second worker gets the request. */
+export const hedgeSchema = z.strictObject({
+  /** Off by default: a hedge costs a second generation whenever it fires. */
+  enabled: z.boolean().default(false),
+  /** The quantile of recent answer latencies (same pool, same max_tokens bucket) after which the hedge goes. */
+  afterQuantile: z.number().gt(0).lt(1).default(0.95),
+  /** Answers needed in that window before any hedge. */
+  minSamples: z.number().int().min(1).default(20),
 });
 
 export const retrySchema = z.strictObject({
@@ -92,7 +120,8 @@ export const poolSchema = z.strictObject({
   /** API key the gateway sends to this pool's workers (vLLM --api-key); clients never see it. */
   workerApiKey: z.string().min(1).optional(),
   discovery: discoverySchema.optional(),
-  timeouts: timeoutsSchema.partial().optional(),
+  timeouts: poolTimeoutsSchema.optional(),
+  hedge: hedgeSchema.default(hedgeSchema.parse({})),
   /** How a worker is chosen: the ring, or the fewest in flight corrected by the workers' scraped load. */
   balance: z.enum(["round_robin", "least_loaded"]).default("round_robin"),
   /** `session`: one session key stays on one worker while it serves (prefix-cache reuse), with bounded load. */
@@ -202,5 +231,6 @@ export type PoolConfig = z.output<typeof poolSchema>;
 export type ModelConfig = z.output<typeof modelSchema>;
 export type VariantGuard = z.output<typeof variantGuardSchema>;
 export type Timeouts = z.output<typeof timeoutsSchema>;
+export type HedgeConfig = z.output<typeof hedgeSchema>;
 export type DiscoveryConfig = z.output<typeof discoverySchema>;
 export type ClientKeyConfig = z.output<typeof clientKeySchema>;

@@ -17,6 +17,8 @@ export interface AttemptInput {
   timeouts: Timeouts;
   /** Monotonic ms at which the whole request must be over. */
   totalEndMs: number;
+  /** Non-stream only: how long this attempt may take for the tokens asked (generation-deadline.ts); else `totalMs`. */
+  generationMs?: number;
   now: () => number;
   fetch: FetchLike;
   relay: Omit<RelayOptions, "abortUpstream">;
@@ -69,8 +71,10 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptRun> {
     // The Error (and its stack) is made only if the deadline really passes: most attempts never time out.
     return setTimeout(() => controller.abort(new AttemptTimeout(expired)), Math.max(0, effective));
   };
-  // Non-stream answers arrive whole: the worker's headers come only after generation, so only the total budget applies.
-  let timer = input.stream ? arm("connect", input.timeouts.connectMs) : arm("total", Number.POSITIVE_INFINITY);
+  // Non-stream answers arrive whole: the worker's headers come only after generation, so only a deadline for
+  // the whole answer applies, scaled by the tokens it asked for when it says.
+  const generationMs = input.generationMs ?? Number.POSITIVE_INFINITY;
+  let timer = input.stream ? arm("connect", input.timeouts.connectMs) : arm("generation", generationMs);
   const untrack = input.pending?.track(input.worker, controller);
   try {
     const response = await forward(input.request, input.worker, controller.signal, input.fetch);

@@ -8,6 +8,7 @@ import { type AnsweredAttempt, type AttemptInput, type AttemptRun, isAnswered, r
 import { type AttemptOutcome, classifyAttempt } from "./attempt-outcome.ts";
 import { type DeadlineSweeper, sharedSweeper } from "./deadline-sweeper.ts";
 import type { FetchLike } from "./forward.ts";
+import { generationDeadlineMs } from "./generation-deadline.ts";
 import { downstreamHeaders, upstreamHeaders } from "./headers.ts";
 import { RequestTrace } from "./request-trace.ts";
 import { bodyForPool, CHAT_PATH, clientWantsUsage, type JsonObject, RESPONSES_PATH } from "./request-body.ts";
@@ -161,6 +162,7 @@ export class Dispatcher {
       clientSignal: request.signal,
       timeouts,
       totalEndMs: trace.startMs + timeouts.totalMs,
+      generationMs: request.stream ? undefined : generationDeadlineMs(request.body, timeouts),
       now: this.#deps.now,
       fetch: this.#deps.fetch,
       relay: this.#relayOptions(request, timeouts, trace, { pool, worker }, config),

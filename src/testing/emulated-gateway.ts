@@ -38,7 +38,7 @@ export interface EmulatedGatewayOptions {
 
 // 15 ms between tokens: a cut after N tokens comes well after the first event even on loaded cores.
 const EMULATOR = { port: 0, ttftMs: 20, itlMs: 15, outputTokens: 12 } as const;
-export const TEST_TIMEOUTS: Timeouts = { connectMs: 500, firstTokenMs: 800, idleMs: 500, totalMs: 10_000 };
+export const TEST_TIMEOUTS: Timeouts = { connectMs: 500, firstTokenMs: 800, idleMs: 500, totalMs: 10_000, perTokenMs: 250 };
 
 export async function startEmulatedGateway(options: EmulatedGatewayOptions): Promise<EmulatedGateway> {
   const emulators: EmulatorHandle[] = [];
