@@ -51,14 +51,43 @@ export const STACK_TIMINGS: Record<BenchScenario["stack"], StackTiming> = {
   held: { ttftMs: 20, itlMs: 250 },
 };
 
-const ALL: TargetName[] = ["direct", "nginx", "bun-floor", "ringgate", "ringgate-no-redis"];
+const PROXIES: TargetName[] = ["direct", "nginx", "bun-floor", "ringgate"];
+// ringgate-otel: the cost of tracing per request (OTEL_EXPORTER_OTLP_ENDPOINT set) against the default
+// (unset); ringgate-no-continuation: what the continuation machinery costs a stream that never breaks.
+const OTEL = "ringgate-otel";
+const NO_CONTINUATION = "ringgate-no-continuation";
 
 export const BENCH_SCENARIOS: BenchScenario[] = [
-  { id: "nonstream-64", title: "(1) non-streaming, 16 tokens, 64 connections", stack: "fast", targets: ALL },
-  { id: "stream32-64", title: "(2) streams of 32 chunks, 64 connections", stack: "fast", targets: ALL },
-  { id: "slow-256", title: "(3a) 256 open slow streams (20 ms/chunk): first chunk of new streams", stack: "slow", targets: ["direct", "nginx", "bun-floor", "ringgate"] },
-  { id: "slow-2000", title: "(3b) 2,000 open slow streams (20 ms/chunk)", stack: "slow", targets: ["direct", "nginx", "ringgate"] },
-  { id: "held-2000", title: "(3c) 2,000 open streams at 250 ms/chunk: memory with every stream open", stack: "held", targets: ["direct", "nginx", "bun-floor", "ringgate"] },
+  {
+    id: "nonstream-64",
+    title: "(1) non-streaming, 16 tokens, 64 connections",
+    stack: "fast",
+    targets: [...PROXIES, "ringgate-no-redis", OTEL],
+  },
+  {
+    id: "stream32-64",
+    title: "(2) streams of 32 chunks, 64 connections",
+    stack: "fast",
+    targets: [...PROXIES, "ringgate-no-redis", OTEL, NO_CONTINUATION],
+  },
+  {
+    id: "slow-256",
+    title: "(3a) 256 open slow streams (20 ms/chunk): first chunk of new streams",
+    stack: "slow",
+    targets: [...PROXIES, NO_CONTINUATION],
+  },
+  {
+    id: "slow-2000",
+    title: "(3b) 2,000 open slow streams (20 ms/chunk)",
+    stack: "slow",
+    targets: ["direct", "nginx", "ringgate"],
+  },
+  {
+    id: "held-2000",
+    title: "(3c) 2,000 open streams at 250 ms/chunk: memory with every stream open",
+    stack: "held",
+    targets: [...PROXIES, NO_CONTINUATION],
+  },
 ];
 
 function chatBody(stream: boolean, maxTokens: number): object {

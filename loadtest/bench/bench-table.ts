@@ -73,7 +73,7 @@ function diff(a: number | undefined, b: number | undefined): number | undefined 
 }
 
 const HEADERS = ["target", "req/s", "×direct", "p50 ms", "+p50", "p99 ms", "+p99", "open", "1st chunk p50", "+vs direct", "CPU ms/req", "×nginx", "×floor", "peak RSS MB", "anon MB", "open RSS", "errors"];
-const WIDTHS = [18, 7, 8, 7, 7, 8, 7, 5, 14, 11, 11, 7, 7, 12, 8, 9, 7];
+const WIDTHS = [24, 7, 8, 7, 7, 8, 7, 5, 14, 11, 11, 7, 7, 12, 8, 9, 7];
 
 function line(cells: readonly string[]): string {
   return cells.map((cell, i) => (i === 0 ? cell.padEnd(WIDTHS[i] ?? 8) : cell.padStart(WIDTHS[i] ?? 8))).join(" ");
@@ -127,16 +127,18 @@ export function formatCpuSplit(scenarios: readonly BenchScenario[], summary: Sum
   for (const scenario of scenarios) {
     const rows = [...(summary.get(scenario.id) ?? [])].filter(([, m]) => m.cpuSplitMsPerRequest !== undefined);
     if (rows.length === 0) continue;
-    out.push("", `${scenario.title}: CPU µs per request by thread`, [SPLIT_HEADERS[0]?.padEnd(18), ...SPLIT_HEADERS.slice(1).map((h) => h.padStart(14))].join(" "));
+    const header = [SPLIT_HEADERS[0]?.padEnd(24), ...SPLIT_HEADERS.slice(1).map((h) => h.padStart(14))].join(" ");
+    out.push("", `${scenario.title}: CPU µs per request by thread`, header);
     for (const [name, m] of rows) {
       const split = m.cpuSplitMsPerRequest as CpuSplit;
-      out.push([name.padEnd(18), us(split.eventLoopMs), us(split.fetchMs), us(split.otherMs), us(m.cpuMsPerRequest ?? 0)].join(" "));
+      const cells = [us(split.eventLoopMs), us(split.fetchMs), us(split.otherMs), us(m.cpuMsPerRequest ?? 0)];
+      out.push([name.padEnd(24), ...cells].join(" "));
     }
   }
   return out.join("\n");
 }
 
-function check(name: string, limit: string, actual: number | undefined, ok: (v: number) => boolean): TargetCheck {
+export function check(name: string, limit: string, actual: number | undefined, ok: (v: number) => boolean): TargetCheck {
   const value = actual ?? Number.NaN;
   return { name, limit, actual: value, ok: Number.isFinite(value) && ok(value) };
 }

@@ -1,5 +1,6 @@
-// Direct, nginx and ringgate (with and without Redis) side by side in one run, targets interleaved
-// and rotated each round so drift on the shared cores hits all of them alike; medians reported.
+// Direct, nginx, a bare Bun proxy and ringgate in several configurations (with and without Redis,
+// OTel tracing, stream continuation) side by side in one run, targets interleaved and rotated each
+// round so drift on the shared cores hits all of them alike; medians reported.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -7,10 +8,24 @@ import { join } from "node:path";
 import { parseVllmMetrics } from "../../src/health/vllm-metrics.ts";
 import { exitWithUsage, parseCommandLine } from "../../src/process/cli.ts";
 import { waitFor } from "../../src/testing/poll.ts";
-import { BENCH_CLI } from "./bench-cli.ts";
-import { startBenchStack, type BenchStack, type Target, type TargetName } from "./bench-stack.ts";
-import { BENCH_SCENARIOS, measure, STACK_TIMINGS, type BenchScenario, type MeasureContext, type Measurement } from "./bench-scenarios.ts";
-import { evaluateTargets, formatCpuSplit, formatTables, formatTargets, summarize, type Samples } from "./bench-table.ts";
+import { BENCH_CLI, type BenchSelection, parseOnly } from "./bench-cli.ts";
+import { loadedModules, startBenchStack, type BenchStack, type Target, type TargetName } from "./bench-stack.ts";
+import {
+  measure,
+  STACK_TIMINGS,
+  type BenchScenario,
+  type MeasureContext,
+  type Measurement,
+} from "./bench-scenarios.ts";
+import {
+  evaluateTargets,
+  formatCpuSplit,
+  formatTables,
+  formatTargets,
+  summarize,
+  type Samples,
+} from "./bench-table.ts";
+import { compareConfigurations, configurationChecks, formatComparisons, type TargetProbes } from "./config-comparisons.ts";
 
 function positiveNumber(text: string | undefined, name: string, fallback: number): number {
   if (text === undefined) return fallback;
@@ -31,13 +46,17 @@ interface BenchOptions {
 function parseOptions(): BenchOptions {
   const { values } = parseCommandLine(BENCH_CLI, process.argv.slice(2));
   const quick = values.quick === true;
-  const only = values.only?.split(",");
-  const unknown = only?.filter((id) => !BENCH_SCENARIOS.some((s) => s.id === id)) ?? [];
-  if (unknown.length > 0) exitWithUsage(BENCH_CLI, `--only: unknown scenario ${unknown.join(", ")}`);
+  let selection: BenchSelection;
+  try {
+    selection = parseOnly(values.only);
+  } catch (error) {
+    exitWithUsage(BENCH_CLI, (error as Error).message);
+  }
   return {
     rounds: positiveNumber(values.rounds, "rounds", quick ? 1 : 3),
     context: { durationS: positiveNumber(values["duration-s"], "duration-s", 2), probes: quick ? 15 : 30, workDir: "" },
-    scenarios: BENCH_SCENARIOS.filter((s) => only === undefined || only.includes(s.id)),
+    // Each scenario's targets are already narrowed to the ones this run measures.
+    scenarios: selection.scenarios,
     jsonPath: values.json,
     profileDir: values.profile,
   };
@@ -84,12 +103,34 @@ function rotated<T>(items: readonly T[], by: number): T[] {
   return [...items.slice(shift), ...items.slice(0, shift)];
 }
 
-async function runStack(stackKind: BenchScenario["stack"], options: BenchOptions, samples: Samples): Promise<void> {
+/**
+ * After a stack's rounds: which gateways loaded the OTel SDK, and what the OTLP sink received. The
+ * OTel API alone does not count: prom-client requires @opentelemetry/api at load (for exemplars, which
+ * ringgate does not enable), so every gateway has it; without an SDK it is a no-op.
+ */
+async function probeTargets(stack: BenchStack, probes: TargetProbes): Promise<void> {
+  for (const target of stack.targets) {
+    const modules = await loadedModules(target);
+    if (modules === undefined) continue;
+    const sdk = modules.filter((path) => path.includes("/@opentelemetry/") && !path.includes("/@opentelemetry/api/"));
+    probes.otelSdkModules.set(target.name, Math.max(sdk.length, probes.otelSdkModules.get(target.name) ?? 0));
+  }
+  probes.otlpExports += stack.otlpExports().requests;
+}
+
+async function runStack(
+  stackKind: BenchScenario["stack"],
+  options: BenchOptions,
+  samples: Samples,
+  probes: TargetProbes,
+): Promise<void> {
   const scenarios = options.scenarios.filter((s) => s.stack === stackKind);
   if (scenarios.length === 0) return;
-  const stack: BenchStack = await startBenchStack(STACK_TIMINGS[stackKind], options.profileDir);
+  const targets = [...new Set(scenarios.flatMap((s) => s.targets))];
+  const profileDir = options.profileDir;
+  const stack: BenchStack = await startBenchStack(STACK_TIMINGS[stackKind], { targets, profileDir });
   try {
-    const workerUrl = stack.targets.find((t) => t.name === "direct")?.url ?? "";
+    const workerUrl = stack.workerUrl;
     await warmUp(stack, scenarios, options.context, workerUrl);
     for (let round = 0; round < options.rounds; round++) {
       for (const scenario of scenarios) {
@@ -104,6 +145,7 @@ async function runStack(stackKind: BenchScenario["stack"], options: BenchOptions
         }
       }
     }
+    await probeTargets(stack, probes);
   } finally {
     await stack.stop();
   }
@@ -119,23 +161,28 @@ async function main(): Promise<number> {
   const options = parseOptions();
   options.context.workDir = mkdtempSync(join(tmpdir(), "ringgate-bench-wrk-"));
   const samples: Samples = new Map();
+  const probes: TargetProbes = { otelSdkModules: new Map(), otlpExports: 0 };
   const header = machineLine();
   try {
-    await runStack("fast", options, samples);
-    await runStack("slow", options, samples);
-    await runStack("held", options, samples);
+    await runStack("fast", options, samples, probes);
+    await runStack("slow", options, samples, probes);
+    await runStack("held", options, samples, probes);
   } finally {
     rmSync(options.context.workDir, { recursive: true, force: true });
   }
   const summary = summarize(samples);
-  const checks = evaluateTargets(summary);
+  const checks = [...evaluateTargets(summary), ...configurationChecks(samples, probes)];
+  const comparisons = compareConfigurations(samples, options.scenarios);
   console.log(`ringgate bench ${header}; ${options.rounds} round(s), medians`);
   console.log(formatTables(options.scenarios, summary));
   console.log(formatCpuSplit(options.scenarios, summary));
+  console.log(`\nringgate's configurations, same run\n${formatComparisons(comparisons)}`);
   console.log(`\ntargets\n${formatTargets(checks)}`);
   if (options.jsonPath !== undefined) {
     const plain = Object.fromEntries([...summary].map(([id, rows]) => [id, Object.fromEntries(rows)]));
-    await Bun.write(options.jsonPath, `${JSON.stringify({ header, rounds: options.rounds, summary: plain, checks }, null, 2)}\n`);
+    const otelSdkModules = Object.fromEntries(probes.otelSdkModules);
+    const json = { header, rounds: options.rounds, summary: plain, comparisons, otelSdkModules, checks };
+    await Bun.write(options.jsonPath, `${JSON.stringify(json, null, 2)}\n`);
   }
   return 0;
 }
