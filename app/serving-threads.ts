@@ -38,7 +38,7 @@ export class ServingThreads {
 
   /** Resolves once every thread listens. */
   async start(): Promise<void> {
-    await Promise.all(Array.from({ length: this.#options.count }, (_, i) => this.#spawn(i + 1)));
+    await Promise.all(Array.from({ length: this.#options.count }, (_, i) => this.#startThread(i + 1)));
   }
 
   /** Threads that died and were replaced. */
@@ -81,7 +81,7 @@ export class ServingThreads {
     });
   }
 
-  #spawn(index: number): Promise<void> {
+  #startThread(index: number): Promise<void> {
     const thread = new Worker(THREAD_ENTRY);
     this.#threads.set(index, thread);
     this.#listening.delete(index);
@@ -111,6 +111,6 @@ export class ServingThreads {
     if (this.#stopping || this.#threads.get(index) !== thread) return;
     this.#restarts++;
     logger.error({ thread: index, restarts: this.#restarts }, "serving thread died; starting a new one");
-    void this.#spawn(index);
+    void this.#startThread(index);
   }
 }
