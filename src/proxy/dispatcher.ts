@@ -96,7 +96,9 @@ export class Dispatcher {
   async #tryPool(pool: Pool, request: ProxyRequest, trace: RequestTrace, config: GatewayConfig): Promise<Response | undefined> {
     const bodyText = JSON.stringify(bodyForPool(request.body, pool, request.stream, request.path));
     const excluded = new Set<number>();
-    const maxAttempts = Math.min(config.retry.maxAttempts, Math.max(1, pool.workers().length));
+    // A one-worker pool asks its worker again (oneWorkerRetry); larger pools ask each worker at most once.
+    const oneWorker = pool.workers().length === 1;
+    const maxAttempts = oneWorker ? config.retry.maxAttempts : Math.min(config.retry.maxAttempts, pool.workers().length);
     const budgetEndMs = trace.startMs + config.retry.budgetMs;
     // A refused or reset connection costs nothing and says nothing about the request, so it never uses up
     // an attempt: the next worker is always tried (each worker at most once, within the time budget).
@@ -141,6 +143,7 @@ export class Dispatcher {
       if (decision.waitMs > 0) await honourRetryAfter(decision.waitMs, request.signal);
       // A client that left during the wait must not cost a worker a generation nobody reads.
       if (request.signal.aborted) break;
+      if (oneWorker && oneWorkerRetry(outcome, config)) again = pool.select(undefined, trace.route?.selection);
     }
     this.#admission.leave(pool);
     return undefined;
@@ -264,6 +267,15 @@ export class Dispatcher {
     // Only an answer proves the worker alive; a client abort or the request's own total budget says nothing.
     else if (outcome.provesAlive) this.#feedback.success(worker);
   }
+}
+
+/**
+ * A one-worker pool has nobody else to ask: a retryable answer (429, 503, 500…) is asked of the same worker
+ * again, unless it asked for a longer pause than the gateway waits (then its answer is passed through).
+ */
+function oneWorkerRetry(outcome: AttemptOutcome, config: GatewayConfig): boolean {
+  if (!outcome.retryableAnswer) return false;
+  return outcome.retryAfterMs === undefined || outcome.retryAfterMs <= config.retry.maxRetryAfterMs;
 }
 
 /** The worker asked for a pause that fits the budget; a client that leaves ends the wait at once. */
