@@ -12,6 +12,7 @@ import type { GatewayConfig } from "../src/config/schema.ts";
 import { createGatewayCore, type GatewayContext, type GatewayCore, type GatewayFeature } from "../src/gateway.ts";
 import { logger } from "../src/log.ts";
 import { Pools } from "../src/pool/pools.ts";
+import type { VariantSplits } from "../src/routing/model-router.ts";
 import { ThreadReporter } from "../src/threads/thread-report.ts";
 import { drain, listen } from "./gateway-app.ts";
 import type { OwnerMessage, ThreadMessage } from "./thread-messages.ts";
@@ -92,7 +93,9 @@ async function start(message: Extract<OwnerMessage, { type: "start" }>): Promise
   });
   const auth = message.keyLimits ? [sharedClientAuth(message.keyLimits)] : [];
   const features = [reporting, corsFeature(), ...auth, inputGuardFeature()];
-  const core = await createGatewayCore({ config, pools, features });
+  let splits = message.splits;
+  const runtime: VariantSplits = { variants: (model, configured) => splits[model] ?? configured };
+  const core = await createGatewayCore({ config, pools, features, splits: runtime });
   const app = threadApp(core, message.index, message.ownerUrl);
   const address = { port: message.port, hostname: message.hostname, reusePort: true };
   const server: Server<unknown> = listen(app, config, address);
@@ -102,6 +105,9 @@ async function start(message: Extract<OwnerMessage, { type: "start" }>): Promise
       // A mirror's apply() leaves membership alone; mirror() then takes the owner's slots.
       replaceConfig(next.config);
       pools.mirror(next.config, next.pools);
+      splits = next.splits;
+    } else if (next.type === "event") {
+      core.events.emit(next.event);
     } else if (next.type === "drain") {
       void drain(server, next.graceMs).then(() => {
         reporter.flush();

@@ -1,8 +1,9 @@
 import type { GatewayConfig } from "../src/config/schema.ts";
 import { logger } from "../src/log.ts";
+import type { WorkerEvent } from "../src/health/worker-events.ts";
 import type { SharedPool } from "../src/pool/pools.ts";
 import type { ThreadReport } from "../src/threads/thread-report.ts";
-import type { OwnerMessage, ThreadMessage } from "./thread-messages.ts";
+import type { OwnerMessage, RuntimeSplits, ThreadMessage } from "./thread-messages.ts";
 
 const THREAD_ENTRY = new URL("./serving-thread.ts", import.meta.url).href;
 /** Past the grace period, a thread that has not drained is ended. */
@@ -14,8 +15,8 @@ export interface ServingThreadsOptions {
   ownerUrl: string;
   port: number;
   hostname: string;
-  /** The owner's config and pools as they are now. */
-  state(): { config: GatewayConfig; pools: SharedPool[] };
+  /** The owner's config, pools and runtime weights as they are now. */
+  state(): { config: GatewayConfig; pools: SharedPool[]; splits: RuntimeSplits };
   onReport(report: ThreadReport): void;
   keyLimits: SharedArrayBuffer | undefined;
 }
@@ -49,6 +50,12 @@ export class ServingThreads {
   /** Tells every thread the owner's config and pools (after a reload or a membership change). */
   push(): void {
     const message: OwnerMessage = { type: "pools", ...this.#options.state() };
+    for (const thread of this.#threads.values()) thread.postMessage(message);
+  }
+
+  /** Passes one of the owner's worker events on to every thread. */
+  event(event: WorkerEvent): void {
+    const message: OwnerMessage = { type: "event", event };
     for (const thread of this.#threads.values()) thread.postMessage(message);
   }
 

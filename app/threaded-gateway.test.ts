@@ -129,6 +129,38 @@ describe(`THREADS=${THREADS}: client keys`, () => {
   }, 60_000);
 });
 
+test(`THREADS=${THREADS}: runtime variant weights set through /admin route every thread's next requests`, async () => {
+  const [a, b] = emulators;
+  const gateway = await threaded({
+    pools: {
+      "split-a": { workers: [a?.url ?? ""], upstreamModel: "heavy" },
+      "split-b": { workers: [b?.url ?? ""], upstreamModel: "heavy" },
+    },
+    models: { split: { variants: [{ pool: "split-a", weight: 1 }, { pool: "split-b", weight: 0 }] } },
+  });
+  const servedBy = async () => {
+    const before = served();
+    const answers = Array.from({ length: 24 }, () => chat(gateway.url, { ...CHAT, model: "split" }));
+    const statuses = (await Promise.all(answers)).map((answer) => answer.status);
+    expect(statuses.filter((status) => status !== 200)).toEqual([]);
+    return served().map((count, i) => count - (before[i] ?? 0));
+  };
+  try {
+    expect(await servedBy()).toEqual([24, 0, 0, 0]);
+    const response = await fetch(`${gateway.url}/admin/models/split/weights`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ weights: { "split-a": 0, "split-b": 1 } }),
+    });
+    expect(response.status).toBe(200);
+    // The owner pushes the change as it happens; a request may still be on its way to a thread.
+    await waitFor(async () => (await servedBy())[0] === 0, 5_000, "every thread on the new split", 20);
+    expect(await servedBy()).toEqual([0, 24, 0, 0]);
+  } finally {
+    await gateway.stop(1_000);
+  }
+}, 60_000);
+
 /** The counters of /metrics (time-free series only), sorted, so two runs of the same traffic compare. */
 async function counters(gateway: GatewayHandle): Promise<string[]> {
   const text = await (await fetch(`${gateway.url}/metrics`)).text();

@@ -1,7 +1,9 @@
-import { type GatewayFeature, createGatewayCore } from "../src/gateway.ts";
+import { type GatewayCore, type GatewayFeature, createGatewayCore } from "../src/gateway.ts";
+import type { WorkerEvent } from "../src/health/worker-events.ts";
 import { applyThreadReport } from "../src/threads/thread-report.ts";
 import { drain, type GatewayHandle, type GatewayOptions, listen, serveCore } from "./gateway-app.ts";
 import { ServingThreads } from "./serving-threads.ts";
+import type { RuntimeSplits } from "./thread-messages.ts";
 
 export interface ThreadedGatewayOptions extends GatewayOptions {
   /** Serving threads in all, the owner (main) thread included; 1 is the plain single-thread gateway. */
@@ -19,11 +21,14 @@ export interface ThreadedGateway extends GatewayHandle {
  */
 export async function startThreadedGateway(options: ThreadedGatewayOptions): Promise<ThreadedGateway> {
   let push = (): void => undefined;
+  let forward = (_event: WorkerEvent): void => undefined;
   const following: GatewayFeature = {
     name: "thread-owner",
     setup(context) {
       context.onConfigReplaced(() => push());
+      context.services.variantWeights?.onChange(() => push());
       context.events.on((event) => {
+        forward(event);
         if (event.state === "added" || event.state === "removed") push();
       });
     },
@@ -37,11 +42,12 @@ export async function startThreadedGateway(options: ThreadedGatewayOptions): Pro
     ownerUrl: `http://127.0.0.1:${ownerServer.port}`,
     port: handle.port,
     hostname: options.hostname ?? core.config().host,
-    state: () => ({ config: core.config(), pools: core.pools.share() }),
+    state: () => ({ config: core.config(), pools: core.pools.share(), splits: runtimeSplits(core) }),
     onReport: (report) => applyThreadReport(report, core),
     keyLimits: core.surfaces.find((surface) => surface.kind === "client-auth")?.limits.buffer,
   });
   push = () => threads.push();
+  forward = (event) => threads.event(event);
   await threads.start();
   return {
     ...handle,
@@ -53,4 +59,14 @@ export async function startThreadedGateway(options: ThreadedGatewayOptions): Pro
       await core.stop();
     },
   };
+}
+
+/** Each `variants` model's split as the owner routes it now (the configured one unless changed at runtime). */
+function runtimeSplits(core: GatewayCore): RuntimeSplits {
+  const weights = core.services.variantWeights;
+  const splits: RuntimeSplits = {};
+  for (const [model, entry] of Object.entries(core.config().models)) {
+    if (weights && "variants" in entry) splits[model] = weights.variants(model, entry.variants);
+  }
+  return splits;
 }

@@ -6,7 +6,7 @@ import { noFeedback, type WorkerFeedback } from "./health/worker-feedback.ts";
 import type { WorkerHealth } from "./health/worker-health.ts";
 import { type MembershipChange, Pools } from "./pool/pools.ts";
 import { Dispatcher } from "./proxy/dispatcher.ts";
-import { ModelRouter } from "./routing/model-router.ts";
+import { ModelRouter, type VariantSplits } from "./routing/model-router.ts";
 import type { VariantWeights } from "./experiments/variant-weights.ts";
 import type { MetricsSink } from "./metrics/metrics-sink.ts";
 import type { FetchLike } from "./proxy/forward.ts";
@@ -53,6 +53,8 @@ export interface GatewayCoreOptions {
   config: GatewayConfig;
   /** A serving thread's mirror of the owner's pools; by default the core builds its own from `config`. */
   pools?: Pools;
+  /** A serving thread's copy of the owner's runtime variant weights (else `services.variantWeights`). */
+  splits?: VariantSplits;
   fetch?: FetchLike;
   features?: readonly GatewayFeature[];
 }
@@ -118,7 +120,7 @@ export async function createGatewayCore(options: GatewayCoreOptions): Promise<Ga
     services,
   };
   for (const feature of options.features ?? []) await feature.setup(context);
-  const router = new ModelRouter(pools, () => config, Math.random, services.variantWeights);
+  const router = new ModelRouter(pools, () => config, Math.random, options.splits ?? services.variantWeights);
   const finish = (record: RequestRecord): void => {
     router.observe(record);
     for (const listener of finishListeners) listener(record);
