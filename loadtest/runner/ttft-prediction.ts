@@ -96,14 +96,9 @@ async function sendAll(url: string): Promise<void> {
 }
 
 export async function measureTtftPrediction(): Promise<PredictionErrors> {
-  const spawn = (profile: string) =>
+  const startWorker = (profile: string) =>
     spawnEmulator(["--profile", profile, "--served-model-name", profile, "--max-num-seqs", "4"]);
-  const workers: EmulatorProcess[] = await Promise.all([
-    spawn("heavy"),
-    spawn("heavy"),
-    spawn("light"),
-    spawn("light"),
-  ]);
+  const workers: EmulatorProcess[] = await Promise.all(["heavy", "heavy", "light", "light"].map(startWorker));
   const urls = workers.map((worker) => worker.url);
   const config = parseConfig({
     pools: { heavy: { workers: urls.slice(0, 2) }, light: { workers: urls.slice(2) } },
