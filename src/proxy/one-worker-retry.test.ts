@@ -55,7 +55,8 @@ test.each(ROWS.map((row) => [row.name, row] as const))("one-worker pool: %s", as
   const pools: Record<string, number> = row.fallback ? { heavy: 1, light: 1 } : { heavy: 1 };
   harness = await startEmulatedGateway({ pools, fallback: { heavy: row.fallback ? ["light"] : [] } });
   const [worker] = harness.emulators;
-  worker?.setFault(row.fault, row.count);
+  if (!worker) throw new Error("no worker");
+  worker.setFault(row.fault, row.count);
   const startedMs = performance.now();
   const response = await harness.fixture.post("/v1/chat/completions", { model: "heavy", messages: MESSAGES, stream: row.stream });
   await response.text();
@@ -69,6 +70,6 @@ test.each(ROWS.map((row) => [row.name, row] as const))("one-worker pool: %s", as
   const record = fixture.records[0];
   expect(record?.attempts.map((attempt) => attempt.result)).toEqual(row.expect.results);
   const heavyAttempts = record?.attempts.filter((attempt) => attempt.pool === "heavy") ?? [];
-  expect(heavyAttempts.map((attempt) => attempt.worker)).toEqual(heavyAttempts.map(() => worker?.url));
+  expect(heavyAttempts.map((attempt) => attempt.worker)).toEqual(heavyAttempts.map(() => worker.url));
   expect(record?.pool).toBe(row.expect.pool ?? "heavy");
 });
