@@ -30,6 +30,9 @@ beforeAll(async () => {
     pools: { heavy: { workers: [fast.url] }, slow: { workers: [slow.url] } },
     auth: { keys: [{ name: "game", key: KEY }] },
     limits: { maxBodyBytes: LIMIT_BYTES, serverIdleTimeoutS: IDLE_TIMEOUT_S },
+    // The slow worker's 1.5 s first token is silence by design: past the default 1 s the liveness check would
+    // send it a one-token probe, a second request on the worker that the hang-up rows count exactly.
+    health: { silentProbeAfterMs: 5_000 },
   });
   gateway = await startGateway({ config, port: 0, hostname: "127.0.0.1", features: defaultFeatures() });
 });
