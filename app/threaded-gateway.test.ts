@@ -92,6 +92,21 @@ describe(`THREADS=${THREADS}: admission`, () => {
       await gateway.stop(1_000);
     }
   }, 60_000);
+
+  test("a request waiting for a place is woken by one leaving on another thread, not at its wait's end", async () => {
+    const waitMs = 30_000;
+    const pool = { workers: [slow.url], maxInFlight: 1, admissionWaitMs: waitMs };
+    const gateway = await threaded({ pools: { heavy: pool } });
+    try {
+      const startedMs = performance.now();
+      const statuses = await Promise.all(Array.from({ length: 4 }, async () => (await chat(gateway.url)).status));
+      expect(statuses).toEqual([200, 200, 200, 200]);
+      // One at a time, each ~1.5 s: every waiter got its place when the one before left, wherever it ran.
+      expect(performance.now() - startedMs).toBeLessThan(waitMs);
+    } finally {
+      await gateway.stop(1_000);
+    }
+  }, 60_000);
 });
 
 describe(`THREADS=${THREADS}: client keys`, () => {

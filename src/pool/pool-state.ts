@@ -29,6 +29,9 @@ const KV_PERMILLE = 3;
 const CAPACITY = 4;
 const POOL_IN_FLIGHT = 0;
 const SIZE = 1;
+/** Requests (on any thread) waiting for the pool's in-flight count to drop. */
+const WAITERS = 2;
+const POOL_WORDS = 3;
 
 export class PoolState {
   readonly buffer: SharedArrayBuffer;
@@ -38,10 +41,10 @@ export class PoolState {
 
   /** Pass the `buffer` of an existing state to share it (e.g. with another thread). */
   constructor(buffer?: SharedArrayBuffer) {
-    this.buffer = buffer ?? new SharedArrayBuffer(4 + 8 + MAX_WORKERS_PER_POOL * SLOT_WORDS * 4);
+    this.buffer = buffer ?? new SharedArrayBuffer(4 + POOL_WORDS * 4 + MAX_WORKERS_PER_POOL * SLOT_WORDS * 4);
     this.#cursor = new Uint32Array(this.buffer, 0, 1);
-    this.#pool = new Int32Array(this.buffer, 4, 2);
-    this.#slots = new Int32Array(this.buffer, 12, MAX_WORKERS_PER_POOL * SLOT_WORDS);
+    this.#pool = new Int32Array(this.buffer, 4, POOL_WORDS);
+    this.#slots = new Int32Array(this.buffer, 4 + POOL_WORDS * 4, MAX_WORKERS_PER_POOL * SLOT_WORDS);
   }
 
   /** Number of slots ever used; removed workers leave Empty holes that selection skips. */
@@ -125,5 +128,19 @@ export class PoolState {
 
   leave(): void {
     Atomics.sub(this.#pool, POOL_IN_FLIGHT, 1);
+    // Waiters on any thread race for the freed place; with none, leaving costs one load more.
+    if (Atomics.load(this.#pool, WAITERS) > 0) Atomics.notify(this.#pool, POOL_IN_FLIGHT);
+  }
+
+  /** Resolves when a request leaves the pool on any thread, or after `timeoutMs`; then try `tryEnter` again. */
+  async waitForLeave(timeoutMs: number): Promise<void> {
+    Atomics.add(this.#pool, WAITERS, 1);
+    try {
+      const seen = Atomics.load(this.#pool, POOL_IN_FLIGHT);
+      const wait = Atomics.waitAsync(this.#pool, POOL_IN_FLIGHT, seen, timeoutMs);
+      if (wait.async) await wait.value;
+    } finally {
+      Atomics.sub(this.#pool, WAITERS, 1);
+    }
   }
 }
