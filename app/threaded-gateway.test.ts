@@ -176,6 +176,24 @@ test(`THREADS=${THREADS}: runtime variant weights set through /admin route every
   }
 }, 60_000);
 
+test(`THREADS=${THREADS}: session affinity is the same on every thread: each session keeps its one worker`, async () => {
+  const gateway = await threaded({ pools: { heavy: { ...fourWorkers().pools?.heavy, affinity: "session" } } });
+  try {
+    const sessions = Array.from({ length: 8 }, (_, i) => `npc-${i}`);
+    const workerOf = async (session: string) =>
+      (await chat(gateway.url, { ...CHAT, user: session })).headers.get("x-ringgate-worker") ?? "";
+    // One request at a time: concurrent ones may spill by design (bounded load), which is not the point here.
+    const seen = sessions.map(() => new Set<string>());
+    for (let round = 0; round < 6; round++) {
+      for (const [i, session] of sessions.entries()) seen[i]?.add(await workerOf(session));
+    }
+    expect(seen.map((workers) => workers.size)).toEqual(sessions.map(() => 1));
+    expect(new Set(seen.flatMap((workers) => [...workers])).size).toBeGreaterThan(1);
+  } finally {
+    await gateway.stop(1_000);
+  }
+}, 60_000);
+
 /** The counters of /metrics (time-free series only), sorted, so two runs of the same traffic compare. */
 async function counters(gateway: GatewayHandle): Promise<string[]> {
   const text = await (await fetch(`${gateway.url}/metrics`)).text();
