@@ -176,7 +176,7 @@ test(`THREADS=${THREADS}: runtime variant weights set through /admin route every
   }
 }, 60_000);
 
-test(`THREADS=${THREADS}: session affinity is the same on every thread: each session keeps its one worker`, async () => {
+test(`THREADS=${THREADS}: session affinity is the same on every thread: a session keeps its worker`, async () => {
   const gateway = await threaded({ pools: { heavy: { ...fourWorkers().pools?.heavy, affinity: "session" } } });
   try {
     const sessions = Array.from({ length: 8 }, (_, i) => `npc-${i}`);
