@@ -55,7 +55,8 @@ export class DeliveredBytes {
     const end = this.#length + bytes.length;
     let buffer = this.#buffer;
     if (!buffer || end > buffer.length) {
-      const grown = new Uint8Array(Math.max(end, buffer ? buffer.length * 2 : FIRST_CAPACITY_BYTES));
+      // Unzeroed: every byte read back was written first.
+      const grown = Buffer.allocUnsafe(Math.max(end, buffer ? buffer.length * 2 : FIRST_CAPACITY_BYTES));
       if (buffer) grown.set(buffer.subarray(0, this.#length));
       this.#buffer = buffer = grown;
     }

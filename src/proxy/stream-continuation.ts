@@ -56,14 +56,14 @@ export interface ContinuationDeps {
 export class StreamContinuation implements StreamResumer {
   current: Leg;
   readonly #deps: ContinuationDeps;
-  readonly #tried = new Map<Pool, Set<number>>();
+  /** Workers tried per pool; made on the first break (most streams never break). */
+  #tried: Map<Pool, Set<number>> | undefined;
   #used = 0;
   #finished = false;
 
   constructor(deps: ContinuationDeps) {
     this.#deps = deps;
     this.current = deps.first;
-    this.#excluded(deps.first.pool).add(deps.first.worker.slot);
   }
 
   async resume(delivered: Uint8Array, failure: StreamEnd): Promise<Resumed | undefined> {
@@ -133,6 +133,10 @@ export class StreamContinuation implements StreamResumer {
   }
 
   #excluded(pool: Pool): Set<number> {
+    if (!this.#tried) {
+      this.#tried = new Map();
+      this.#tried.set(this.#deps.first.pool, new Set([this.#deps.first.worker.slot]));
+    }
     let slots = this.#tried.get(pool);
     if (!slots) this.#tried.set(pool, (slots = new Set()));
     return slots;
