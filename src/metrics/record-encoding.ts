@@ -39,6 +39,7 @@ export function encodeRecord(record: RequestRecord): FlatFields {
   if (record.continuations) fields.push("continuations", record.continuations.join(","));
   if (record.continuedFrom) fields.push("continued_from", record.continuedFrom.join(","));
   if (record.malformedEvents) fields.push("malformed_events", String(record.malformedEvents));
+  if (record.hedge) fields.push("hedge", record.hedge);
   if (record.workerModel) fields.push("worker_model", record.workerModel);
   if (record.route) fields.push("route", record.route);
   if (record.predictedTtftMs !== undefined) fields.push("predicted_ttft_ms", String(record.predictedTtftMs));

@@ -25,6 +25,7 @@ export class RequestMetrics {
   readonly #predictionError: Histogram<"pool">;
   readonly #continuations: Counter<"pool" | "result">;
   readonly #malformed: Counter<"pool">;
+  readonly #hedges: Counter<"pool" | "result">;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -58,6 +59,12 @@ export class RequestMetrics {
       labelNames: ["pool"],
       registers,
     });
+    this.#hedges = new Counter({
+      name: "ringgate_hedges_total",
+      help: "Non-stream requests sent to a second worker past the pool's usual latency, by result (won, lost, failed).",
+      labelNames: ["pool", "result"],
+      registers,
+    });
     this.#fallbacks = new Counter({ name: "ringgate_fallbacks_total", help: "Requests answered by a fallback pool.", labelNames: ["from", "to"], registers });
   }
 
@@ -79,6 +86,7 @@ export class RequestMetrics {
     if (record.attempts.length > 1) this.#failovers.inc({ pool: record.model || pool }, record.attempts.length - 1);
     for (const result of record.continuations ?? []) this.#continuations.inc({ pool, result });
     if (record.malformedEvents) this.#malformed.inc({ pool }, record.malformedEvents);
+    if (record.hedge) this.#hedges.inc({ pool, result: record.hedge });
     if (record.fallbackFrom) this.#fallbacks.inc({ from: record.fallbackFrom, to: pool });
     if (record.model) this.#models.inc({ model: record.model, pool, outcome: record.outcome });
     if (record.predictedTtftMs !== undefined && record.ttftMs !== undefined && record.stream) {

@@ -24,6 +24,7 @@ const ROWS: [AttemptResult, Row][] = [
   [{ kind: "empty_stream" }, row("empty_stream", { workerFault: "empty_stream" })],
   [{ kind: "inband_error", status: 400 }, row("inband_error", { workerFault: "inband_error", errorCode: "upstream_error" })],
   [{ kind: "worker_down", reason: "frozen" }, row("worker_down", {})],
+  [{ kind: "cancelled" }, row("cancelled", { retryable: false, failed: undefined })],
   [status(400), answer("status_400", { final: true, retryable: false, failed: false })],
   [status(404), answer("status_404", { final: true, retryable: false, failed: false })],
   [status(409), answer("status_409", { final: true, retryable: false, failed: false })],

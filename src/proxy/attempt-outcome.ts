@@ -62,6 +62,9 @@ export function classifyAttempt(result: AttemptResult): AttemptOutcome {
       return outcome(result, { workerFault: "inband_error", errorCode: "upstream_error" });
     case "worker_down":
       return outcome(result, {});
+    case "cancelled":
+      // Aborted by the gateway because another worker answered first: nothing about this worker.
+      return outcome(result, { retryable: false, failed: undefined });
   }
 }
 

@@ -8,13 +8,15 @@ import { type AnsweredAttempt, type AttemptInput, type AttemptRun, isAnswered, r
 import { type AttemptOutcome, classifyAttempt } from "./attempt-outcome.ts";
 import { type DeadlineSweeper, sharedSweeper } from "./deadline-sweeper.ts";
 import type { FetchLike } from "./forward.ts";
-import { generationDeadlineMs } from "./generation-deadline.ts";
+import { generationDeadlineMs, requestedTokens } from "./generation-deadline.ts";
 import { downstreamHeaders, upstreamHeaders } from "./headers.ts";
+import { type Hedged, runHedged } from "./hedged-attempt.ts";
+import { LatencyWindow } from "./latency-window.ts";
 import { RequestTrace } from "./request-trace.ts";
 import { bodyForPool, CHAT_PATH, clientWantsUsage, type JsonObject, RESPONSES_PATH } from "./request-body.ts";
 import { PendingAttempts } from "./pending-attempts.ts";
 import type { RequestRecord } from "./request-record.ts";
-import { decide } from "./retry-policy.ts";
+import { decide, honourRetryAfter, oneWorkerRetry } from "./retry-policy.ts";
 import { SseRelay, type StreamEnd } from "./sse-relay.ts";
 import { type Leg, StreamContinuation } from "./stream-continuation.ts";
 import { upstreamRequestId } from "./upstream-request-id.ts";
@@ -58,6 +60,7 @@ export class Dispatcher {
   readonly #router: ModelRouter;
   readonly #admission = new Admission();
   readonly #pending = new PendingAttempts();
+  readonly #latency = new LatencyWindow();
 
   constructor(deps: DispatcherDeps) {
     this.#deps = {
@@ -106,16 +109,16 @@ export class Dispatcher {
     const resetOnce = new Set<number>();
     let again: Worker | undefined;
     for (;;) {
-      const worker = again ?? pool.select(excluded, trace.route?.selection);
+      const picked = again ?? pool.select(excluded, trace.route?.selection);
       again = undefined;
-      if (!worker) break;
-      trace.route?.picked(pool, worker.slot);
-      excluded.add(worker.slot);
-      pool.state.acquire(worker.slot);
-      const startedMs = this.#deps.now();
-      const run = await runAttempt(this.#attemptInput(worker, pool, request, trace, config, bodyText));
-      const outcome = classifyAttempt(run.result);
-      trace.attempt(worker, outcome, startedMs);
+      if (!picked) break;
+      trace.route?.picked(pool, picked.slot);
+      excluded.add(picked.slot);
+      pool.state.acquire(picked.slot);
+      const hedge = await this.#attempt(picked, pool, request, trace, config, bodyText, excluded);
+      // After a hedge the answering worker may be the second one; the other's slot is already free.
+      const { worker, run, outcome } = hedge.winner;
+      trace.attempt(worker, outcome, hedge.winner.startedMs);
       if (outcome.kind === "connection_reset" && !resetOnce.has(worker.slot) && this.#deps.now() < budgetEndMs) {
         // Likely the keep-alive race, not the worker: once more on a fresh connection, nothing reported.
         resetOnce.add(worker.slot);
@@ -143,10 +146,48 @@ export class Dispatcher {
       if (decision.waitMs > 0) await honourRetryAfter(decision.waitMs, request.signal);
       // A client that left during the wait must not cost a worker a generation nobody reads.
       if (request.signal.aborted) break;
-      if (oneWorker && oneWorkerRetry(outcome, config)) again = pool.select(undefined, trace.route?.selection);
+      if (oneWorker && oneWorkerRetry(outcome, config.retry.maxRetryAfterMs)) again = pool.select(undefined, trace.route?.selection);
     }
     this.#admission.leave(pool);
     return undefined;
+  }
+
+  /** One attempt; a non-stream one is hedged on a second worker past the pool's usual latency, if enabled. */
+  async #attempt(
+    primary: Worker,
+    pool: Pool,
+    request: ProxyRequest,
+    trace: RequestTrace,
+    config: GatewayConfig,
+    body: string,
+    excluded: Set<number>,
+  ): Promise<Hedged> {
+    const defaultMaxTokens = pool.config.timeouts?.defaultMaxTokens ?? config.timeouts.defaultMaxTokens;
+    const maxTokens = requestedTokens(request.body) ?? defaultMaxTokens;
+    const { enabled, afterQuantile, minSamples } = pool.config.hedge;
+    const hedging = enabled && !request.stream;
+    const hedged = await runHedged(primary, request.signal, {
+      afterMs: hedging ? this.#latency.quantileMs(pool.name, maxTokens, afterQuantile, minSamples) : undefined,
+      pick: () => {
+        const second = pool.select(excluded, trace.route?.selection);
+        if (!second) return undefined;
+        excluded.add(second.slot);
+        pool.state.acquire(second.slot);
+        return second;
+      },
+      start: (worker, signal) => runAttempt({ ...this.#attemptInput(worker, pool, request, trace, config, body), clientSignal: signal }),
+      now: this.#deps.now,
+    });
+    const { winner, loser, result } = hedged;
+    if (loser) {
+      pool.state.release(loser.worker.slot);
+      this.#report(loser.worker, loser.outcome);
+    }
+    if (result) trace.hedged(result, loser);
+    if (hedging && winner.outcome.kind === "ok") {
+      this.#latency.observe(pool.name, maxTokens, this.#deps.now() - winner.startedMs);
+    }
+    return hedged;
   }
 
   #attemptInput(
@@ -267,26 +308,4 @@ export class Dispatcher {
     // Only an answer proves the worker alive; a client abort or the request's own total budget says nothing.
     else if (outcome.provesAlive) this.#feedback.success(worker);
   }
-}
-
-/**
- * A one-worker pool has nobody else to ask: a retryable answer (429, 503, 500…) is asked of the same worker
- * again, unless it asked for a longer pause than the gateway waits (then its answer is passed through).
- */
-function oneWorkerRetry(outcome: AttemptOutcome, config: GatewayConfig): boolean {
-  if (!outcome.retryableAnswer) return false;
-  return outcome.retryAfterMs === undefined || outcome.retryAfterMs <= config.retry.maxRetryAfterMs;
-}
-
-/** The worker asked for a pause that fits the budget; a client that leaves ends the wait at once. */
-function honourRetryAfter(waitMs: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, waitMs);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

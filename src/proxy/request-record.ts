@@ -1,3 +1,4 @@
+import type { HedgeResult } from "./hedged-attempt.ts";
 import type { StreamOutcome } from "./sse-relay.ts";
 
 export type RequestOutcome = StreamOutcome | "upstream_error" | "rejected";
@@ -50,6 +51,8 @@ export interface RequestRecord {
   continuedFrom?: string[];
   /** Malformed stream events dropped. */
   malformedEvents?: number;
+  /** A non-stream request hedged on a second worker: `won` (the hedge answered first), `lost`, `failed`. */
+  hedge?: HedgeResult;
   /** How the `model` became a pool (alias, variant, tier decision with its predictions); absent for a pool name. */
   route?: string;
   /** A tier's predicted TTFT for the pool it chose. */

@@ -3,6 +3,7 @@ import type { Pool, Worker } from "../pool/pools.ts";
 import type { ResolvedRoute } from "../routing/model-router.ts";
 import type { AnsweredAttempt } from "./attempt.ts";
 import type { AttemptOutcome } from "./attempt-outcome.ts";
+import type { HedgeLeg, HedgeResult } from "./hedged-attempt.ts";
 import type { ProxyRequest } from "./dispatcher.ts";
 import type { AttemptRecord, RequestOutcome, RequestRecord } from "./request-record.ts";
 import type { StreamEnd } from "./sse-relay.ts";
@@ -38,6 +39,7 @@ export class RequestTrace {
   readonly #continuations: string[] = [];
   readonly #continuedFrom: string[] = [];
   #malformedEvents: number | undefined;
+  #hedge: HedgeResult | undefined;
 
   constructor(request: ProxyRequest, now: () => number, onFinish: ((record: RequestRecord) => void) | undefined) {
     this.#request = request;
@@ -68,6 +70,12 @@ export class RequestTrace {
     const record: AttemptRecord = { worker: worker.url, pool: worker.pool, result: outcome.label, durationMs: round(durationMs), startOffsetMs };
     if (outcome.failed !== undefined) record.failed = outcome.failed;
     return record;
+  }
+
+  /** A hedge was sent: how it went, and the other worker's try (cancelled, or failed as well). */
+  hedged(result: HedgeResult, loser: HedgeLeg | undefined): void {
+    this.#hedge = result;
+    if (loser) this.attempts.push(this.#attemptRecord(loser.worker, loser.outcome, loser.startedMs, this.#now() - loser.startedMs));
   }
 
   /** A broken stream's continuation: `to` is the worker that took the answer over, if one did. */
@@ -195,6 +203,7 @@ export class RequestTrace {
       continuations: this.#continuations.length > 0 ? this.#continuations : undefined,
       continuedFrom: this.#continuedFrom.length > 0 ? this.#continuedFrom : undefined,
       malformedEvents: this.#malformedEvents,
+      hedge: this.#hedge,
       ...this.route?.note,
     });
   }

@@ -19,7 +19,9 @@ export type AttemptResult =
   /** The stream's first event was an error that is not the request's fault (engine death on vLLM v0.11.0). */
   | { kind: "inband_error"; status: number | undefined }
   /** Health declared the worker stuck while the attempt waited for its answer. */
-  | { kind: "worker_down"; reason: string };
+  | { kind: "worker_down"; reason: string }
+  /** A hedged request's other worker answered first, so this attempt was aborted. */
+  | { kind: "cancelled" };
 
 export type Decision = { action: "respond" } | { action: "retry"; waitMs: number } | { action: "give_up" };
 
@@ -53,4 +55,26 @@ export function parseRetryAfter(value: string | null, nowEpochMs: number = Date.
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowEpochMs);
+}
+
+/**
+ * A one-worker pool has nobody else to ask: a retryable answer (429, 503, 500…) is asked of the same worker
+ * again, unless it asked for a longer pause than the gateway waits (then its answer is passed through).
+ */
+export function oneWorkerRetry(outcome: AttemptOutcome, maxRetryAfterMs: number): boolean {
+  if (!outcome.retryableAnswer) return false;
+  return outcome.retryAfterMs === undefined || outcome.retryAfterMs <= maxRetryAfterMs;
+}
+
+/** The worker asked for a pause that fits the budget; a client that leaves ends the wait at once. */
+export function honourRetryAfter(waitMs: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, waitMs);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
