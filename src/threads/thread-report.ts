@@ -5,15 +5,27 @@ import type { RequestRecord } from "../proxy/request-record.ts";
 /** One passive-health signal from a serving thread: the worker by pool and URL, and what happened. */
 export type FeedbackReport = readonly [pool: string, url: string, outcome: FailureKind | "success"];
 
+/** The last time a worker sent a byte to a request on a serving thread, in epoch ms (threads share that clock). */
+export type ProgressReport = readonly [pool: string, url: string, atEpochMs: number];
+
 /** What a serving thread hands the owner thread in one message. */
 export interface ThreadReport {
   readonly records: RequestRecord[];
   readonly feedback: FeedbackReport[];
+  readonly progress: ProgressReport[];
 }
 
 /** Reports are sent at this size, or after this long, whichever comes first. */
 const BATCH_SIZE = 256;
 const BATCH_MS = 20;
+/** How often the workers' progress marks go to the owner, whose liveness watch reads them. */
+const PROGRESS_MS = 250;
+
+interface TrackedMark {
+  readonly worker: Worker;
+  readonly mark: ProgressMark;
+  sentAtMs: number;
+}
 
 /**
  * A serving thread's side: finished requests and worker feedback queue up and go to the owner thread in
@@ -24,9 +36,11 @@ export class ThreadReporter {
   #records: RequestRecord[] = [];
   #feedback: FeedbackReport[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #marks = new Map<string, TrackedMark>();
 
   constructor(send: (report: ThreadReport) => void) {
     this.#send = send;
+    setInterval(() => this.#sendProgress(), PROGRESS_MS).unref();
   }
 
   record(record: RequestRecord): void {
@@ -35,15 +49,14 @@ export class ThreadReporter {
   }
 
   /**
-   * Passive health for this thread's requests. Progress marks stay in the thread: the owner's frozen check
-   * then sees silence and asks the worker's /health, which a working worker answers.
+   * Passive health for this thread's requests. The request path writes each worker's progress mark per
+   * chunk as usual; what moved goes to the owner every PROGRESS_MS, so its frozen check sees these bytes.
    */
   feedback(): WorkerFeedback {
-    const mark: ProgressMark = { atMs: 0 };
     return {
       success: (worker) => this.#signal(worker, "success"),
       failure: (worker, kind) => this.#signal(worker, kind),
-      progressMark: () => mark,
+      progressMark: (worker) => this.#markOf(worker),
     };
   }
 
@@ -52,9 +65,26 @@ export class ThreadReporter {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#records.length === 0 && this.#feedback.length === 0) return;
-    this.#send({ records: this.#records, feedback: this.#feedback });
+    this.#send({ records: this.#records, feedback: this.#feedback, progress: [] });
     this.#records = [];
     this.#feedback = [];
+  }
+
+  #markOf(worker: Worker): ProgressMark {
+    const key = `${worker.pool}\u0000${worker.url}`;
+    let tracked = this.#marks.get(key);
+    if (!tracked) this.#marks.set(key, (tracked = { worker, mark: { atMs: 0 }, sentAtMs: 0 }));
+    return tracked.mark;
+  }
+
+  #sendProgress(): void {
+    const progress: ProgressReport[] = [];
+    for (const tracked of this.#marks.values()) {
+      if (tracked.mark.atMs <= tracked.sentAtMs) continue;
+      tracked.sentAtMs = tracked.mark.atMs;
+      progress.push([tracked.worker.pool, tracked.worker.url, performance.timeOrigin + tracked.mark.atMs]);
+    }
+    if (progress.length > 0) this.#send({ records: [], feedback: [], progress });
   }
 
   #signal(worker: Worker, outcome: FailureKind | "success"): void {
@@ -79,6 +109,13 @@ export function applyThreadReport(
     if (!worker) continue;
     if (outcome === "success") target.feedback.success(worker);
     else target.feedback.failure(worker, outcome);
+  }
+  for (const [pool, url, atEpochMs] of report.progress) {
+    const worker = target.pools.get(pool)?.worker(url);
+    if (!worker) continue;
+    const mark = target.feedback.progressMark(worker);
+    // This thread's monotonic clock starts at its own timeOrigin.
+    mark.atMs = Math.max(mark.atMs, atEpochMs - performance.timeOrigin);
   }
   for (const record of report.records) target.record(record);
 }
