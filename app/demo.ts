@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { parseConfig } from "../src/config/load.ts";
-import { configFromEnvOrExit, runUntilSignalled, warnIfFetchConcurrencyUnset } from "./main.ts";
+import { configFromEnvOrExit, runUntilSignalled, threadsFromEnvOrExit, warnIfFetchConcurrencyUnset } from "./main.ts";
 import { parseCommandLine } from "../src/process/cli.ts";
 import { DEMO_CLI } from "../src/process/gateway-cli.ts";
 import { type EmulatorProcess, spawnEmulator } from "../src/testing/emulator-process.ts";
@@ -49,7 +49,7 @@ const adminKey = process.env.ADMIN_API_KEY || randomBytes(12).toString("base64ur
 const env = { PORT: "8000", ...process.env, ADMIN_API_KEY: adminKey, CONFIG: demoConfigFile(workers) };
 const config = configFromEnvOrExit(env);
 warnIfFetchConcurrencyUnset();
-const gateway = await runUntilSignalled(config);
+const gateway = await runUntilSignalled(config, threadsFromEnvOrExit(env));
 const port = gateway.port;
 console.log(`
 ringgate demo: http://localhost:${port}  (workers: ${workers.map((worker) => worker.url).join(", ")})
