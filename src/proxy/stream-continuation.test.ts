@@ -258,6 +258,10 @@ describe("stream continuation: one fault per row", () => {
     if (row.expect.maxMs) expect(performance.now() - startedMs).toBeLessThan(row.expect.maxMs);
     await waitFor(() => h.fixture.records.length === 1, 5_000, "the request record");
     const record = h.fixture.records[0];
+    // Every worker's slot is free again: the broken one's at the break, the last one's at the end.
+    const pool = h.fixture.gateway.pools.get("heavy");
+    const slots = pool?.workers().map((worker) => pool.state.inFlight(worker.slot));
+    expect([slots?.every((count) => count === 0), pool?.state.poolInFlight]).toEqual([true, 0]);
     expect(record?.attempts[0]?.worker).toBe(faulty.url);
     expect(record?.attempts.length).toBe(row.expect.attempts);
     expect(record?.continuations ?? []).toEqual(row.expect.continuations);
