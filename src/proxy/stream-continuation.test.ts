@@ -105,6 +105,8 @@ interface ContinuationCase {
   other?: string;
   body?: Record<string, unknown>;
   options?: Partial<EmulatedGatewayOptions>;
+  /** The model the last (healthy) worker serves, when it is another pool's. */
+  referenceModel?: string;
   during?: (emulators: EmulatorHandle[]) => Promise<void>;
   expect: {
     /** `whole`: one answer equal to the uninterrupted one; `inband_error`: one error event, no [DONE]. */
@@ -224,6 +226,13 @@ const CASES: ContinuationCase[] = [
     expect: { end: "inband_error", continuations: ["structured_output"], attempts: 1 },
   },
   {
+    name: "no other worker in the pool: continued on the fallback pool",
+    fault: "cut-after:3",
+    options: { pools: { heavy: 1, light: 1 }, fallback: { heavy: ["light"] } },
+    referenceModel: "light",
+    expect: { end: "whole", continuations: ["continued"], attempts: 2 },
+  },
+  {
     name: "n = 2: no continuation",
     fault: "cut-after:3",
     body: { n: 2, temperature: 1 },
@@ -273,7 +282,7 @@ describe("stream continuation: one fault per row", () => {
     }
     const healthy = h.emulators.at(-1) as EmulatorHandle;
     healthy.setFault(undefined);
-    const whole = await reference(healthy, body);
+    const whole = await reference(healthy, { ...body, model: row.referenceModel ?? body.model });
     expect([seen.done, seen.error, seen.roles, seen.finishes]).toEqual([true, undefined, 1, whole.finishes]);
     expect([seen.reasoning, seen.content]).toEqual([whole.reasoning, whole.content]);
     // One answer: every chunk under the first one's id, created and model.
