@@ -36,6 +36,8 @@ interface Row {
   name: string;
   afterMs: number | undefined;
   second?: Worker;
+  /** The client aborts once the legs started. */
+  leave?: boolean;
   /** Ends legs in order once both (or only the first) started. */
   script: [url: string, result: AttemptResult][];
   expect: { winner: string; winnerLabel: string; loser?: [string, string]; result?: string; abortedLosers: string[] };
@@ -77,6 +79,20 @@ const ROWS: Row[] = [
     expect: { winner: FIRST.url, winnerLabel: "status_500", loser: [SECOND.url, "status_500"], result: "failed", abortedLosers: [] },
   },
   {
+    name: "the client leaves while both run: both aborted, counted as client_abort",
+    afterMs: 0,
+    second: SECOND,
+    leave: true,
+    script: [],
+    expect: {
+      winner: FIRST.url,
+      winnerLabel: "client_abort",
+      loser: [SECOND.url, "client_abort"],
+      result: "client_abort",
+      abortedLosers: [FIRST.url, SECOND.url],
+    },
+  },
+  {
     name: "no second worker can serve: no hedge",
     afterMs: 0,
     script: [[FIRST.url, OK]],
@@ -87,13 +103,15 @@ const ROWS: Row[] = [
 describe("runHedged: one row per race", () => {
   test.each(ROWS.map((row) => [row.name, row] as const))("%s", async (_name, row) => {
     const legs = new Map<string, Leg>();
-    const running = runHedged(FIRST, new AbortController().signal, {
+    const client = new AbortController();
+    const running = runHedged(FIRST, client.signal, {
       afterMs: row.afterMs,
       pick: () => row.second,
       start: scripted(legs),
       now: () => performance.now(),
     });
     await waitFor(() => legs.size === (row.second ? 2 : 1), 2_000, "the legs started");
+    if (row.leave) client.abort();
     for (const [url, result] of row.script) {
       legs.get(url)?.end(result);
       await Bun.sleep(0);
@@ -160,7 +178,7 @@ describe("hedging on emulators", () => {
     // Counted once per hedged request, as its record says (an ordinary answer slower than the window's
     // p95 may be hedged too and lose).
     const metrics = await (await fetch(`${gateway.fixture.url}/metrics`)).text();
-    for (const result of ["won", "lost", "failed"]) {
+    for (const result of ["won", "lost", "failed", "client_abort"]) {
       const counted = gateway.fixture.records.filter((each) => each.hedge === result).length;
       const series = `ringgate_hedges_total{pool="heavy",result="${result}"}`;
       if (counted === 0) expect(metrics).not.toContain(series);

@@ -10,8 +10,8 @@ export interface HedgeLeg {
   outcome: AttemptOutcome;
 }
 
-/** How a hedge that was sent went: it answered first, the first worker did, or neither answered. */
-export type HedgeResult = "won" | "lost" | "failed";
+/** How a hedge that was sent went: it answered first, the first worker did, neither did, or the client left. */
+export type HedgeResult = "won" | "lost" | "failed" | "client_abort";
 
 export interface HedgePlan {
   /** ms after the first worker started when a second one gets the request; undefined: never. */
@@ -45,8 +45,13 @@ interface RunningLeg {
  * the client before the answer, so either worker's answer is as good as the other's.
  */
 export async function runHedged(primary: Worker, clientSignal: AbortSignal, plan: HedgePlan): Promise<Hedged> {
+  if (plan.afterMs === undefined) {
+    // Most attempts: no cancel signal of their own, so no listener beyond the one runAttempt adds.
+    const startedMs = plan.now();
+    const run = await plan.start(primary, clientSignal);
+    return { winner: { worker: primary, startedMs, run, outcome: classifyAttempt(run.result) }, loser: undefined, result: undefined };
+  }
   const first = startLeg(primary, clientSignal, plan);
-  if (plan.afterMs === undefined) return { winner: await first.done, loser: undefined, result: undefined };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const due = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), plan.afterMs);
@@ -66,7 +71,7 @@ export async function runHedged(primary: Worker, clientSignal: AbortSignal, plan
   const late = await slow.done;
   if (late.outcome.final) return hedged(late, quick, primary);
   const [primaryLeg, hedgeLeg] = quick.worker === primary ? [quick, late] : [late, quick];
-  return { winner: primaryLeg, loser: hedgeLeg, result: "failed" };
+  return { winner: primaryLeg, loser: hedgeLeg, result: clientSignal.aborted ? "client_abort" : "failed" };
 }
 
 function hedged(winner: HedgeLeg, loser: HedgeLeg, primary: Worker): Hedged {
