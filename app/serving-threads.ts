@@ -93,11 +93,13 @@ export class ServingThreads {
     this.#threads.set(index, thread);
     this.#listening.delete(index);
     const { ownerUrl, port, hostname, keyLimits } = this.#options;
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
+      let listening = false;
       thread.onmessage = (event: MessageEvent<ThreadMessage>) => {
         const message = event.data;
         if (message.type === "report") this.#options.onReport(message.report);
         else if (message.type === "listening") {
+          listening = true;
           this.#listening.add(index);
           resolve();
         } else this.#drained.get(thread)?.();
@@ -106,7 +108,11 @@ export class ServingThreads {
         logger.error({ thread: index, err: event.message }, "serving thread failed; ending it");
         thread.terminate();
       });
-      thread.addEventListener("close", () => this.#closed(index, thread));
+      thread.addEventListener("close", () => {
+        // One that never listened would fail the same way again: no restart loop, the start fails.
+        if (listening) this.#closed(index, thread);
+        else reject(new Error(`serving thread ${index} ended before it listened`));
+      });
       const where = { ownerUrl, port, hostname, keyLimits };
       const start: OwnerMessage = { type: "start", index, ...this.#options.state(), ...where };
       thread.postMessage(start);
@@ -118,6 +124,8 @@ export class ServingThreads {
     if (this.#stopping || this.#threads.get(index) !== thread) return;
     this.#restarts++;
     logger.error({ thread: index, restarts: this.#restarts }, "serving thread died; starting a new one");
-    void this.#startThread(index);
+    this.#startThread(index).catch((error: unknown) => {
+      logger.error({ thread: index, err: error }, "serving thread could not be replaced; serving with fewer");
+    });
   }
 }

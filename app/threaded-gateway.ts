@@ -48,7 +48,13 @@ export async function startThreadedGateway(options: ThreadedGatewayOptions): Pro
   });
   push = () => threads.push();
   forward = (event) => threads.event(event);
-  await threads.start();
+  await threads.start().catch(async (error: unknown) => {
+    // A thread that cannot start fails start-up as a whole, like a port that cannot be bound.
+    await threads.drain(0);
+    await ownerServer.stop(true);
+    await handle.stop(0);
+    throw error;
+  });
   return {
     ...handle,
     threads,
