@@ -4,6 +4,7 @@
 // ring's first pick; every row gets fresh emulators and a fresh gateway.
 
 import { afterEach, describe, expect, test } from "bun:test";
+import OpenAI from "openai";
 import type { EmulatorHandle } from "../../workers/emulator/server.ts";
 import {
   type EmulatedGateway,
@@ -13,7 +14,7 @@ import {
 import { waitFor } from "../testing/poll.ts";
 import { readSseEvents } from "../testing/sse-transcript.ts";
 
-const MESSAGES = [{ role: "user", content: "Which way to the castle?" }];
+const MESSAGES = [{ role: "user" as const, content: "Which way to the castle?" }];
 const NAMED_TOOL = {
   tools: [
     {
@@ -203,6 +204,13 @@ const CASES: ContinuationCase[] = [
     expect: { end: "whole", continuations: ["continued", "continued"], attempts: 3 },
   },
   {
+    name: "continuations spent (retry.maxContinuations 1), cut again: ends as a cut",
+    fault: "cut-after:3",
+    other: "cut-after:3",
+    options: { pools: { heavy: 3 }, retry: { maxContinuations: 1 } },
+    expect: { end: "inband_error", continuations: ["continued", "attempts_spent"], attempts: 2 },
+  },
+  {
     name: "prefill refused (400): ends as a cut, the 400 never shown",
     fault: "cut-after:3",
     other: "status:400",
@@ -298,6 +306,27 @@ describe("stream continuation: one fault per row", () => {
     ).length;
     expect(record?.continuedFrom?.length ?? 0).toBe(continued);
     if (continued > 0) expect(record?.continuedFrom?.[0]).toBe(faulty.url);
+  });
+});
+
+describe("stream continuation: through the OpenAI SDK", () => {
+  test("a continued stream is one ordinary answer to the SDK", async () => {
+    const h = await startEmulatedGateway({ pools: { heavy: 2 } });
+    open.push(h);
+    const [faulty, healthy] = h.emulators as [EmulatorHandle, EmulatorHandle];
+    const whole = await reference(healthy, { model: "heavy", messages: MESSAGES });
+    faulty.setFault("cut-after:5");
+    const client = new OpenAI({ baseURL: `${h.fixture.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const stream = await client.chat.completions.create({ model: "heavy", messages: MESSAGES, stream: true });
+    const ids = new Set<string>();
+    let content = "";
+    for await (const chunk of stream) {
+      ids.add(chunk.id);
+      content += chunk.choices[0]?.delta.content ?? "";
+    }
+    expect([content, ids.size]).toEqual([whole.content, 1]);
+    await waitFor(() => h.fixture.records.length === 1, 5_000, "the request record");
+    expect(h.fixture.records[0]?.continuations).toEqual(["continued"]);
   });
 });
 
