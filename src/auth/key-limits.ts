@@ -57,7 +57,9 @@ export class KeyLimits {
     if (current && same(current.requests, key.requestsPerMinute) && same(current.tokens, key.tokensPerMinute)) {
       return current;
     }
-    const entry = this.#table.entry(key.name, true) ?? 0;
+    const limited = key.requestsPerMinute !== undefined || key.tokensPerMinute !== undefined;
+    // Keys without limits take no place in the shared table.
+    const entry = limited ? (this.#table.entry(key.name, true) ?? 0) : 0;
     const buckets: KeyBuckets = {
       requests: this.#bucket(entry, BucketKind.Requests, key.requestsPerMinute),
       tokens: this.#bucket(entry, BucketKind.Tokens, key.tokensPerMinute),
