@@ -1,28 +1,32 @@
 import { expect, test } from "bun:test";
 import { type AttemptOutcome, classifyAttempt } from "./attempt-outcome.ts";
+import type { TimeoutPhase } from "../errors/catalog.ts";
+import type { FailureKind } from "../health/worker-feedback.ts";
 import { decide, type AttemptResult } from "./retry-policy.ts";
 
-type Row = Pick<
-  AttemptOutcome,
-  "label" | "final" | "retryable" | "retryableAnswer" | "costsAttempt" | "workerFault" | "provesAlive" | "failed" | "errorCode"
->;
+type Row = Omit<AttemptOutcome, "kind" | "status" | "phase" | "retryAfterMs">;
 
 const status = (code: number, retryAfterMs?: number): AttemptResult => ({ kind: "status", status: code, retryAfterMs });
-const timeout = (phase: "connect" | "first_token" | "idle" | "generation" | "total"): AttemptResult => ({ kind: "timeout", phase });
+const timeout = (phase: TimeoutPhase): AttemptResult => ({ kind: "timeout", phase });
+/** A timeout row: counted against the worker as `workerFault`, the request's error upstream_timeout. */
+const timedOut = (label: string, workerFault: FailureKind | undefined, fields: Partial<Row> = {}): Row =>
+  row(label, { workerFault, errorCode: "upstream_timeout", ...fields });
+const connect = { costsAttempt: false, workerFault: "connect" } as const;
+const UPSTREAM = "upstream_error";
 
 // One row per kind of result: what every consumer (retry policy, health, metrics, admin, error mapping) reads.
 const ROWS: [AttemptResult, Row][] = [
   [{ kind: "ok" }, row("ok", { final: true, retryable: false, provesAlive: true, failed: false })],
   [{ kind: "client_abort" }, row("client_abort", { retryable: false, failed: undefined })],
-  [{ kind: "connect_error", message: "refused" }, row("connect_error", { costsAttempt: false, workerFault: "connect" })],
-  [{ kind: "connection_reset", message: "ECONNRESET" }, row("connection_reset", { costsAttempt: false, workerFault: "connect" })],
-  [timeout("connect"), row("timeout_connect", { workerFault: "timeout_connect", errorCode: "upstream_timeout" })],
-  [timeout("idle"), row("timeout_idle", { workerFault: "timeout_connect", errorCode: "upstream_timeout" })],
-  [timeout("first_token"), row("timeout_first_token", { workerFault: "timeout_first_token", errorCode: "upstream_timeout" })],
-  [timeout("generation"), row("timeout_generation", { workerFault: "timeout_generation", errorCode: "upstream_timeout" })],
-  [timeout("total"), row("timeout_total", { retryable: false, errorCode: "upstream_timeout" })],
+  [{ kind: "connect_error", message: "refused" }, row("connect_error", connect)],
+  [{ kind: "connection_reset", message: "ECONNRESET" }, row("connection_reset", connect)],
+  [timeout("connect"), timedOut("timeout_connect", "timeout_connect")],
+  [timeout("idle"), timedOut("timeout_idle", "timeout_connect")],
+  [timeout("first_token"), timedOut("timeout_first_token", "timeout_first_token")],
+  [timeout("generation"), timedOut("timeout_generation", "timeout_generation")],
+  [timeout("total"), timedOut("timeout_total", undefined, { retryable: false })],
   [{ kind: "empty_stream" }, row("empty_stream", { workerFault: "empty_stream" })],
-  [{ kind: "inband_error", status: 400 }, row("inband_error", { workerFault: "inband_error", errorCode: "upstream_error" })],
+  [{ kind: "inband_error", status: 400 }, row("inband_error", { workerFault: "inband_error", errorCode: UPSTREAM })],
   [{ kind: "worker_down", reason: "frozen" }, row("worker_down", {})],
   [{ kind: "cancelled" }, row("cancelled", { retryable: false, failed: undefined })],
   [status(400), answer("status_400", { final: true, retryable: false, failed: false })],
@@ -54,7 +58,9 @@ function answer(label: string, fields: Partial<Row>): Row {
   return row(label, { provesAlive: true, errorCode: "upstream_error", ...fields });
 }
 
-test.each(ROWS.map(([result, expected]) => [expected.label, result, expected] as const))("%s", (_label, result, expected) => {
+const CASES = ROWS.map(([result, expected]) => [expected.label, result, expected] as const);
+
+test.each(CASES)("%s", (_label, result, expected) => {
   expect(classifyAttempt(result)).toMatchObject(expected);
 });
 

@@ -33,9 +33,6 @@ export interface AttemptOutcome {
   errorCode: ErrorCode;
 }
 
-/** Answers about the request, not the worker: never retried, passed through as they are. */
-const FINAL_STATUSES = new Set([400, 401, 403, 404, 405, 413, 415, 422]);
-
 export function classifyAttempt(result: AttemptResult): AttemptOutcome {
   switch (result.kind) {
     case "ok":
@@ -79,9 +76,11 @@ const TIMEOUT_FAULTS: Readonly<Record<TimeoutPhase, FailureKind | undefined>> = 
 function statusOutcome(status: number, retryAfterMs: number | undefined): AttemptOutcome {
   const label = `status_${status}`;
   const base = { label, status, retryAfterMs, provesAlive: true, errorCode: "upstream_error" as const };
-  const passedThrough = status < 400 || FINAL_STATUSES.has(status) || (status < 500 && status !== 408 && status !== 429);
-  // A worker's 4xx is the client's fault, not the worker's.
-  if (passedThrough) return outcome({ kind: "status" }, { ...base, final: true, failed: status < 400 || status >= 500 });
+  // Other 4xx answers are about the request (400, 401, 404, 413, 422…): another worker would say the same,
+  // so they are passed through as they are, and they are the client's fault, not the worker's.
+  const retried = status >= 500 || status === 408 || status === 429;
+  const failed = status < 400 || status >= 500;
+  if (!retried) return outcome({ kind: "status" }, { ...base, final: true, failed });
   const workerFault = status >= 500 ? "status_5xx" : undefined;
   return outcome({ kind: "status" }, { ...base, retryableAnswer: true, workerFault, failed: status >= 500 });
 }

@@ -146,7 +146,8 @@ export class Dispatcher {
       if (decision.waitMs > 0) await honourRetryAfter(decision.waitMs, request.signal);
       // A client that left during the wait must not cost a worker a generation nobody reads.
       if (request.signal.aborted) break;
-      if (oneWorker && oneWorkerRetry(outcome, config.retry.maxRetryAfterMs)) again = pool.select(undefined, trace.route?.selection);
+      const sameWorker = oneWorker && oneWorkerRetry(outcome, config.retry.maxRetryAfterMs);
+      if (sameWorker) again = pool.select(undefined, trace.route?.selection);
     }
     this.#admission.leave(pool);
     return undefined;
@@ -175,7 +176,10 @@ export class Dispatcher {
         pool.state.acquire(second.slot);
         return second;
       },
-      start: (worker, signal) => runAttempt({ ...this.#attemptInput(worker, pool, request, trace, config, body), clientSignal: signal }),
+      start: (worker, signal) => {
+        const input = this.#attemptInput(worker, pool, request, trace, config, body);
+        return runAttempt({ ...input, clientSignal: signal });
+      },
       now: this.#deps.now,
     });
     const { winner, loser, result } = hedged;

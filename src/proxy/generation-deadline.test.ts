@@ -9,7 +9,7 @@ const TIMEOUTS: Timeouts = timeoutsSchema.parse({ firstTokenMs: 1_000, perTokenM
 
 test.each([
   ["max_tokens", { max_tokens: 100 }, TIMEOUTS, 6_000],
-  ["max_completion_tokens wins over max_tokens (as in vLLM)", { max_tokens: 100, max_completion_tokens: 20 }, TIMEOUTS, 2_000],
+  ["max_completion_tokens wins (as in vLLM)", { max_tokens: 100, max_completion_tokens: 20 }, TIMEOUTS, 2_000],
   ["Responses API max_output_tokens", { max_output_tokens: 40 }, TIMEOUTS, 3_000],
   ["no limit and no pool default: totalMs bounds it", {}, TIMEOUTS, undefined],
   ["no limit, the pool's defaultMaxTokens", {}, { ...TIMEOUTS, defaultMaxTokens: 400 }, 21_000],
@@ -30,7 +30,7 @@ const MESSAGES = [{ role: "user", content: "Which way to the castle?" }];
 test.each([
   ["max_tokens 8 at 100 ms/token", { max_tokens: 8 }, {}],
   ["no max_tokens, the pool's defaultMaxTokens 8", {}, { defaultMaxTokens: 8 }],
-] as const)("a worker stalling a non-stream answer (%s) is left after the scaled deadline, not totalMs", async (_name, body, pool) => {
+] as const)("a worker stalling a non-stream answer (%s) is left at the scaled deadline", async (_name, body, pool) => {
   // 800 ms first-token budget + 8 × 100 ms: 1.6 s, far below the 20 s total.
   const timeouts = { perTokenMs: 100, totalMs: 20_000 };
   harness = await startEmulatedGateway({ pools: { heavy: 2 }, timeouts, pool: { timeouts: pool } });

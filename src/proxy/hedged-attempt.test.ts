@@ -5,11 +5,11 @@ import type { Worker } from "../pool/pools.ts";
 import { type EmulatedGateway, startEmulatedGateway } from "../testing/emulated-gateway.ts";
 import { waitFor } from "../testing/poll.ts";
 import type { AttemptRun } from "./attempt.ts";
-import { runHedged } from "./hedged-attempt.ts";
+import { type HedgeLeg, type HedgeResult, runHedged } from "./hedged-attempt.ts";
 import type { AttemptResult } from "./retry-policy.ts";
 
-const FIRST: Worker = { pool: "heavy", url: "http://first", slot: 0 };
-const SECOND: Worker = { pool: "heavy", url: "http://second", slot: 1 };
+const FIRST: Worker = { pool: "heavy", url: "first", slot: 0 };
+const SECOND: Worker = { pool: "heavy", url: "second", slot: 1 };
 
 /** An attempt the row ends by hand: with a result, or by the abort its signal carries (as runAttempt does). */
 interface Leg {
@@ -40,43 +40,44 @@ interface Row {
   leave?: boolean;
   /** Ends legs in order once both (or only the first) started. */
   script: [url: string, result: AttemptResult][];
-  expect: { winner: string; winnerLabel: string; loser?: [string, string]; result?: string; abortedLosers: string[] };
+  /** `<worker> <result label>` of the answer the request goes on with and of the other try; workers aborted. */
+  expect: { winner: string; loser?: string; result?: HedgeResult; aborted: string[] };
 }
 
 const ROWS: Row[] = [
   {
     name: "hedging off: one attempt",
     afterMs: undefined,
-    script: [[FIRST.url, OK]],
-    expect: { winner: FIRST.url, winnerLabel: "status_200", abortedLosers: [] },
+    script: [["first", OK]],
+    expect: { winner: "first status_200", aborted: [] },
   },
   {
     name: "the hedge answers first: won, the first worker's attempt aborted",
     afterMs: 0,
     second: SECOND,
-    script: [[SECOND.url, OK]],
-    expect: { winner: SECOND.url, winnerLabel: "status_200", loser: [FIRST.url, "cancelled"], result: "won", abortedLosers: [FIRST.url] },
+    script: [["second", OK]],
+    expect: { winner: "second status_200", loser: "first cancelled", result: "won", aborted: ["first"] },
   },
   {
     name: "the first worker answers after the hedge went: lost, the hedge aborted",
     afterMs: 0,
     second: SECOND,
-    script: [[FIRST.url, OK]],
-    expect: { winner: FIRST.url, winnerLabel: "status_200", loser: [SECOND.url, "cancelled"], result: "lost", abortedLosers: [SECOND.url] },
+    script: [["first", OK]],
+    expect: { winner: "first status_200", loser: "second cancelled", result: "lost", aborted: ["second"] },
   },
   {
     name: "the first worker fails, the hedge answers: won, the failure kept for health",
     afterMs: 0,
     second: SECOND,
-    script: [[FIRST.url, FAILED], [SECOND.url, OK]],
-    expect: { winner: SECOND.url, winnerLabel: "status_200", loser: [FIRST.url, "status_500"], result: "won", abortedLosers: [] },
+    script: [["first", FAILED], ["second", OK]],
+    expect: { winner: "second status_200", loser: "first status_500", result: "won", aborted: [] },
   },
   {
     name: "both fail: failed, the request goes on with the first worker's failure",
     afterMs: 0,
     second: SECOND,
-    script: [[SECOND.url, FAILED], [FIRST.url, FAILED]],
-    expect: { winner: FIRST.url, winnerLabel: "status_500", loser: [SECOND.url, "status_500"], result: "failed", abortedLosers: [] },
+    script: [["second", FAILED], ["first", FAILED]],
+    expect: { winner: "first status_500", loser: "second status_500", result: "failed", aborted: [] },
   },
   {
     name: "the client leaves while both run: both aborted, counted as client_abort",
@@ -85,18 +86,17 @@ const ROWS: Row[] = [
     leave: true,
     script: [],
     expect: {
-      winner: FIRST.url,
-      winnerLabel: "client_abort",
-      loser: [SECOND.url, "client_abort"],
+      winner: "first client_abort",
+      loser: "second client_abort",
       result: "client_abort",
-      abortedLosers: [FIRST.url, SECOND.url],
+      aborted: ["first", "second"],
     },
   },
   {
     name: "no second worker can serve: no hedge",
     afterMs: 0,
-    script: [[FIRST.url, OK]],
-    expect: { winner: FIRST.url, winnerLabel: "status_200", abortedLosers: [] },
+    script: [["first", OK]],
+    expect: { winner: "first status_200", aborted: [] },
   },
 ];
 
@@ -117,10 +117,10 @@ describe("runHedged: one row per race", () => {
       await Bun.sleep(0);
     }
     const hedged = await running;
-    expect([hedged.winner.worker.url, hedged.winner.outcome.label]).toEqual([row.expect.winner, row.expect.winnerLabel]);
-    expect(hedged.loser && [hedged.loser.worker.url, hedged.loser.outcome.label]).toEqual(row.expect.loser);
-    expect(hedged.result).toBe(row.expect.result as typeof hedged.result);
-    expect([...legs].filter(([, leg]) => leg.aborted).map(([url]) => url)).toEqual(row.expect.abortedLosers);
+    const label = (leg: HedgeLeg | undefined) => leg && `${leg.worker.url} ${leg.outcome.label}`;
+    const { winner, loser, result, aborted } = row.expect;
+    expect([label(hedged.winner), label(hedged.loser), hedged.result]).toEqual([winner, loser, result]);
+    expect([...legs].filter(([, leg]) => leg.aborted).map(([url]) => url)).toEqual(aborted);
   });
 });
 

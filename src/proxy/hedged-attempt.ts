@@ -49,7 +49,8 @@ export async function runHedged(primary: Worker, clientSignal: AbortSignal, plan
     // Most attempts: no cancel signal of their own, so no listener beyond the one runAttempt adds.
     const startedMs = plan.now();
     const run = await plan.start(primary, clientSignal);
-    return { winner: { worker: primary, startedMs, run, outcome: classifyAttempt(run.result) }, loser: undefined, result: undefined };
+    const winner = { worker: primary, startedMs, run, outcome: classifyAttempt(run.result) };
+    return { winner, loser: undefined, result: undefined };
   }
   const first = startLeg(primary, clientSignal, plan);
   let timer: ReturnType<typeof setTimeout> | undefined;

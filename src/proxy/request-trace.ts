@@ -66,8 +66,13 @@ export class RequestTrace {
   }
 
   #attemptRecord(worker: Worker, outcome: AttemptOutcome, startedMs: number, durationMs: number): AttemptRecord {
-    const startOffsetMs = round(startedMs - this.startMs);
-    const record: AttemptRecord = { worker: worker.url, pool: worker.pool, result: outcome.label, durationMs: round(durationMs), startOffsetMs };
+    const record: AttemptRecord = {
+      worker: worker.url,
+      pool: worker.pool,
+      result: outcome.label,
+      durationMs: round(durationMs),
+      startOffsetMs: round(startedMs - this.startMs),
+    };
     if (outcome.failed !== undefined) record.failed = outcome.failed;
     return record;
   }
@@ -75,7 +80,9 @@ export class RequestTrace {
   /** A hedge was sent: how it went, and the other worker's try (cancelled, or failed as well). */
   hedged(result: HedgeResult, loser: HedgeLeg | undefined): void {
     this.#hedge = result;
-    if (loser) this.attempts.push(this.#attemptRecord(loser.worker, loser.outcome, loser.startedMs, this.#now() - loser.startedMs));
+    if (!loser) return;
+    const durationMs = this.#now() - loser.startedMs;
+    this.attempts.push(this.#attemptRecord(loser.worker, loser.outcome, loser.startedMs, durationMs));
   }
 
   /** A broken stream's continuation: `to` is the worker that took the answer over, if one did. */
