@@ -55,14 +55,13 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function startBurst(): Promise<Burst> {
+async function startBurst(idleMs: number): Promise<Burst> {
   const dir = mkdtempSync(join(tmpdir(), "ringgate-burst-"));
   const workers = await Promise.all([0, 1, 2].map(() => spawnEmulator(EMULATOR_ARGS)));
   const configPath = join(dir, "config.json");
   const config = {
     pools: { heavy: { workers: workers.map((worker) => worker.url) } },
-    // idleMs bounds a frozen worker's silent streams even where frozen detection is slower.
-    timeouts: { connectMs: 1_000, firstTokenMs: 4_000, idleMs: 2_000, totalMs: 20_000 },
+    timeouts: { connectMs: 1_000, firstTokenMs: 4_000, idleMs, totalMs: 20_000 },
     health: { intervalMs: 1_000, timeoutMs: 500, ejectBaseMs: 5_000 },
   };
   writeFileSync(configPath, JSON.stringify(config));
@@ -106,13 +105,16 @@ async function continuationCounts(url: string): Promise<Record<string, number>> 
   return counts;
 }
 
+// A killed worker's streams break at once. A stopped one's go silent: with idleMs longer than any stream
+// may take, only the liveness watch's `frozen` verdict (which aborts them with WorkerDown) moves them.
+const IDLE_MS = 12_000;
 test.each([
   ["SIGKILL", "killed"],
   ["SIGSTOP", "stopped for 20 s"],
 ] as const)(
   "300 streams, one worker %s half-way: every stream whole, exactly 48 tokens, one finish, [DONE]",
   async (signal, what) => {
-    const { workers, url } = await startBurst();
+    const { workers, url } = await startBurst(IDLE_MS);
     const victim = workers[0] as EmulatorProcess;
     const args = [url, String(STREAMS), String(SPREAD_MS), String(STREAM_DEADLINE_MS), String(MAX_TOKENS)];
     const client = Bun.spawn(
@@ -151,6 +153,7 @@ test.each([
     expect(Object.keys(continuations)).toEqual(["continued"]);
     const slowestMs = Math.round(Math.max(...results.map((r) => r.durationMs)));
     console.info(`burst (${what}): ${STREAMS} whole, ${continuations.continued} continued, slowest ${slowestMs} ms`);
+    expect(slowestMs).toBeLessThan(IDLE_MS);
     if (signal === "SIGSTOP") {
       await Bun.sleep(Math.max(0, STOPPED_MS - (performance.now() - faultedMs)));
       victim.kill("SIGCONT");
