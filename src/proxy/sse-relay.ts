@@ -109,9 +109,10 @@ const MALFORMED_IN_A_ROW = 3;
 
 /**
  * Relays a worker's SSE body to the client as whole events, byte for byte. It holds back only a partial
- * trailing event, so the gateway can always end a stream cleanly: a cut, stalled or malformed stream
- * ends with one in-band error event and no `[DONE]`; a worker that finished but forgot `[DONE]` gets
- * it added.
+ * trailing event, so the gateway can always end a stream cleanly: a stream that breaks (cut, stalled,
+ * several malformed events in a row, the worker's error mid-answer) goes on from another worker when a
+ * `resumer` can continue it, and otherwise ends with one in-band error event and no `[DONE]`; a lone
+ * malformed event is dropped; a worker that finished but forgot `[DONE]` gets it added.
  */
 export class SseRelay implements Watched {
   deadlineMs = Number.POSITIVE_INFINITY;
