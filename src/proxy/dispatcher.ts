@@ -11,7 +11,7 @@ import type { FetchLike } from "./forward.ts";
 import { generationDeadlineMs, requestedTokens } from "./generation-deadline.ts";
 import { downstreamHeaders, upstreamHeaders } from "./headers.ts";
 import { type Hedged, runHedged } from "./hedged-attempt.ts";
-import { LatencyWindow } from "./latency-window.ts";
+import { HedgeTiming, pickSecond } from "./hedge-timing.ts";
 import { RequestTrace } from "./request-trace.ts";
 import { bodyForPool, CHAT_PATH, clientWantsUsage, type JsonObject, RESPONSES_PATH } from "./request-body.ts";
 import { PendingAttempts } from "./pending-attempts.ts";
@@ -60,7 +60,7 @@ export class Dispatcher {
   readonly #router: ModelRouter;
   readonly #admission = new Admission();
   readonly #pending = new PendingAttempts();
-  readonly #latency = new LatencyWindow();
+  readonly #hedging = new HedgeTiming();
 
   constructor(deps: DispatcherDeps) {
     this.#deps = {
@@ -165,17 +165,9 @@ export class Dispatcher {
   ): Promise<Hedged> {
     const defaultMaxTokens = pool.config.timeouts?.defaultMaxTokens ?? config.timeouts.defaultMaxTokens;
     const maxTokens = requestedTokens(request.body) ?? defaultMaxTokens;
-    const { enabled, afterQuantile, minSamples } = pool.config.hedge;
-    const hedging = enabled && !request.stream;
     const hedged = await runHedged(primary, request.signal, {
-      afterMs: hedging ? this.#latency.quantileMs(pool.name, maxTokens, afterQuantile, minSamples) : undefined,
-      pick: () => {
-        const second = pool.select(excluded, trace.route?.selection);
-        if (!second) return undefined;
-        excluded.add(second.slot);
-        pool.state.acquire(second.slot);
-        return second;
-      },
+      afterMs: this.#hedging.afterMs(pool, request.stream, maxTokens),
+      pick: () => pickSecond(pool, excluded, trace.route?.selection),
       start: (worker, signal) => {
         const input = this.#attemptInput(worker, pool, request, trace, config, body);
         return runAttempt({ ...input, clientSignal: signal });
@@ -188,9 +180,8 @@ export class Dispatcher {
       this.#report(loser.worker, loser.outcome);
     }
     if (result) trace.hedged(result, loser);
-    if (hedging && winner.outcome.kind === "ok") {
-      this.#latency.observe(pool.name, maxTokens, this.#deps.now() - winner.startedMs);
-    }
+    const latencyMs = this.#deps.now() - winner.startedMs;
+    if (winner.outcome.kind === "ok") this.#hedging.answered(pool, request.stream, maxTokens, latencyMs);
     return hedged;
   }
 

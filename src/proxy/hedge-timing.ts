@@ -1,4 +1,6 @@
 import { percentile } from "../metrics/percentiles.ts";
+import type { Pool, Worker } from "../pool/pools.ts";
+import type { SelectionContext } from "../routing/selection-policy.ts";
 
 /** Recent answers per pool and size class: enough for a stable p95, short enough to follow load. */
 const WINDOW_SAMPLES = 200;
@@ -28,4 +30,30 @@ export class LatencyWindow {
 
 function bucketKey(pool: string, maxTokens: number | undefined): string {
   return `${pool} ${maxTokens === undefined ? "any" : 2 ** Math.ceil(Math.log2(Math.max(1, maxTokens)))}`;
+}
+
+/** When a pool's non-stream request is hedged, learnt from its answers; and who takes the hedge. */
+export class HedgeTiming {
+  readonly #window = new LatencyWindow();
+
+  /** ms after the first attempt started when a hedge goes; undefined: never (off, a stream, too few answers). */
+  afterMs(pool: Pool, stream: boolean, maxTokens: number | undefined): number | undefined {
+    const { enabled, afterQuantile, minSamples } = pool.config.hedge;
+    if (!enabled || stream) return undefined;
+    return this.#window.quantileMs(pool.name, maxTokens, afterQuantile, minSamples);
+  }
+
+  /** A non-stream answer of a hedging pool, `latencyMs` after its attempt started. */
+  answered(pool: Pool, stream: boolean, maxTokens: number | undefined, latencyMs: number): void {
+    if (pool.config.hedge.enabled && !stream) this.#window.observe(pool.name, maxTokens, latencyMs);
+  }
+}
+
+/** The hedge's worker: another serving one of the pool, its slot taken and kept from later retries. */
+export function pickSecond(pool: Pool, excluded: Set<number>, selection?: SelectionContext): Worker | undefined {
+  const second = pool.select(excluded, selection);
+  if (!second) return undefined;
+  excluded.add(second.slot);
+  pool.state.acquire(second.slot);
+  return second;
 }
