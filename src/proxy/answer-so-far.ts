@@ -41,7 +41,7 @@ interface ChunkJson {
 }
 
 const decoder = new TextDecoder();
-const FIRST_CAPACITY_BYTES = 8 * 1024;
+const FIRST_CAPACITY_BYTES = 1024;
 
 /**
  * The bytes a client received, copied into one growing buffer: a copy per chunk costs less than keeping
