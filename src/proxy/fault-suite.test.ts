@@ -40,6 +40,8 @@ interface FaultCase {
   fault?: string;
   count?: number;
   everyWorker?: boolean;
+  /** Workers in the pool (default 2); with 1 the faulty worker is also the one that answers. */
+  workers?: number;
   /** Done to the workers after the first probe round, before the request. */
   before?: (emulators: EmulatorHandle[]) => Promise<void>;
   /** Done to the workers while the request is in flight. */
@@ -86,6 +88,8 @@ const CASES: FaultCase[] = [
   { name: "429 without Retry-After: next worker at once", fault: "status:429", count: 1, stream: false, expect: { ejects: false, status: 200, attempts: 2, first: "status_429", maxMs: 900 } },
   { name: "429 with Retry-After 1 s (fits the budget): honoured", fault: "status:429,retry-after:1", count: 1, stream: false, expect: { ejects: false, status: 200, attempts: 2, first: "status_429", minMs: 1_000 } },
   { name: "429 on every worker: the worker's 429 with a Retry-After", fault: "status:429", everyWorker: true, stream: true, expect: { ejects: false, status: 429, attempts: 2, retryAfter: "1" } },
+  { name: "500 once on a one-worker pool: the same worker again", workers: 1, fault: "status:500", count: 1, stream: false, expect: { ejects: false, status: 200, attempts: 2, first: "status_500" } },
+  { name: "429 with Retry-After 1 s once on a one-worker pool: honoured, the same worker again", workers: 1, fault: "status:429,retry-after:1", count: 1, stream: false, expect: { ejects: false, status: 200, attempts: 2, first: "status_429", minMs: 1_000 } },
   { name: "hang before headers (stream): connect budget, then failover", fault: "hang-headers", stream: true, expect: { ejects: true, status: 200, attempts: 2, first: "timeout_connect", end: "whole", minMs: 500 } },
   { name: "hang before headers (non-stream): bounded by the total budget", fault: "hang-headers", stream: false, timeouts: { totalMs: 1_500 }, expect: { ejects: false, outcome: "timeout", status: 504, attempts: 1, first: "timeout_total", code: "upstream_timeout", retryAfter: "1", minMs: 1_400 } },
   { name: "stuck engine (non-stream never answered): stuck detection fails the attempt over", fault: "stall-after:2", stream: false, health: { intervalMs: 100, stuckAfterMs: 300 }, expect: { ejects: false, status: 200, attempts: 2, first: "worker_down", minMs: 300, maxMs: 5_000 } },
@@ -116,8 +120,9 @@ describe("fault suite: one emulated fault per row", () => {
   });
 
   test.each(CASES.map((c) => [c.name, c] as const))("%s", async (_name, row) => {
-    const h = await harness({ heavy: 2 }, {}, row);
-    const [faulty, healthy] = h.emulators as [EmulatorHandle, EmulatorHandle];
+    const h = await harness({ heavy: row.workers ?? 2 }, {}, row);
+    const [faulty, other] = h.emulators as [EmulatorHandle, EmulatorHandle | undefined];
+    const healthy = other ?? faulty;
     if (row.fault) for (const emulator of row.everyWorker ? h.emulators : [faulty]) emulator.setFault(row.fault, row.count);
     await row.before?.(h.emulators);
     const body = { model: "heavy", messages: MESSAGES, stream: row.stream, ...row.body };

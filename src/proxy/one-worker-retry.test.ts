@@ -1,5 +1,6 @@
 // A pool of one worker has nobody else to ask: its retryable answers are asked of it again before the
 // request falls back or the answer is passed through. Each row gets fresh emulators and a fresh gateway.
+// The fault suite has the 500-once and 429-with-Retry-After rows; these are the rest.
 
 import { afterEach, expect, test } from "bun:test";
 import { type EmulatedGateway, startEmulatedGateway } from "../testing/emulated-gateway.ts";
@@ -15,7 +16,7 @@ interface Row {
   stream: boolean;
   /** A fallback pool `light` of one healthy worker. */
   fallback?: boolean;
-  expect: { status: number; results: string[]; pool?: string; retryAfter?: string; minMs?: number };
+  expect: { status: number; results: string[]; pool?: string; retryAfter?: string };
 }
 
 /** Answered by the same worker's second attempt. */
@@ -24,16 +25,8 @@ function again(first: string): Row["expect"] {
 }
 
 const ROWS: Row[] = [
-  { name: "500 once: the same worker", fault: "status:500", count: 1, stream: false, expect: again("status_500") },
   { name: "500 once (stream)", fault: "status:500", count: 1, stream: true, expect: again("status_500") },
   { name: "503 once: the same worker", fault: "status:503", count: 1, stream: false, expect: again("status_503") },
-  {
-    name: "429 with Retry-After 1 s once: honoured, then the same worker again",
-    fault: "status:429,retry-after:1",
-    count: 1,
-    stream: false,
-    expect: { status: 200, results: ["status_429", "ok"], minMs: 1_000 },
-  },
   {
     name: "503 with a Retry-After longer than the gateway waits: passed through at once",
     fault: "status:503,retry-after:30",
@@ -62,15 +55,12 @@ test.each(ROWS.map((row) => [row.name, row] as const))("one-worker pool: %s", as
   const [worker] = harness.emulators;
   if (!worker) throw new Error("no worker");
   worker.setFault(row.fault, row.count);
-  const startedMs = performance.now();
   const body = { model: "heavy", messages: MESSAGES, stream: row.stream };
   const response = await harness.fixture.post("/v1/chat/completions", body);
   await response.text();
-  const elapsedMs = performance.now() - startedMs;
   expect(response.status).toBe(row.expect.status);
   expect(response.headers.get("x-ringgate-attempts")).toBe(String(row.expect.results.length));
   if (row.expect.retryAfter) expect(response.headers.get("retry-after")).toBe(row.expect.retryAfter);
-  if (row.expect.minMs) expect(elapsedMs).toBeGreaterThanOrEqual(row.expect.minMs);
   const fixture = harness.fixture;
   await waitFor(() => fixture.records.length === 1, 5_000, "the request record");
   const record = fixture.records[0];
