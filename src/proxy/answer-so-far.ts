@@ -41,7 +41,9 @@ interface ChunkJson {
 }
 
 const decoder = new TextDecoder();
-const FIRST_CAPACITY_BYTES = 1024;
+/** Small for streams held open with few chunks; quadrupled, a 32-chunk answer (~7 KB) needs one growth. */
+const FIRST_CAPACITY_BYTES = 2 * 1024;
+const GROWTH_FACTOR = 4;
 
 /**
  * The bytes a client received, copied into one growing buffer: a copy per chunk costs less than keeping
@@ -56,7 +58,7 @@ export class DeliveredBytes {
     let buffer = this.#buffer;
     if (!buffer || end > buffer.length) {
       // Unzeroed: every byte read back was written first.
-      const grown = Buffer.allocUnsafe(Math.max(end, buffer ? buffer.length * 2 : FIRST_CAPACITY_BYTES));
+      const grown = Buffer.allocUnsafe(Math.max(end, buffer ? buffer.length * GROWTH_FACTOR : FIRST_CAPACITY_BYTES));
       if (buffer) grown.set(buffer.subarray(0, this.#length));
       this.#buffer = buffer = grown;
     }
