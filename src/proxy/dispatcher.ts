@@ -179,7 +179,7 @@ export class Dispatcher {
       pool.state.release(loser.worker.slot);
       this.#report(loser.worker, loser.outcome);
     }
-    if (result) trace.hedged(result, loser);
+    if (result) trace.hedged(result, winner, loser);
     const latencyMs = this.#deps.now() - winner.startedMs;
     if (winner.outcome.kind === "ok") this.#hedging.answered(pool, request.stream, maxTokens, latencyMs);
     return hedged;
@@ -262,7 +262,7 @@ export class Dispatcher {
         leg.pool.state.release(leg.worker.slot);
         this.#feedback.failure(leg.worker, end.outcome === "timeout" ? "idle_timeout" : "mid_stream");
       },
-      noted: (result, from, to) => trace.continuation(result, from.worker, to?.worker),
+      noted: (result, from, to, tokensSent) => trace.continuation(result, from.worker, to?.worker, tokensSent),
     });
   }
 

@@ -14,6 +14,22 @@ export interface AttemptRecord {
   failed?: boolean;
   /** When the attempt started, in ms after the request arrived (for trace spans). */
   startOffsetMs?: number;
+  /** This try was the hedge: the second worker a hedged request went to. */
+  hedge?: true;
+}
+
+/** One stream break and what became of it, for trace spans. */
+export interface ContinuationRecord {
+  /** As in `RequestRecord.continuations`: `continued`, `restarted`, `no_worker`, … */
+  result: string;
+  from: string;
+  /** The worker that took the answer over; absent when none did. */
+  to?: string;
+  /** Completion tokens the client had received when the stream broke. */
+  tokensSent: number;
+  /** From the break to the continuing stream's start (or to giving up), in ms after the request arrived. */
+  startOffsetMs: number;
+  durationMs: number;
 }
 
 /** Everything known about one finished request; metrics sinks turn it into their own format. */
@@ -49,6 +65,8 @@ export interface RequestRecord {
   continuations?: string[];
   /** Workers whose streams broke and whose answers another worker continued, in order (`worker` ends it). */
   continuedFrom?: string[];
+  /** Per stream break: from and to which worker, tokens already sent, when (for trace spans). */
+  continuationDetail?: ContinuationRecord[];
   /** Malformed stream events dropped. */
   malformedEvents?: number;
   /** A non-stream request hedged on a second worker: `won` (the hedge answered first), `lost`, `failed`. */

@@ -5,7 +5,7 @@ import type { AnsweredAttempt } from "./attempt.ts";
 import type { AttemptOutcome } from "./attempt-outcome.ts";
 import type { HedgeLeg, HedgeResult } from "./hedged-attempt.ts";
 import type { ProxyRequest } from "./dispatcher.ts";
-import type { AttemptRecord, RequestOutcome, RequestRecord } from "./request-record.ts";
+import type { AttemptRecord, ContinuationRecord, RequestOutcome, RequestRecord } from "./request-record.ts";
 import type { StreamEnd } from "./sse-relay.ts";
 
 /** What a client is told to wait when every attempt failed: short, since ejections and restarts are short. */
@@ -38,6 +38,11 @@ export class RequestTrace {
   /** Per broken stream, how its continuation went; and the workers the answer moved away from. */
   readonly #continuations: string[] = [];
   readonly #continuedFrom: string[] = [];
+  #continuationDetail: ContinuationRecord[] | undefined;
+  /** When the stream broke: the start of the first try to continue it, until its continuation is noted. */
+  #breakStartMs: number | undefined;
+  /** The hedge's worker, until its attempt is recorded (marked as the hedge). */
+  #hedgeWorker: Worker | undefined;
   #malformedEvents: number | undefined;
   #hedge: HedgeResult | undefined;
 
@@ -62,6 +67,7 @@ export class RequestTrace {
 
   /** An attempt to continue a broken stream: recorded, but the answering worker changes only if it starts. */
   continuationAttempt(worker: Worker, outcome: AttemptOutcome, startedMs: number): void {
+    this.#breakStartMs ??= startedMs;
     this.attempts.push(this.#attemptRecord(worker, outcome, startedMs, this.#now() - startedMs));
   }
 
@@ -74,20 +80,37 @@ export class RequestTrace {
       startOffsetMs: round(startedMs - this.startMs),
     };
     if (outcome.failed !== undefined) record.failed = outcome.failed;
+    if (worker === this.#hedgeWorker) {
+      record.hedge = true;
+      this.#hedgeWorker = undefined;
+    }
     return record;
   }
 
   /** A hedge was sent: how it went, and the other worker's try (cancelled, or failed as well). */
-  hedged(result: HedgeResult, loser: HedgeLeg | undefined): void {
+  hedged(result: HedgeResult, winner: HedgeLeg, loser: HedgeLeg | undefined): void {
     this.#hedge = result;
+    this.#hedgeWorker = result === "won" ? winner.worker : loser?.worker;
     if (!loser) return;
     const durationMs = this.#now() - loser.startedMs;
     this.attempts.push(this.#attemptRecord(loser.worker, loser.outcome, loser.startedMs, durationMs));
   }
 
   /** A broken stream's continuation: `to` is the worker that took the answer over, if one did. */
-  continuation(result: string, from: Worker, to: Worker | undefined): void {
+  continuation(result: string, from: Worker, to: Worker | undefined, tokensSent: number): void {
     this.#continuations.push(result);
+    const nowMs = this.#now();
+    const breakMs = this.#breakStartMs ?? nowMs;
+    this.#breakStartMs = undefined;
+    const detail: ContinuationRecord = {
+      result,
+      from: from.url,
+      tokensSent,
+      startOffsetMs: round(breakMs - this.startMs),
+      durationMs: round(nowMs - breakMs),
+    };
+    if (to) detail.to = to.url;
+    (this.#continuationDetail ??= []).push(detail);
     if (!to) return;
     this.#continuedFrom.push(from.url);
     this.answeredBy = to;
@@ -209,6 +232,7 @@ export class RequestTrace {
       finishReasons: this.#finishReasons?.length ? this.#finishReasons : undefined,
       continuations: this.#continuations.length > 0 ? this.#continuations : undefined,
       continuedFrom: this.#continuedFrom.length > 0 ? this.#continuedFrom : undefined,
+      continuationDetail: this.#continuationDetail,
       malformedEvents: this.#malformedEvents,
       hedge: this.#hedge,
       ...this.route?.note,

@@ -43,8 +43,8 @@ export interface ContinuationDeps {
   attempt(leg: Leg, body: JsonObject): Promise<AttemptRun>;
   /** The leg's stream broke and another worker took over: free its slot, tell health. */
   retire(leg: Leg, end: StreamEnd): void;
-  /** Each broken stream's outcome: the worker it broke on and the one that took the answer over, if any. */
-  noted(result: ContinuationResult, from: Leg, to: Leg | undefined): void;
+  /** Each broken stream's outcome: the worker it broke on, the one that took it over (if any), tokens sent. */
+  noted(result: ContinuationResult, from: Leg, to: Leg | undefined, tokensSent: number): void;
 }
 
 /**
@@ -72,13 +72,13 @@ export class StreamContinuation implements StreamResumer {
     const declined = this.#declined(answer);
     const body = declined ? undefined : continuationBody(this.#deps.client, answer);
     if (!body) {
-      this.#deps.noted(declined ?? "no_tokens_left", from, undefined);
+      this.#deps.noted(declined ?? "no_tokens_left", from, undefined, answer.tokens);
       return undefined;
     }
     this.#used++;
     const found = await this.#find(body, answer);
     if (typeof found === "string") {
-      this.#deps.noted(found, from, undefined);
+      this.#deps.noted(found, from, undefined, answer.tokens);
       return undefined;
     }
     const [relay, to] = found;
@@ -90,7 +90,7 @@ export class StreamContinuation implements StreamResumer {
     }
     this.current = to;
     this.#deps.retire(from, failure);
-    this.#deps.noted(answer.tokens === 0 ? "restarted" : "continued", from, to);
+    this.#deps.noted(answer.tokens === 0 ? "restarted" : "continued", from, to, answer.tokens);
     return { upstream: relay.handOver(), rewriter: new ContinuationRewriter(answer) };
   }
 
