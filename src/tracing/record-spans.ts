@@ -8,11 +8,17 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { parseTraceParent } from "@opentelemetry/core";
-import { type AttemptRecord, isFailure, type RequestRecord } from "../proxy/request-record.ts";
+import {
+  type AttemptRecord,
+  type ContinuationRecord,
+  isFailure,
+  type RequestRecord,
+} from "../proxy/request-record.ts";
 
 /**
  * Turns one finished request into its spans: a SERVER span for the request, continuing the client's
- * `traceparent`, and a CLIENT span per upstream attempt under it, with the first token as an event.
+ * `traceparent`, and a CLIENT span per upstream attempt under it, with the first token as an event; a
+ * stream continuation and a hedge each get an INTERNAL span of their own under the request span.
  * Built after the fact from the record, with the recorded times, so the proxy itself carries no OTel code.
  */
 export function emitRecordSpans(tracer: Tracer, record: RequestRecord): void {
@@ -34,7 +40,11 @@ export function emitRecordSpans(tracer: Tracer, record: RequestRecord): void {
     const attemptStartMs = attempt.startOffsetMs === undefined ? sequentialMs : startMs + attempt.startOffsetMs;
     sequentialMs = attemptStartMs + attempt.durationMs;
     emitAttemptSpan(tracer, requestContext, record, attempt, index, attemptStartMs);
+    if (attempt.hedge) emitHedgeSpan(tracer, requestContext, record, attempt, attemptStartMs);
   });
+  for (const continuation of record.continuationDetail ?? []) {
+    emitContinuationSpan(tracer, requestContext, continuation, startMs);
+  }
   span.end(record.ts);
 }
 
@@ -60,6 +70,44 @@ function emitAttemptSpan(
   }
   if (attempt.result !== "ok") span.setStatus({ code: SpanStatusCode.ERROR, message: attempt.result });
   span.end(startMs + attempt.durationMs);
+}
+
+/** The second worker's try of a hedged request: sent past the pool's usual latency, it won, lost or failed. */
+function emitHedgeSpan(
+  tracer: Tracer,
+  parent: Context,
+  record: RequestRecord,
+  attempt: AttemptRecord,
+  startMs: number,
+): void {
+  const attributes: Attributes = {
+    "ringgate.pool": attempt.pool,
+    "ringgate.worker": attempt.worker,
+    "ringgate.hedge.result": record.hedge ?? "",
+  };
+  const span = tracer.startSpan("ringgate.hedge", { kind: SpanKind.INTERNAL, startTime: startMs, attributes }, parent);
+  if (record.hedge === "failed") span.setStatus({ code: SpanStatusCode.ERROR, message: "failed" });
+  span.end(startMs + attempt.durationMs);
+}
+
+/** A stream that broke mid-answer, from the break to the continuing stream's start (or to giving up). */
+function emitContinuationSpan(
+  tracer: Tracer,
+  parent: Context,
+  continuation: ContinuationRecord,
+  requestStartMs: number,
+): void {
+  const attributes: Attributes = {
+    "ringgate.continuation.from_worker": continuation.from,
+    "ringgate.continuation.tokens_sent": continuation.tokensSent,
+    "ringgate.continuation.result": continuation.result,
+  };
+  if (continuation.to !== undefined) attributes["ringgate.continuation.to_worker"] = continuation.to;
+  const startMs = requestStartMs + continuation.startOffsetMs;
+  const options = { kind: SpanKind.INTERNAL, startTime: startMs, attributes };
+  const span = tracer.startSpan("ringgate.continuation", options, parent);
+  if (continuation.to === undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: continuation.result });
+  span.end(startMs + continuation.durationMs);
 }
 
 function parentContext(traceparent: string | undefined): Context {

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { EmulatorHandle } from "../../workers/emulator/server.ts";
+import type { RequestRecord } from "../proxy/request-record.ts";
 import { type EmulatedGateway, startEmulatedGateway } from "../testing/emulated-gateway.ts";
 import { waitFor } from "../testing/poll.ts";
 import { tracingFeature } from "./tracing-feature.ts";
@@ -20,6 +22,11 @@ interface OtlpExport {
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CLIENT_SPAN = "00f067aa0ba902b7";
+const TRACEPARENT = `00-${TRACE_ID}-${CLIENT_SPAN}-01`;
+
+function startNs(span: OtlpSpan): bigint {
+  return BigInt(span.startTimeUnixNano);
+}
 
 function attribute(span: OtlpSpan, key: string): unknown {
   const value = span.attributes.find((entry) => entry.key === key)?.value ?? {};
@@ -62,7 +69,11 @@ describe("OpenTelemetry traces over OTLP/HTTP", () => {
       OTEL_BSP_SCHEDULE_DELAY: "20",
       OTEL_SERVICE_NAME: "ringgate-test",
     };
-    harness = await startEmulatedGateway({ pools: { heavy: 2, light: 1 }, features: [tracingFeature(env)] });
+    // Hedging on (it needs 4 answers of a size first): the hedge test slows one worker past the usual latency.
+    const hedge = { enabled: true, afterQuantile: 0.95, minSamples: 4 };
+    const features = [tracingFeature(env)];
+    const pools = { heavy: 2, light: 1, cut: 2, hedged: 2 };
+    harness = await startEmulatedGateway({ pools, pool: { hedge }, features });
   });
   afterAll(async () => {
     await harness.stop();
@@ -109,6 +120,83 @@ describe("OpenTelemetry traces over OTLP/HTTP", () => {
       [first?.url, "status_503"],
       [harness.emulators[1]?.url, "ok"],
     ]);
+  });
+
+  /** The two workers of a pool of its own (a worker that failed once may be out of its pool for a while). */
+  type OwnPool = "cut" | "hedged";
+  type Two = [EmulatorHandle, EmulatorHandle];
+  const twoOf = (model: OwnPool) => harness.emulators.slice(model === "cut" ? 3 : 5) as Two;
+
+  /** Sends `body` with the model's first worker armed by `fault` until a request meets it; that request's record. */
+  async function untilFaultMet(model: OwnPool, fault: string, body: object, met: (record: RequestRecord) => boolean) {
+    twoOf(model)[0].setFault(fault, 1);
+    for (let index = 0; index < 4; index++) {
+      const requestId = `${fault}-${index}`;
+      const headers = { traceparent: TRACEPARENT, "x-request-id": requestId };
+      const response = await harness.fixture.post("/v1/chat/completions", { model, ...body }, headers);
+      expect(response.status).toBe(200);
+      await response.text();
+      await waitFor(() => harness.fixture.records.some((r) => r.requestId === requestId), 5_000, "the record", 20);
+      const record = harness.fixture.records.find((each) => each.requestId === requestId) as RequestRecord;
+      if (met(record)) return record;
+    }
+    throw new Error(`no request met ${fault}`);
+  }
+
+  test("a stream cut mid-answer and continued: a continuation span between the two attempts", async () => {
+    const [cut, other] = twoOf("cut");
+    const body = { stream: true, messages: [{ role: "user", content: "hi" }] };
+    const record = await untilFaultMet("cut", "cut-after:3", body, (each) => each.continuations !== undefined);
+    expect(record.continuations).toEqual(["continued"]);
+    await waitFor(() => spansOf(record.requestId).length === 4, 5_000, "the continued stream's spans", 20);
+    const [request, ...children] = spansOf(record.requestId) as [OtlpSpan, ...OtlpSpan[]];
+    expect(request.traceId).toBe(TRACE_ID);
+    const attempts = children.filter((span) => span.name === "ringgate.attempt");
+    attempts.sort((a, b) => Number(startNs(a) - startNs(b)));
+    const [continuation] = children.filter((span) => span.name === "ringgate.continuation") as [OtlpSpan];
+    expect(continuation).toMatchObject({ traceId: TRACE_ID, parentSpanId: request.spanId });
+    const attributes = ["from_worker", "to_worker", "tokens_sent", "result"].map((key) =>
+      attribute(continuation, `ringgate.continuation.${key}`),
+    );
+    expect(attributes).toEqual([cut.url, other.url, 3, "continued"]);
+    expect(attempts.map((span) => attribute(span, "ringgate.worker"))).toEqual([cut.url, other.url]);
+    const [broken, continuing] = attempts as [OtlpSpan, OtlpSpan];
+    // From the break (the continuing attempt's start) to the continuing stream's start, after the cut stream began.
+    expect(startNs(continuation)).toBe(startNs(continuing));
+    expect(startNs(continuation)).toBeGreaterThan(BigInt(broken.endTimeUnixNano));
+    expect(BigInt(continuation.endTimeUnixNano)).toBeGreaterThanOrEqual(BigInt(continuing.endTimeUnixNano));
+    expect(BigInt(continuation.endTimeUnixNano)).toBeLessThanOrEqual(BigInt(request.endTimeUnixNano));
+  });
+
+  test("a slowed worker's request hedged on the other: a hedge span over the hedge's attempt, won", async () => {
+    const [slowed, other] = twoOf("hedged");
+    const body = { messages: [{ role: "user", content: "hi" }], max_tokens: 8 };
+    // The pool's latency window learns the usual answer time for 8-token answers.
+    for (let index = 0; index < 6; index++) {
+      await (await harness.fixture.post("/v1/chat/completions", { model: "hedged", ...body })).text();
+    }
+    const met = (record: RequestRecord) => record.attempts.some((attempt) => attempt.worker === slowed.url);
+    const record = await untilFaultMet("hedged", "slow-first-token:5000", body, met);
+    expect([record.hedge, record.worker]).toEqual(["won", other.url]);
+    await waitFor(() => spansOf(record.requestId).length === 4, 5_000, "the hedged request's spans", 20);
+    const [request, ...children] = spansOf(record.requestId) as [OtlpSpan, ...OtlpSpan[]];
+    const [hedge] = children.filter((span) => span.name === "ringgate.hedge") as [OtlpSpan];
+    expect(hedge).toMatchObject({ traceId: TRACE_ID, parentSpanId: request.spanId });
+    const keys = ["ringgate.pool", "ringgate.worker", "ringgate.hedge.result"];
+    const attributes = keys.map((key) => attribute(hedge, key));
+    expect(attributes).toEqual(["hedged", other.url, "won"]);
+    const attempts = children.filter((span) => span.name === "ringgate.attempt");
+    const outcome = (span: OtlpSpan) => `${attribute(span, "ringgate.worker")} ${attribute(span, "ringgate.outcome")}`;
+    const outcomes = attempts.map(outcome);
+    expect(outcomes.sort()).toEqual([`${slowed.url} cancelled`, `${other.url} ok`].sort());
+    const hedgeAttempt = attempts.find((span) => attribute(span, "ringgate.worker") === other.url) as OtlpSpan;
+    const slowedAttempt = attempts.find((span) => attribute(span, "ringgate.worker") === slowed.url) as OtlpSpan;
+    expect([hedge.startTimeUnixNano, hedge.endTimeUnixNano]).toEqual([
+      hedgeAttempt.startTimeUnixNano,
+      hedgeAttempt.endTimeUnixNano,
+    ]);
+    // Sent past the pool's usual latency, after the slowed worker's attempt began.
+    expect(startNs(hedge)).toBeGreaterThan(startNs(slowedAttempt));
   });
 });
 
