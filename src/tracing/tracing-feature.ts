@@ -4,8 +4,8 @@ import { logger } from "../log.ts";
 
 /**
  * OpenTelemetry traces when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set:
- * a span per request and per attempt (and per stream continuation and hedge), exported over OTLP/HTTP. Unset, the OTel packages are never
- * imported and nothing is added to the request path.
+ * a span per request, per attempt, per stream continuation and per hedge, exported over OTLP/HTTP. Unset,
+ * the OTel packages are never imported and nothing is added to the request path.
  */
 export function tracingFeature(env: Env = process.env): GatewayFeature {
   return {
