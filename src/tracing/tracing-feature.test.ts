@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { EmulatorHandle } from "../../workers/emulator/server.ts";
-import type { RequestRecord } from "../proxy/request-record.ts";
 import { type EmulatedGateway, startEmulatedGateway } from "../testing/emulated-gateway.ts";
+import { untilFaultMet } from "../testing/fault-met.ts";
 import { waitFor } from "../testing/poll.ts";
 import { tracingFeature } from "./tracing-feature.ts";
 
@@ -123,30 +123,18 @@ describe("OpenTelemetry traces over OTLP/HTTP", () => {
   });
 
   /** The two workers of a pool of its own (a worker that failed once may be out of its pool for a while). */
-  type OwnPool = "cut" | "hedged";
   type Two = [EmulatorHandle, EmulatorHandle];
-  const twoOf = (model: OwnPool) => harness.emulators.slice(model === "cut" ? 3 : 5) as Two;
-
-  /** Sends `body` with the model's first worker armed by `fault` until a request meets it; that request's record. */
-  async function untilFaultMet(model: OwnPool, fault: string, body: object, met: (record: RequestRecord) => boolean) {
-    twoOf(model)[0].setFault(fault, 1);
-    for (let index = 0; index < 4; index++) {
-      const requestId = `${fault}-${index}`;
-      const headers = { traceparent: TRACEPARENT, "x-request-id": requestId };
-      const response = await harness.fixture.post("/v1/chat/completions", { model, ...body }, headers);
-      expect(response.status).toBe(200);
-      await response.text();
-      await waitFor(() => harness.fixture.records.some((r) => r.requestId === requestId), 5_000, "the record", 20);
-      const record = harness.fixture.records.find((each) => each.requestId === requestId) as RequestRecord;
-      if (met(record)) return record;
-    }
-    throw new Error(`no request met ${fault}`);
-  }
+  const twoOf = (model: "cut" | "hedged") => harness.emulators.slice(model === "cut" ? 3 : 5) as Two;
 
   test("a stream cut mid-answer and continued: a continuation span between the two attempts", async () => {
     const [cut, other] = twoOf("cut");
-    const body = { stream: true, messages: [{ role: "user", content: "hi" }] };
-    const record = await untilFaultMet("cut", "cut-after:3", body, (each) => each.continuations !== undefined);
+    const record = await untilFaultMet(harness, {
+      armed: cut,
+      fault: "cut-after:3",
+      body: { model: "cut", stream: true, messages: [{ role: "user", content: "hi" }] },
+      headers: { traceparent: TRACEPARENT },
+      met: (each) => each.continuations !== undefined,
+    });
     expect(record.continuations).toEqual(["continued"]);
     await waitFor(() => spansOf(record.requestId).length === 4, 5_000, "the continued stream's spans", 20);
     const [request, ...children] = spansOf(record.requestId) as [OtlpSpan, ...OtlpSpan[]];
@@ -170,13 +158,16 @@ describe("OpenTelemetry traces over OTLP/HTTP", () => {
 
   test("a slowed worker's request hedged on the other: a hedge span over the hedge's attempt, won", async () => {
     const [slowed, other] = twoOf("hedged");
-    const body = { messages: [{ role: "user", content: "hi" }], max_tokens: 8 };
+    const body = { model: "hedged", messages: [{ role: "user", content: "hi" }], max_tokens: 8 };
     // The pool's latency window learns the usual answer time for 8-token answers.
-    for (let index = 0; index < 6; index++) {
-      await (await harness.fixture.post("/v1/chat/completions", { model: "hedged", ...body })).text();
-    }
-    const met = (record: RequestRecord) => record.attempts.some((attempt) => attempt.worker === slowed.url);
-    const record = await untilFaultMet("hedged", "slow-first-token:5000", body, met);
+    for (let index = 0; index < 6; index++) await (await harness.fixture.post("/v1/chat/completions", body)).text();
+    const record = await untilFaultMet(harness, {
+      armed: slowed,
+      fault: "slow-first-token:5000",
+      body,
+      headers: { traceparent: TRACEPARENT },
+      met: (each) => each.attempts.some((attempt) => attempt.worker === slowed.url),
+    });
     expect([record.hedge, record.worker]).toEqual(["won", other.url]);
     await waitFor(() => spansOf(record.requestId).length === 4, 5_000, "the hedged request's spans", 20);
     const [request, ...children] = spansOf(record.requestId) as [OtlpSpan, ...OtlpSpan[]];
