@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { metricsFeature } from "../../src/metrics/metrics-feature.ts";
 import { type EmulatedGateway, startEmulatedGateway } from "../../src/testing/emulated-gateway.ts";
+import { untilFaultMet } from "../../src/testing/fault-met.ts";
+import type { EmulatorHandle } from "../../workers/emulator/server.ts";
 import { dashboardExprs, exposedSeries, jobNames, readDashboard, seriesNames } from "./dashboard-model.ts";
 
 /** The Grafana dashboard's gateway queries against a real gateway's /metrics, no Prometheus needed. */
@@ -81,5 +83,53 @@ describe("the Grafana dashboard's gateway series", () => {
     }
     expect(byModel.some((labels) => labels.includes('model="fast"'))).toBe(true);
     expect(samples(exposition).get("ringgate_ttft_prediction_error_seconds_bucket")?.length ?? 0).toBeGreaterThan(0);
+  });
+});
+
+describe("the continuations and hedges panels", () => {
+  const PANELS = [
+    { title: "Stream continuations/s by result", series: "ringgate_stream_continuations_total" },
+    { title: "Hedges/s by result", series: "ringgate_hedges_total" },
+  ];
+  let harness: EmulatedGateway;
+
+  beforeAll(async () => {
+    // A pool each: a worker whose stream broke may be out of its pool for a while.
+    const hedge = { enabled: true, afterQuantile: 0.95, minSamples: 4 };
+    const pools = { cut: 2, hedged: 2 };
+    harness = await startEmulatedGateway({ pools, pool: { hedge }, features: [metricsFeature()] });
+  });
+  afterAll(() => harness.stop());
+
+  test("each panel counts by pool and result from the counter the gateway exposes", () => {
+    const panels = readDashboard().panels;
+    for (const { title, series } of PANELS) {
+      const exprs = panels.find((panel) => panel.title === title)?.targets?.map((target) => target.expr) ?? [];
+      expect(exprs, title).toEqual([`sum by (pool, result) (rate(${series}{job="${GATEWAY_JOB}"}[5m]))`]);
+    }
+  });
+
+  test("a continued stream and a hedged request give them data, labelled with how each went", async () => {
+    // Emulators in pool order: cut's two, then hedged's two; the first of each is armed.
+    const [broken, , slowed] = harness.emulators as [EmulatorHandle, EmulatorHandle, EmulatorHandle];
+    const messages = [{ role: "user", content: "hi" }];
+    await untilFaultMet(harness, {
+      armed: broken,
+      fault: "cut-after:3",
+      body: { model: "cut", stream: true, messages },
+      met: (record) => record.continuations !== undefined,
+    });
+    const body = { model: "hedged", messages, max_tokens: 8 };
+    // The pool's latency window learns the usual answer time for 8-token answers before it hedges.
+    for (let index = 0; index < 6; index++) await (await harness.fixture.post("/v1/chat/completions", body)).text();
+    await untilFaultMet(harness, {
+      armed: slowed,
+      fault: "slow-first-token:5000",
+      body,
+      met: (record) => record.attempts.some((attempt) => attempt.worker === slowed.url),
+    });
+    const found = samples(await (await fetch(`${harness.fixture.url}/metrics`)).text());
+    expect(found.get("ringgate_stream_continuations_total")).toContain('{pool="cut",result="continued"}');
+    expect(found.get("ringgate_hedges_total")).toContain('{pool="hedged",result="won"}');
   });
 });
