@@ -150,6 +150,7 @@ describe("continuation and hedge spans from the record", () => {
       span.status.code === SpanStatusCode.ERROR,
     ]);
     expect(seen).toEqual(row.spans);
-    for (const span of [...own, ...attempts]) expect(span.parentSpanContext?.spanId).toBe(request?.spanContext().spanId);
+    const requestSpanId = request?.spanContext().spanId;
+    for (const span of [...own, ...attempts]) expect(span.parentSpanContext?.spanId).toBe(requestSpanId);
   });
 });
