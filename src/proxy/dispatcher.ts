@@ -257,7 +257,7 @@ export class Dispatcher {
       budgetMs: config.retry.continuationBudgetMs,
       totalEndMs: trace.startMs + timeouts.totalMs,
       now: this.#deps.now,
-      attempt: (leg, body) => this.#continuationAttempt(leg, body, request, trace, config),
+      attempt: (leg, body, endMs) => this.#continuationAttempt(leg, body, endMs, request, trace, config),
       retire: (leg, end) => {
         leg.pool.state.release(leg.worker.slot);
         this.#feedback.failure(leg.worker, end.outcome === "timeout" ? "idle_timeout" : "mid_stream");
@@ -270,6 +270,7 @@ export class Dispatcher {
   async #continuationAttempt(
     leg: Leg,
     body: JsonObject,
+    endMs: number,
     request: ProxyRequest,
     trace: RequestTrace,
     config: GatewayConfig,
@@ -279,7 +280,8 @@ export class Dispatcher {
     const input = this.#attemptInput(leg.worker, leg.pool, request, trace, config, bodyText);
     // The relay it starts is handed over to the client's stream, which frees slots and records the end.
     const relay = { ...input.relay, resumer: undefined, keepFirstBytes: true, onEnd: () => undefined };
-    const run = await runAttempt({ ...input, relay });
+    // Within the continuation's own budget: a worker slow to start must not hold the client past it.
+    const run = await runAttempt({ ...input, relay, totalEndMs: Math.min(input.totalEndMs, endMs) });
     const outcome = classifyAttempt(run.result);
     trace.continuationAttempt(leg.worker, outcome, startedMs);
     this.#report(leg.worker, outcome);

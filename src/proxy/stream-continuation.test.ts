@@ -211,6 +211,13 @@ const CASES: ContinuationCase[] = [
     expect: { end: "inband_error", continuations: ["continued", "attempts_spent"], attempts: 2 },
   },
   {
+    name: "continuation budget spent on a worker that never answers: ends as a cut within the budget",
+    fault: "cut-after:3",
+    other: "hang-headers",
+    options: { timeouts: { connectMs: 3_000 }, retry: { continuationBudgetMs: 300 } },
+    expect: { end: "inband_error", continuations: ["budget_spent"], attempts: 2, maxMs: 1_500 },
+  },
+  {
     name: "prefill refused (400): ends as a cut, the 400 never shown",
     fault: "cut-after:3",
     other: "status:400",

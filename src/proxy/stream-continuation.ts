@@ -39,8 +39,8 @@ export interface ContinuationDeps {
   /** Monotonic ms at which the whole request must be over (`timeouts.totalMs`). */
   totalEndMs: number;
   now: () => number;
-  /** Runs one attempt of `body` on the leg's worker (slot already acquired); records it on the trace. */
-  attempt(leg: Leg, body: JsonObject): Promise<AttemptRun>;
+  /** Runs one attempt of `body` on the leg's worker (slot acquired) until `endMs` at most; records it. */
+  attempt(leg: Leg, body: JsonObject, endMs: number): Promise<AttemptRun>;
   /** The leg's stream broke and another worker took over: free its slot, tell health. */
   retire(leg: Leg, end: StreamEnd): void;
   /** Each broken stream's outcome: the worker it broke on, the one that took it over (if any), tokens sent. */
@@ -120,7 +120,7 @@ export class StreamContinuation implements StreamResumer {
         excluded.add(worker.slot);
         pool.state.acquire(worker.slot);
         const leg = { pool, worker };
-        const outcome = await deps.attempt(leg, body);
+        const outcome = await deps.attempt(leg, body, endMs);
         const relay = startedRelay(outcome);
         if (relay) return [relay, leg];
         pool.state.release(worker.slot);
@@ -129,7 +129,7 @@ export class StreamContinuation implements StreamResumer {
         if (answer.tokens > 0 && isAnswered(outcome) && refusesRequest(outcome.status)) return "prefill_refused";
       }
     }
-    return "no_worker";
+    return deps.now() >= endMs ? "budget_spent" : "no_worker";
   }
 
   #excluded(pool: Pool): Set<number> {
