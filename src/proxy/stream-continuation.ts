@@ -125,11 +125,13 @@ export class StreamContinuation implements StreamResumer {
         if (relay) return [relay, leg];
         pool.state.release(worker.slot);
         if (outcome.result.kind === "client_abort") return "client_abort";
+        // Its deadline was the budget's end (or the request's): no time is left for another worker.
+        if (outcome.result.kind === "timeout" && outcome.result.phase === "total") return "budget_spent";
         // The worker will not continue this text (vLLM's 400 for a prompt it refuses): neither will another.
         if (answer.tokens > 0 && isAnswered(outcome) && refusesRequest(outcome.status)) return "prefill_refused";
       }
     }
-    return deps.now() >= endMs ? "budget_spent" : "no_worker";
+    return "no_worker";
   }
 
   #excluded(pool: Pool): Set<number> {
