@@ -1,30 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { isFailure, type RequestRecord } from "../proxy/request-record.ts";
+import { testRecord } from "../testing/request-records.ts";
 import { ALL, TimeSeries } from "./time-series.ts";
 
 function record(overrides: Partial<RequestRecord> = {}): RequestRecord {
-  return {
-    ts: 0,
-    requestId: "r",
-    model: "light",
-    pool: "light",
-    worker: "http://w",
-    attempts: [],
-    status: 200,
-    outcome: "ok",
-    stream: true,
-    ttftMs: 100,
-    latencyMs: 1_000,
-    promptTokens: 10,
-    completionTokens: 20,
-    errorCode: undefined,
-    gatewayOverheadMs: 0.1,
-    keyName: undefined,
-    traceparent: undefined,
-    fallbackFrom: undefined,
-    partial: false,
-    ...overrides,
-  };
+  const fields = { model: "light", pool: "light", worker: "http://w", ttftMs: 100, latencyMs: 1_000 };
+  return testRecord({ ...fields, promptTokens: 10, completionTokens: 20, gatewayOverheadMs: 0.1, ...overrides });
 }
 
 function clocked(options: { bucketMs?: number; buckets?: number; maxValuesPerBucket?: number } = {}) {

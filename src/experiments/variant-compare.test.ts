@@ -11,6 +11,7 @@ import {
 } from "../metrics/record-encoding.ts";
 import type { RequestRecord } from "../proxy/request-record.ts";
 import { type RedisServer, startRedis } from "../testing/redis-server.ts";
+import { testRecord } from "../testing/request-records.ts";
 import { compareReport } from "./compare-report.ts";
 import { type Comparison, compareVariants, type StoredFeedback } from "./variant-compare.ts";
 
@@ -27,28 +28,8 @@ const NOW = 1_800_000_000_000;
 const WINDOW_MS = 300_000;
 
 function record(pool: string, overrides: Partial<RequestRecord>): RequestRecord {
-  return {
-    ts: NOW - 1_000,
-    requestId: crypto.randomUUID(),
-    model: "heavy",
-    pool,
-    worker: `http://${pool}-0:8000`,
-    attempts: [],
-    status: 200,
-    outcome: "ok",
-    stream: true,
-    ttftMs: 20,
-    latencyMs: 100,
-    promptTokens: 30,
-    completionTokens: 10,
-    errorCode: undefined,
-    gatewayOverheadMs: 0.2,
-    keyName: undefined,
-    traceparent: undefined,
-    fallbackFrom: undefined,
-    partial: false,
-    ...overrides,
-  };
+  const fields = { ts: NOW - 1_000, requestId: crypto.randomUUID(), pool, worker: `http://${pool}-0:8000` };
+  return testRecord({ ...fields, ttftMs: 20, promptTokens: 30, gatewayOverheadMs: 0.2, ...overrides });
 }
 
 const failed = {

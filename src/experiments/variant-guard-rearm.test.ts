@@ -4,6 +4,7 @@ import type { GatewayConfig } from "../config/schema.ts";
 import { type WorkerEvent, WorkerEventBus } from "../health/worker-events.ts";
 import type { RequestRecord } from "../proxy/request-record.ts";
 import { ManualSchedule } from "../testing/manual-schedule.ts";
+import { testRecord } from "../testing/request-records.ts";
 import { VariantGuards } from "./variant-guard.ts";
 import { VariantWeights } from "./variant-weights.ts";
 
@@ -28,27 +29,11 @@ function configWith(weights: [number, number]): GatewayConfig {
 }
 
 function record(pool: string, failed: boolean): RequestRecord {
-  return {
-    ts: 0,
-    requestId: crypto.randomUUID(),
-    model: "heavy",
-    pool,
-    worker: `http://${pool}:8000`,
-    attempts: [],
-    status: failed ? 500 : 200,
-    outcome: failed ? "upstream_error" : "ok",
-    stream: true,
-    ttftMs: failed ? undefined : 10,
-    latencyMs: 20,
-    promptTokens: 1,
-    completionTokens: 1,
-    errorCode: failed ? "upstream_500" : undefined,
-    gatewayOverheadMs: 0,
-    keyName: undefined,
-    traceparent: undefined,
-    fallbackFrom: undefined,
-    partial: false,
-  };
+  const outcome = failed
+    ? { status: 500, outcome: "upstream_error" as const, ttftMs: undefined, errorCode: "upstream_500" }
+    : { ttftMs: 10 };
+  const fields = { requestId: crypto.randomUUID(), pool, worker: `http://${pool}:8000` };
+  return testRecord({ ...fields, latencyMs: 20, promptTokens: 1, completionTokens: 1, ...outcome });
 }
 
 test("the guard re-arms after an operator's change or a reload that changed the weights, not otherwise", () => {

@@ -3,6 +3,7 @@ import Redis from "ioredis";
 import type { WorkerEvent } from "../health/worker-events.ts";
 import type { RequestRecord } from "../proxy/request-record.ts";
 import { type RedisServer, startRedis } from "../testing/redis-server.ts";
+import { testRecord } from "../testing/request-records.ts";
 import { batchXadd, entryArgument } from "./batch-xadd.ts";
 import { decodeRecord, encodeRecord, EVENTS_STREAM, REQUESTS_STREAM } from "./record-encoding.ts";
 import { RedisSink } from "./redis-sink.ts";
@@ -21,11 +22,9 @@ afterAll(async () => {
 });
 
 function record(requestId: string): RequestRecord {
-  return {
-    ts: 1_700_000_000_000, requestId, model: "heavy", pool: "heavy", worker: "http://w:1", attempts: [], status: 200, outcome: "ok",
-    stream: false, ttftMs: undefined, latencyMs: 5, promptTokens: 3, completionTokens: 4, errorCode: undefined, gatewayOverheadMs: 0.1,
-    keyName: "game", traceparent: undefined, fallbackFrom: undefined, partial: false,
-  };
+  const fields = { ts: 1_700_000_000_000, requestId, worker: "http://w:1", stream: false, ttftMs: undefined };
+  const counts = { latencyMs: 5, promptTokens: 3, completionTokens: 4, gatewayOverheadMs: 0.1 };
+  return testRecord({ ...fields, ...counts, keyName: "game" });
 }
 
 function event(reason: string): WorkerEvent {

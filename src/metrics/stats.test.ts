@@ -3,6 +3,7 @@ import Redis from "ioredis";
 import { join } from "node:path";
 import type { RequestRecord } from "../proxy/request-record.ts";
 import { freePort } from "../testing/free-port.ts";
+import { testRecord } from "../testing/request-records.ts";
 import { type RedisServer, startRedis } from "../testing/redis-server.ts";
 import { percentile, quantiles } from "./percentiles.ts";
 import { decodeRecord, encodeRecord, REQUESTS_STREAM } from "./record-encoding.ts";
@@ -16,28 +17,9 @@ const WORKER_A = "http://heavy-0:8000";
 const WORKER_B = "http://heavy-1:8000";
 
 function record(overrides: Partial<RequestRecord>): RequestRecord {
-  return {
-    ts: Date.now(),
-    requestId: crypto.randomUUID(),
-    model: "heavy",
-    pool: "heavy",
-    worker: WORKER_A,
-    attempts: [{ worker: WORKER_A, pool: "heavy", result: "ok", durationMs: 1 }],
-    status: 200,
-    outcome: "ok",
-    stream: true,
-    ttftMs: 10,
-    latencyMs: 100,
-    promptTokens: 20,
-    completionTokens: 10,
-    errorCode: undefined,
-    gatewayOverheadMs: 0.2,
-    keyName: undefined,
-    traceparent: undefined,
-    fallbackFrom: undefined,
-    partial: false,
-    ...overrides,
-  };
+  const attempts = [{ worker: WORKER_A, pool: "heavy", result: "ok", durationMs: 1 }];
+  const fields = { ts: Date.now(), requestId: crypto.randomUUID(), worker: WORKER_A, attempts };
+  return testRecord({ ...fields, promptTokens: 20, gatewayOverheadMs: 0.2, ...overrides });
 }
 
 /**

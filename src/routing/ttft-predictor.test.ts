@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../config/load.ts";
 import { Pool } from "../pool/pools.ts";
 import type { RequestRecord } from "../proxy/request-record.ts";
+import { testRecord } from "../testing/request-records.ts";
 import { TtftPredictor } from "./ttft-predictor.ts";
 
 /** The formula on hand-computed numbers: base line a + b·p, queue position k, service time s, capacity c. */
@@ -14,28 +15,7 @@ function pool(balance: "round_robin" | "least_loaded" = "round_robin"): Pool {
 }
 
 function record(promptTokens: number, ttftMs: number, latencyMs: number, queueAhead = 0): RequestRecord {
-  return {
-    ts: 0,
-    requestId: "r",
-    model: "heavy",
-    pool: "heavy",
-    worker: "http://w-0:8000",
-    attempts: [],
-    status: 200,
-    outcome: "ok",
-    stream: true,
-    ttftMs,
-    latencyMs,
-    promptTokens,
-    completionTokens: 10,
-    errorCode: undefined,
-    gatewayOverheadMs: 0,
-    keyName: undefined,
-    traceparent: undefined,
-    fallbackFrom: undefined,
-    partial: false,
-    queueAhead,
-  };
+  return testRecord({ worker: "http://w-0:8000", ttftMs, latencyMs, promptTokens, queueAhead });
 }
 
 /** TTFT = 20 ms + 0.1 ms per prompt token, 500 ms of decode after it. */

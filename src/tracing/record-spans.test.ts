@@ -3,6 +3,7 @@ import { SpanStatusCode } from "@opentelemetry/api";
 import { hrTimeToMilliseconds } from "@opentelemetry/core";
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import type { AttemptRecord, ContinuationRecord, RequestRecord } from "../proxy/request-record.ts";
+import { testRecord } from "../testing/request-records.ts";
 import { emitRecordSpans } from "./record-spans.ts";
 
 // Continuation and hedge spans from records as the proxy writes them: which span, which attributes, when.
@@ -11,28 +12,8 @@ const ARRIVED_MS = 1_800_000_000_000;
 const [A, B, C] = ["http://a:8000", "http://b:8000", "http://c:8000"];
 
 function record(fields: Partial<RequestRecord>): RequestRecord {
-  return {
-    ts: ARRIVED_MS + 1_000,
-    requestId: "r",
-    model: "heavy",
-    pool: "heavy",
-    worker: A,
-    attempts: [],
-    status: 200,
-    outcome: "ok",
-    stream: false,
-    ttftMs: undefined,
-    latencyMs: 1_000,
-    promptTokens: undefined,
-    completionTokens: undefined,
-    errorCode: undefined,
-    gatewayOverheadMs: 0,
-    keyName: undefined,
-    traceparent: undefined,
-    fallbackFrom: undefined,
-    partial: false,
-    ...fields,
-  };
+  const neutral = { stream: false, ttftMs: undefined, promptTokens: undefined, completionTokens: undefined };
+  return testRecord({ ts: ARRIVED_MS + 1_000, worker: A, latencyMs: 1_000, ...neutral, ...fields });
 }
 
 const attempt = (worker: string, result: string, startOffsetMs: number, durationMs: number): AttemptRecord => ({
