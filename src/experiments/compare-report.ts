@@ -1,10 +1,8 @@
 import type Redis from "ioredis";
-import { FEEDBACK_STREAM } from "../metrics/record-encoding.ts";
+import { FEEDBACK_STREAM, fieldMap } from "../metrics/record-encoding.ts";
 import { formatWindow } from "../metrics/stats-table.ts";
-import { readWindow } from "../metrics/stream-window.ts";
+import { readStreamSince, readWindow } from "../metrics/stream-window.ts";
 import { type Comparison, compareVariants, type StoredFeedback, type VariantRow } from "./variant-compare.ts";
-
-const PAGE = 10_000;
 
 /** `stats --compare MODEL`: reads the window's records and feedback, compares the variants, formats. */
 export async function compareReport(
@@ -17,25 +15,15 @@ export async function compareReport(
   return options.json ? `${JSON.stringify(comparison, null, 2)}\n` : formatComparison(comparison);
 }
 
-/** Feedback entries with `ts >= sinceMs`, in pages (entry ids are write times, never before `ts`). */
-export async function readFeedback(redis: Redis, sinceMs: number): Promise<StoredFeedback[]> {
-  const out: StoredFeedback[] = [];
-  let start = String(Math.max(0, Math.floor(sinceMs)));
-  for (;;) {
-    const entries = await redis.xrange(FEEDBACK_STREAM, start, "+", "COUNT", PAGE);
-    for (const [, fields] of entries) {
-      const entry = decodeFeedback(fields);
-      if (entry.ts >= sinceMs && Number.isFinite(entry.score)) out.push(entry);
-    }
-    const last = entries.at(-1);
-    if (!last || entries.length < PAGE) return out;
-    start = `(${last[0]}`;
-  }
+/** Feedback entries with `ts >= sinceMs` (entry ids are write times, never before `ts`). */
+function readFeedback(redis: Redis, sinceMs: number): Promise<StoredFeedback[]> {
+  return readStreamSince(redis, FEEDBACK_STREAM, sinceMs, decodeFeedback, (entry) =>
+    entry.ts >= sinceMs && Number.isFinite(entry.score),
+  );
 }
 
 function decodeFeedback(fields: readonly string[]): StoredFeedback {
-  const map = new Map<string, string>();
-  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i] ?? "", fields[i + 1] ?? "");
+  const map = fieldMap(fields);
   return {
     ts: Number(map.get("ts") ?? 0),
     requestId: map.get("request_id") ?? "",

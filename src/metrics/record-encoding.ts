@@ -112,9 +112,15 @@ export interface StoredRecord {
   workerModel: string;
 }
 
-export function decodeRecord(fields: readonly string[]): StoredRecord {
+/** A stream entry's flat `field, value…` list as a map from field to value. */
+export function fieldMap(fields: readonly string[]): Map<string, string> {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i] ?? "", fields[i + 1] ?? "");
+  return map;
+}
+
+export function decodeRecord(fields: readonly string[]): StoredRecord {
+  const map = fieldMap(fields);
   const text = (name: string): string => map.get(name) ?? "";
   const number = (name: string): number | undefined => {
     const value = text(name);
