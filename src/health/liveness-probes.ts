@@ -1,6 +1,6 @@
 import type { Pool, Worker } from "../pool/pools.ts";
 import type { FetchLike } from "../proxy/forward.ts";
-import { parseVllmMetrics } from "./vllm-metrics.ts";
+import { scrapeLoad } from "./vllm-metrics.ts";
 
 /** How a liveness request ended: any HTTP answer, or none within its timeout (or a failed connection). */
 export type LivenessAnswer =
@@ -24,7 +24,8 @@ async function ask(fetchImpl: FetchLike, url: string, init: RequestInit, timeout
   }
 }
 
-function authHeaders(pool: Pool): Record<string, string> {
+/** What a worker with `workerApiKey` needs on every request, probes included. */
+export function workerAuthHeaders(pool: Pool): Record<string, string> {
   return pool.config.workerApiKey ? { authorization: `Bearer ${pool.config.workerApiKey}` } : {};
 }
 
@@ -35,7 +36,7 @@ export function askHealth(
   worker: Worker,
   timeoutMs: number,
 ): Promise<LivenessAnswer> {
-  return ask(fetchImpl, `${worker.url}/health`, { method: "GET", headers: authHeaders(pool) }, timeoutMs);
+  return ask(fetchImpl, `${worker.url}/health`, { method: "GET", headers: workerAuthHeaders(pool) }, timeoutMs);
 }
 
 /**
@@ -55,7 +56,7 @@ export function askOneToken(
     stream: false,
   };
   const headers = {
-    ...authHeaders(pool),
+    ...workerAuthHeaders(pool),
     "content-type": "application/json",
     // vLLM refuses a request id already running; every probe needs its own.
     "x-request-id": `ringgate-deep-probe-${crypto.randomUUID()}`,
@@ -78,18 +79,8 @@ export async function waitingRequests(
   worker: Worker,
   timeoutMs: number,
 ): Promise<number | undefined> {
-  try {
-    const response = await fetchImpl(`${worker.url}/metrics`, {
-      method: "GET",
-      headers: authHeaders(pool),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (response.status !== 200) {
-      await response.body?.cancel();
-      return undefined;
-    }
-    return parseVllmMetrics(await response.text(), 0)?.waiting;
-  } catch {
-    return undefined;
-  }
+  const signal = AbortSignal.timeout(timeoutMs);
+  const headers = workerAuthHeaders(pool);
+  const get = (path: string): Promise<Response> => fetchImpl(worker.url + path, { method: "GET", headers, signal });
+  return (await scrapeLoad(get, () => 0))?.waiting;
 }

@@ -3,7 +3,8 @@ import { logger } from "../log.ts";
 import type { Pool, Pools, Worker } from "../pool/pools.ts";
 import type { FetchLike } from "../proxy/forward.ts";
 import { type Schedule, timerSchedule } from "../timing/schedule.ts";
-import { parseVllmMetrics, type WorkerLoad } from "./vllm-metrics.ts";
+import { workerAuthHeaders } from "./liveness-probes.ts";
+import { scrapeLoad, type WorkerLoad } from "./vllm-metrics.ts";
 import type { ProbeReport, WorkerHealth } from "./worker-health.ts";
 
 export interface ProberDeps {
@@ -81,7 +82,7 @@ export class Prober {
 export async function probeWorker(pool: Pool, worker: Worker, fetchImpl: FetchLike, config: GatewayConfig, now: () => number): Promise<ProbeResult> {
   const startedMs = now();
   const signal = AbortSignal.timeout(config.health.timeoutMs);
-  const headers: Record<string, string> = pool.config.workerApiKey ? { authorization: `Bearer ${pool.config.workerApiKey}` } : {};
+  const headers = workerAuthHeaders(pool);
   const get = (path: string): Promise<Response> => fetchImpl(worker.url + path, { method: "GET", headers, signal });
   const done = (ok: boolean, detail: string, extra: { refused?: boolean; timedOut?: boolean; load?: WorkerLoad } = {}): ProbeResult => ({
     report: { ok, refused: extra.refused ?? false, timedOut: extra.timedOut ?? false, detail, latencyMs: now() - startedMs },
@@ -137,20 +138,6 @@ async function sleepingNow(get: (path: string) => Promise<Response>): Promise<st
     }
     const body = (await response.json()) as { is_sleeping?: unknown };
     return body.is_sleeping === true ? "sleeping (/is_sleeping true)" : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Load numbers are a bonus: a failed scrape does not fail the probe. */
-async function scrapeLoad(get: (path: string) => Promise<Response>, now: () => number): Promise<WorkerLoad | undefined> {
-  try {
-    const response = await get("/metrics");
-    if (response.status !== 200) {
-      await response.body?.cancel();
-      return undefined;
-    }
-    return parseVllmMetrics(await response.text(), now());
   } catch {
     return undefined;
   }

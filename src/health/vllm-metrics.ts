@@ -43,3 +43,20 @@ export function parseVllmMetrics(text: string, scrapedAtMs: number): WorkerLoad 
   }
   return seen.has("running") || seen.has("generationTokensTotal") ? load : undefined;
 }
+
+/** GET /metrics as load numbers. Load is a bonus wherever it is read: a failed scrape is undefined, never thrown. */
+export async function scrapeLoad(
+  get: (path: string) => Promise<Response>,
+  now: () => number,
+): Promise<WorkerLoad | undefined> {
+  try {
+    const response = await get("/metrics");
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    return parseVllmMetrics(await response.text(), now());
+  } catch {
+    return undefined;
+  }
+}
