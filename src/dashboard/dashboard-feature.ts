@@ -24,7 +24,7 @@ export function dashboardFeature(options: TimeSeriesOptions = {}): GatewayFeatur
         series.record(record);
         stats.record(record);
         if (record.model !== record.pool && record.pool !== "") {
-          routed.record(record, routedKey(record.model, record.pool));
+          routed.count(routedKey(record.model, record.pool));
         }
       });
       context.events.on((event) => {
@@ -40,8 +40,7 @@ export function dashboardFeature(options: TimeSeriesOptions = {}): GatewayFeatur
           variantWeights: () => context.services.variantWeights?.view() ?? [],
           workerModel: (_pool, url) => health.servedModel(url),
           series,
-          routedRequests: (model, pool) =>
-            routed.points(routedKey(model, pool)).reduce((sum, point) => sum + point.requests, 0),
+          routedRequests: (model, pool) => routed.requests(routedKey(model, pool)),
           events: () => events,
           bucketMs,
           now: options.now,

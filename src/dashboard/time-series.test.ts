@@ -36,6 +36,20 @@ describe("TimeSeries", () => {
     expect(series.points(ALL).map((point) => point.requests)).toEqual([0, 0, 0, 5, 1]);
   });
 
+  test("count() counts under its key alone, and requests() sums the window's buckets", () => {
+    const { series, advance } = clocked();
+    series.count("m\u0000light");
+    advance(1_000);
+    series.count("m\u0000light");
+    series.count("m\u0000light");
+    expect(series.requests("m\u0000light")).toBe(3);
+    expect(series.points(ALL).every((point) => point.requests === 0)).toBe(true);
+    // Five 1 s buckets: the first count leaves the window four seconds later.
+    advance(4_000);
+    expect(series.requests("m\u0000light")).toBe(2);
+    expect(series.requests("m\u0000light")).toBe(series.points("m\u0000light").reduce((n, p) => n + p.requests, 0));
+  });
+
   test("tokens/s of a finished bucket uses its whole length, of the current one the time elapsed", () => {
     const { series, advance } = clocked();
     series.record(record({ completionTokens: 50 }));

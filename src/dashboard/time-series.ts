@@ -65,6 +65,22 @@ export class TimeSeries {
     if (key !== "") this.#add(this.#current(key, start), record);
   }
 
+  /** Counts one request under `key` alone: no latencies kept, nothing added to all traffic. */
+  count(key: string): void {
+    this.#current(key, this.#bucketStart(this.#now())).requests++;
+  }
+
+  /** Requests of the series `key` in the window: the sum of its points' `requests`, without the percentiles. */
+  requests(key: string): number {
+    const last = this.#bucketStart(this.#now());
+    const first = last - (this.#buckets - 1) * this.#bucketMs;
+    let total = 0;
+    for (const bucket of this.#byPool.get(key) ?? []) {
+      if (bucket.start >= first && bucket.start <= last) total += bucket.requests;
+    }
+    return total;
+  }
+
   /** Pools with any traffic in the window, `*` first. */
   pools(): string[] {
     return [...this.#byPool.keys()];
