@@ -184,13 +184,11 @@ export class EventScan {
         readFinishReasons(bytes, start, end, this.#finishReasons);
         return false;
       case "usage":
-        this.#sawUsage = true;
-        this.#usage = parseUsage(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start)) ?? this.#usage;
-        return this.#stripUsage;
       case "final":
         this.#sawUsage = true;
         this.#usage = parseUsage(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start)) ?? this.#usage;
-        return false;
+        // Only the usage-only chunk was asked for on the client's behalf; the Responses final event is the answer's.
+        return kind === "usage" && this.#stripUsage;
       case "done":
         // After an error event the answer is not whole, and [DONE] would tell the client it is.
         if (this.#workerError !== undefined) this.fail(this.workerErrorEnd(), undefined);
