@@ -5,7 +5,7 @@ export type JsonObject = Record<string, unknown>;
 export const RESPONSES_PATH = "/v1/responses";
 export const CHAT_PATH = "/v1/chat/completions";
 /** Routes whose streams end with vLLM's usage-only chunk when `stream_options.include_usage` asks for it. */
-const USAGE_CHUNK_PATHS: ReadonlySet<string> = new Set(["/v1/chat/completions", "/v1/completions"]);
+const USAGE_CHUNK_PATHS: ReadonlySet<string> = new Set([CHAT_PATH, "/v1/completions"]);
 /** Routes that generate nothing: no scheduling `priority` to add. */
 const TOKENIZER_PATHS: ReadonlySet<string> = new Set(["/tokenize", "/detokenize"]);
 
