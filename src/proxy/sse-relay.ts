@@ -13,7 +13,7 @@ import { DONE_EVENT, errorEvent, type WorkerErrorEvent } from "./sse-events.ts";
 import { StreamBounds } from "./stream-bounds.ts";
 import { brokenEnd, type StreamEnd, timeoutEnd } from "./stream-end.ts";
 
-export type { ChunkReader, Rewriter, Resumed, StreamResumer, Upstream } from "./relayed-upstream.ts";
+export type { ChunkReader, Resumed, StreamResumer } from "./relayed-upstream.ts";
 export type { StreamEnd, StreamOutcome } from "./stream-end.ts";
 
 export interface RelayOptions {
