@@ -2,13 +2,14 @@
 // Worker 0 carries the fault and is the ring's first pick on a fresh pool (asserted per row), worker 1 is
 // healthy. Every row gets fresh emulators and a fresh gateway, so ejections never leak between rows.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import type { EmulatorHandle } from "../../workers/emulator/server.ts";
 import type { Timeouts } from "../config/schema.ts";
 import { type EmulatedGateway, type EmulatedGatewayOptions, startEmulatedGateway } from "../testing/emulated-gateway.ts";
 import { waitFor } from "../testing/poll.ts";
 import { readSse } from "../testing/sse-transcript.ts";
+import { stopAfterEach } from "../testing/stop-after-each.ts";
 import type { RequestOutcome } from "./request-record.ts";
 
 const MESSAGES = [{ role: "user", content: "Which way to the castle?" }];
@@ -22,11 +23,7 @@ async function dieWhenRunning(emulators: EmulatorHandle[]): Promise<void> {
   emulators[0]?.die();
 }
 
-const open: EmulatedGateway[] = [];
-
-afterEach(async () => {
-  for (const harness of open.splice(0)) await harness.stop();
-});
+const open = stopAfterEach<EmulatedGateway>();
 
 async function harness(pools: Record<string, number>, fallback: Record<string, string[]> = {}, row: Pick<FaultCase, "timeouts" | "health" | "emulator"> = {}): Promise<EmulatedGateway> {
   const started = await startEmulatedGateway({ pools, fallback, timeouts: row.timeouts, health: row.health, emulator: row.emulator });

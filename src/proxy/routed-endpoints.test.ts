@@ -2,7 +2,7 @@
 // (JSON and named-event streams) and the tokenizer pair. Worker 0 stops listening after its first
 // probe in the failover rows, so each route must move on to worker 1 before its first byte.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { type EmulatorHandle, startEmulator } from "../../workers/emulator/server.ts";
 import { clientAuthFeature } from "../auth/client-auth-feature.ts";
@@ -10,12 +10,9 @@ import { inputGuardFeature } from "../auth/input-guard-feature.ts";
 import { type EmulatedGateway, startEmulatedGateway } from "../testing/emulated-gateway.ts";
 import { startGatewayFixture } from "../testing/gateway-fixture.ts";
 import { waitFor } from "../testing/poll.ts";
+import { stopAfterEach } from "../testing/stop-after-each.ts";
 
-const open: EmulatedGateway[] = [];
-
-afterEach(async () => {
-  for (const harness of open.splice(0)) await harness.stop();
-});
+const open = stopAfterEach<EmulatedGateway>();
 
 async function harness(pools: Record<string, number>): Promise<EmulatedGateway> {
   const started = await startEmulatedGateway({ pools });

@@ -3,7 +3,7 @@
 // continuation cannot be honest, one in-band error and no [DONE]. Worker 0 carries the fault and is the
 // ring's first pick; every row gets fresh emulators and a fresh gateway.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import type { EmulatorHandle } from "../../workers/emulator/server.ts";
 import {
@@ -13,6 +13,7 @@ import {
 } from "../testing/emulated-gateway.ts";
 import { waitFor } from "../testing/poll.ts";
 import { readSseEvents } from "../testing/sse-transcript.ts";
+import { stopAfterEach } from "../testing/stop-after-each.ts";
 
 const MESSAGES = [{ role: "user" as const, content: "Which way to the castle?" }];
 const NAMED_TOOL = {
@@ -27,11 +28,7 @@ const NAMED_TOOL = {
 
 const THINKING = { reasoning: "qwen3", reasoningParser: "qwen3" } as const;
 
-const open: EmulatedGateway[] = [];
-
-afterEach(async () => {
-  for (const harness of open.splice(0)) await harness.stop();
-});
+const open = stopAfterEach<EmulatedGateway>();
 
 interface Chunk {
   id?: string;

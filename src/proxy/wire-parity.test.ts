@@ -1,7 +1,7 @@
 // vLLM v0.11.0 parity beyond the one-fault table (fault-suite.test.ts): what the gateway must not
 // rely on — request ids unique per client, vLLM's compact JSON — and what game clients use through it.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { zodResponseFormat } from "openai/helpers/zod";
 import { z } from "zod";
@@ -12,14 +12,11 @@ import { type EmulatorProcess, spawnEmulator } from "../testing/emulator-process
 import { startGatewayFixture } from "../testing/gateway-fixture.ts";
 import { waitFor } from "../testing/poll.ts";
 import { readSse } from "../testing/sse-transcript.ts";
+import { stopAfterEach } from "../testing/stop-after-each.ts";
 
 const MESSAGES = [{ role: "user", content: "Which way to the castle?" }];
 
-const open: EmulatedGateway[] = [];
-
-afterEach(async () => {
-  for (const harness of open.splice(0)) await harness.stop();
-});
+const open = stopAfterEach<EmulatedGateway>();
 
 async function harness(pools: Record<string, number>): Promise<EmulatedGateway> {
   const started = await startEmulatedGateway({ pools });
