@@ -41,7 +41,6 @@ export interface WorkerHealthDeps {
 /** Evidence that nothing pending on a worker will be answered; pending attempts abandon it on these events. */
 export type UnresponsiveKind = "frozen" | "hung";
 
-
 /**
  * The live status of every worker and the only writer of routing slot states. It combines the active
  * probe, passive ejection from live traffic (cooldown doubling per repeated ejection, then one half-open
