@@ -7,7 +7,7 @@ export type RequestOutcome = StreamOutcome | "upstream_error" | "rejected";
 export interface AttemptRecord {
   worker: string;
   pool: string;
-  /** `ok`, `connect_error`, `timeout_<phase>`, `status_<code>`, `empty_stream`, `client_abort`. */
+  /** AttemptOutcome.label: `ok`, `status_<code>`, `timeout_<phase>`, the other AttemptResult kinds as they are. */
   result: string;
   durationMs: number;
   /** For admin's recent error rate: failed, or answered (a 4xx is the client's fault); absent when the client left. */
