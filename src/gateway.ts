@@ -1,3 +1,4 @@
+import type { WorkerStats } from "./admin/worker-stats.ts";
 import type { GatewayConfig } from "./config/schema.ts";
 import type { GatewayError } from "./errors/catalog.ts";
 import type { HttpSurface } from "./http-surface.ts";
@@ -38,6 +39,8 @@ export interface GatewayServices {
   health?: WorkerHealth;
   /** Where records, events and feedback go (set by `metricsFeature`). */
   sink?: MetricsSink;
+  /** Recent attempts per worker, for /admin and the dashboard (see `sharedWorkerStats`). */
+  workerStats?: WorkerStats;
   /** Runtime weights of `variants` models, read by the router (set by `experimentsFeature`). */
   variantWeights?: VariantWeights;
   /** False until the first active probe round has finished (set by `healthFeature`; /ready waits for it). */

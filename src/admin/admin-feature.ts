@@ -6,7 +6,7 @@ import type { AdminActions } from "./admin-actions.ts";
 import { reloadConfig } from "./config-reload.ts";
 import { type PoolView, poolsView } from "./pools-view.ts";
 import { WorkerControl } from "./worker-control.ts";
-import { WorkerStats } from "./worker-stats.ts";
+import { sharedWorkerStats } from "./worker-stats.ts";
 
 export interface AdminOptions {
   /** Where a reload reads `CONFIG` and the overrides from; the process environment by default. */
@@ -25,14 +25,10 @@ export function adminFeature(options: AdminOptions = {}): GatewayFeature {
       // Drain state lives in the health registry, the only writer of slot states.
       if (!health) throw new Error("the admin feature needs the health feature set up before it");
       const control = new WorkerControl(context.pools, context.events, health);
-      const stats = new WorkerStats();
+      const stats = sharedWorkerStats(context);
       const { pools, events, config, fetch } = context;
       const sleeper = new WorkerSleep({ pools, health, events, config, fetch });
       const weights = context.services.variantWeights;
-      context.onFinish((record) => stats.record(record));
-      context.events.on((event) => {
-        if (event.state === "removed") stats.forget(event.worker);
-      });
       const actions: AdminActions = {
         pools: () => {
           const variants = weights?.view() ?? [];

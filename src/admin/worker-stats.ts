@@ -1,3 +1,4 @@
+import type { GatewayContext } from "../gateway.ts";
 import type { RequestRecord } from "../proxy/request-record.ts";
 import { percentile } from "../metrics/percentiles.ts";
 
@@ -58,4 +59,17 @@ export class WorkerStats {
     samples.push(sample);
     if (samples.length > WINDOW_SAMPLES) samples.shift();
   }
+}
+
+/** The gateway's one WorkerStats, fed once per finished request however many features show it (admin, dashboard). */
+export function sharedWorkerStats(context: GatewayContext): WorkerStats {
+  const existing = context.services.workerStats;
+  if (existing) return existing;
+  const stats = new WorkerStats();
+  context.onFinish((record) => stats.record(record));
+  context.events.on((event) => {
+    if (event.state === "removed") stats.forget(event.worker);
+  });
+  context.services.workerStats = stats;
+  return stats;
 }

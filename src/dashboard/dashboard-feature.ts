@@ -1,5 +1,5 @@
 import { poolsView } from "../admin/pools-view.ts";
-import { WorkerStats } from "../admin/worker-stats.ts";
+import { sharedWorkerStats } from "../admin/worker-stats.ts";
 import type { GatewayFeature } from "../gateway.ts";
 import type { WorkerEvent } from "../health/worker-events.ts";
 import { dashboardData } from "./dashboard-data.ts";
@@ -16,13 +16,12 @@ export function dashboardFeature(options: TimeSeriesOptions = {}): GatewayFeatur
       if (!health) throw new Error("the dashboard feature needs the health feature set up before it");
       const bucketMs = options.bucketMs ?? 2_000;
       const series = new TimeSeries({ ...options, bucketMs });
-      const stats = new WorkerStats();
+      const stats = sharedWorkerStats(context);
       const events: WorkerEvent[] = [];
       // Requests of a `models` entry by the pool that answered, so a variant's observed share is its own.
       const routed = new TimeSeries({ ...options, bucketMs });
       context.onFinish((record) => {
         series.record(record);
-        stats.record(record);
         if (record.model !== record.pool && record.pool !== "") {
           routed.count(routedKey(record.model, record.pool));
         }
@@ -30,7 +29,6 @@ export function dashboardFeature(options: TimeSeriesOptions = {}): GatewayFeatur
       context.events.on((event) => {
         events.unshift(event);
         if (events.length > MAX_EVENTS) events.pop();
-        if (event.state === "removed") stats.forget(event.worker);
       });
       const data = () =>
         dashboardData({
