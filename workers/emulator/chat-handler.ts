@@ -7,7 +7,7 @@ import {
   type ResponseIdentity,
 } from "./chat-wire.ts";
 import { badRequest, validationError } from "./error-wire.ts";
-import { planGeneration, tokenText, type GenerationPlan } from "./generation-plan.ts";
+import { planNChoices, tokenText, type GenerationPlan } from "./generation-plan.ts";
 import { requestIdFor, runGeneration, sendError, type RequestContext } from "./generation-runner.ts";
 import { chatLogprobsJson, tokenLogprob } from "./logprobs.ts";
 import { chatValidatorProblem, samplingProblem, stopStrings } from "./request-checks.ts";
@@ -86,10 +86,7 @@ function planChoices(
     stop: stopStrings(request),
     ...(continued === undefined ? {} : { continuePrefix: continued }),
   };
-  // Choice 0 keeps the seed of a single-choice request, so n does not change the first answer.
-  return Array.from({ length: request.n ?? 1 }, (_, index) =>
-    planGeneration({ ...input, seedText: index === 0 ? seedText : `${seedText}#${index}` }),
-  );
+  return planNChoices({ ...input, seedText }, request.n ?? 1);
 }
 
 /** The text of a last assistant message to continue, when the request asks for it. */

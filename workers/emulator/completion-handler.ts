@@ -2,7 +2,7 @@ import { completionTokensOf, EOS_TOKEN, longest } from "./chat-stream.ts";
 import { usageJson, type ResponseIdentity } from "./chat-wire.ts";
 import { validationError } from "./error-wire.ts";
 import { jsonString } from "./json-string.ts";
-import { planGeneration, tokenText, type GenerationPlan } from "./generation-plan.ts";
+import { planNChoices, tokenText, type GenerationPlan } from "./generation-plan.ts";
 import type { StreamRenderer } from "./generation-session.ts";
 import { requestIdFor, runGeneration, sendError, type RequestContext } from "./generation-runner.ts";
 import { completionLogprobsJson, tokenLogprob, type TokenLogprob } from "./logprobs.ts";
@@ -71,9 +71,7 @@ function planPromptChoices(
     answer: { kind: "text" } as const,
     stop: stopStrings(request),
   };
-  return Array.from({ length: request.n ?? 1 }, (_, index) =>
-    planGeneration({ ...input, seedText: index === 0 ? seedText : `${seedText}#${index}` }),
-  );
+  return planNChoices({ ...input, seedText }, request.n ?? 1);
 }
 
 function stepLogprobs(plan: GenerationPlan, step: number, count: number): TokenLogprob {

@@ -65,6 +65,16 @@ export interface PlanInput {
   readonly continuePrefix?: string;
 }
 
+/**
+ * The plans of a request's `n` choices. Choice 0 keeps the request's seed, so n does not change the
+ * first answer; the others are seeded apart.
+ */
+export function planNChoices(input: PlanInput, n: number): GenerationPlan[] {
+  return Array.from({ length: n }, (_, index) =>
+    planGeneration({ ...input, seedText: index === 0 ? input.seedText : `${input.seedText}#${index}` }),
+  );
+}
+
 const THINKING_WORDS = 8;
 const TOOL_PREFIX_SILENT = ["<tool_call>", "\n", '{"', "name", '": "'] as const;
 const TOOL_MIDDLE_SILENT = ['",', ' "', "arguments", '": '] as const;
