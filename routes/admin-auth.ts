@@ -9,6 +9,11 @@ import type { AppEnv } from "./context.ts";
 /** The actor name admin actions are logged and emitted with (the admin key has no other name). */
 export const ADMIN_ACTOR = "admin";
 
+/** Whether `token` is the admin key, compared as digests in constant time. */
+export function isAdminKey(token: string | undefined, adminKey: string): boolean {
+  return token !== undefined && timingSafeEqual(sha256(token), sha256(adminKey));
+}
+
 /**
  * Guards /admin/*: without an admin key configured the whole tree answers 404, as if absent;
  * otherwise it needs `Authorization: Bearer <ADMIN_API_KEY>`, compared as digests in constant time.
@@ -18,7 +23,7 @@ export function adminAuth(config: () => GatewayConfig): MiddlewareHandler<AppEnv
     const adminKey = config().auth.adminApiKey;
     if (adminKey === undefined) throw new GatewayError("not_found", `No route ${c.req.method} ${c.req.path}.`);
     const token = bearerToken(c.req.header("authorization"));
-    if (token === undefined || !timingSafeEqual(sha256(token), sha256(adminKey))) {
+    if (!isAdminKey(token, adminKey)) {
       throw new GatewayError("unauthorized", "Admin API: send the admin key as `Authorization: Bearer <key>`.");
     }
     c.set("keyName", ADMIN_ACTOR);

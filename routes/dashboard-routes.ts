@@ -1,11 +1,10 @@
-import { timingSafeEqual } from "node:crypto";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { bearerToken } from "../src/auth/bearer.ts";
-import { sha256 } from "../src/auth/key-store.ts";
 import type { GatewayConfig } from "../src/config/schema.ts";
 import type { DashboardData } from "../src/dashboard/dashboard-data.ts";
 import { GatewayError } from "../src/errors/catalog.ts";
+import { isAdminKey } from "./admin-auth.ts";
 import type { AppEnv } from "./context.ts";
 import { errorEnvelopeSchema } from "./schemas.ts";
 
@@ -18,7 +17,7 @@ function dashboardAuth(config: () => GatewayConfig): MiddlewareHandler<AppEnv> {
     const adminKey = config().auth.adminApiKey;
     if (adminKey !== undefined) {
       const token = bearerToken(c.req.header("authorization")) ?? c.req.query("key");
-      if (token === undefined || !timingSafeEqual(sha256(token), sha256(adminKey))) {
+      if (!isAdminKey(token, adminKey)) {
         const message = "Dashboard: open /dashboard?key=<ADMIN_API_KEY> or send it as a bearer token.";
         throw new GatewayError("unauthorized", message);
       }
