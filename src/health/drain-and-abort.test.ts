@@ -1,13 +1,10 @@
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
+import { stopAfterEach } from "../testing/stop-after-each.ts";
 import { type EmulatedGateway, startEmulatedGateway } from "../testing/emulated-gateway.ts";
 import { waitFor } from "../testing/poll.ts";
 import { readSse } from "../testing/sse-transcript.ts";
 
-const open: EmulatedGateway[] = [];
-
-afterEach(async () => {
-  for (const harness of open.splice(0)) await harness.stop();
-});
+const open = stopAfterEach<EmulatedGateway>();
 
 async function harness(...args: Parameters<typeof startEmulatedGateway>): Promise<EmulatedGateway> {
   const started = await startEmulatedGateway(...args);

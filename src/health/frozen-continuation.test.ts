@@ -2,16 +2,13 @@
 // continuation's bytes stamp the worker that now carries the stream, so the frozen one still looks
 // silent, is declared frozen, and the non-stream requests waiting on it are re-sent.
 
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
+import { stopAfterEach } from "../testing/stop-after-each.ts";
 import { type ProcessGateway, startProcessGateway } from "../testing/process-gateway.ts";
 import { waitFor } from "../testing/poll.ts";
 import { readSse } from "../testing/sse-transcript.ts";
 
-const open: ProcessGateway[] = [];
-
-afterEach(async () => {
-  for (const harness of open.splice(0)) await harness.stop();
-});
+const open = stopAfterEach<ProcessGateway>();
 
 test("streams continued after an idle expiry do not hide a frozen worker from the liveness watch", async () => {
   const h = await startProcessGateway({

@@ -1,18 +1,15 @@
 // Half-open behind a probe: when an ejected worker's cooldown ends it is probed first, and only a passing
 // probe lets a client's request be its trial. A worker that is still dead or frozen gets no client request.
 
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
+import { stopAfterEach } from "../testing/stop-after-each.ts";
 import type { ConfigInput } from "../config/schema.ts";
 import type { EmulatorProcess } from "../testing/emulator-process.ts";
 import { spawnEmulator } from "../testing/emulator-process.ts";
 import { type ProcessGateway, startProcessGateway } from "../testing/process-gateway.ts";
 import { waitFor } from "../testing/poll.ts";
 
-const open: ProcessGateway[] = [];
-
-afterEach(async () => {
-  for (const harness of open.splice(0)) await harness.stop();
-});
+const open = stopAfterEach<ProcessGateway>();
 
 const WORKER = ["--ttft-ms", "20", "--itl-ms", "10", "--output-tokens", "8"];
 const CONFIG: Partial<ConfigInput> = {

@@ -2,17 +2,14 @@
 // armed process-wide: streams get their headers, then no token; non-stream requests never answer) is
 // found by the one-token deep probe and ejected as hung; no request hangs on it.
 
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
+import { stopAfterEach } from "../testing/stop-after-each.ts";
 import type { ConfigInput } from "../config/schema.ts";
 import { type ProcessGateway, startProcessGateway } from "../testing/process-gateway.ts";
 import { waitFor } from "../testing/poll.ts";
 import { readSse } from "../testing/sse-transcript.ts";
 
-const open: ProcessGateway[] = [];
-
-afterEach(async () => {
-  for (const harness of open.splice(0)) await harness.stop();
-});
+const open = stopAfterEach<ProcessGateway>();
 
 const WORKER = ["--ttft-ms", "30", "--itl-ms", "20", "--output-tokens", "16"];
 const DEEP_PROBE_TIMEOUT_MS = 1_000;
